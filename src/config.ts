@@ -1,0 +1,93 @@
+// The one place that reads the environment. Everything else receives a Config.
+import { z } from 'zod';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Empty strings (as docker-compose passes for unset `${VAR:-}`) count as unset. */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: optionalString.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    'must be a postgres:// or postgresql:// URL',
+  ),
+  DATA_DIR: z.string().min(1).default('./data'),
+  POLIS_WEBHOOK_SECRET: optionalString,
+  WEBHOOK_SECRET: optionalString,
+  STYTCH_WEBHOOK_SECRET: optionalString,
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  ADMIN_API_KEY: optionalString,
+  CORS_ORIGINS: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Ory Polis signing secrets, used as UTF-8 bytes. Empty: not configured. */
+  polisSecrets: string[];
+  /** Svix secrets (`whsec_...`). Empty: not configured. */
+  stytchSecrets: string[];
+  toleranceSeconds: number;
+  adminApiKey: string | undefined;
+  corsOrigins: string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const splitList = (value: string | undefined, separator: RegExp): string[] =>
+  (value ?? '')
+    .split(separator)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+const STYTCH_SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+
+  // Polis calls its setting WEBHOOK_SECRET; we accept both names and merge them.
+  const polisSecrets = [
+    ...new Set([...splitList(e.POLIS_WEBHOOK_SECRET, /,/), ...splitList(e.WEBHOOK_SECRET, /,/)]),
+  ];
+  const stytchSecrets = [...new Set(splitList(e.STYTCH_WEBHOOK_SECRET, /[\s,]+/))];
+  const badStytch = stytchSecrets.filter((s) => !STYTCH_SECRET.test(s));
+  if (badStytch.length > 0) {
+    // Never echo the secret itself: say which one by position.
+    const positions = badStytch.map((s) => stytchSecrets.indexOf(s) + 1).join(', ');
+    throw new ConfigError(
+      `invalid configuration: STYTCH_WEBHOOK_SECRET entry ${positions} is not a Svix secret (expected whsec_ followed by base64)`,
+    );
+  }
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    polisSecrets,
+    stytchSecrets,
+    toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+    adminApiKey: e.ADMIN_API_KEY,
+    corsOrigins: splitList(e.CORS_ORIGINS, /,/),
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,59 @@
+// Classifies database errors from either driver, through Drizzle's wrapping.
+
+function* causes(error: unknown): Generator<unknown> {
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
+}
+
+function codeOf(error: unknown): string | undefined {
+  for (const e of causes(error)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock
+
+/** A transaction that failed only because of another one: run it again. */
+export function isRetryable(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && RETRYABLE.has(code);
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+/**
+ * The database cannot be reached or is refusing work right now, as opposed to a bug: the
+ * caller should answer 503 so the sender retries later.
+ */
+export function isUnavailable(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code !== undefined) {
+    if (NETWORK_CODES.has(code)) return true;
+    // 08: connection exception; 53: insufficient resources; 57P0x: shutting down or starting.
+    if (/^08|^53|^57P0[1-4]$/.test(code)) return true;
+    if (RETRYABLE.has(code)) return true; // still conflicting after our own retries
+    if (code === '25006') return true; // read-only transaction: a failover is under way
+  }
+  for (const e of causes(error)) {
+    if (e instanceof Error && /PGlite is closed/i.test(e.message)) return true;
+  }
+  return false;
+}

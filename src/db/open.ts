@@ -1,0 +1,125 @@
+// Opens the database: embedded PGlite by default, a real Postgres through postgres.js when a
+// URL is given. Both get the same schema and the same migrations, applied before use.
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema.js';
+
+export type Schema = typeof schema;
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface DatabaseHandle {
+  db: Database;
+  kind: 'pglite' | 'postgres';
+  /** Where the data lives, safe to log (no password). */
+  description: string;
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  /** True when every migration shipped with this build has been applied. */
+  migrationsApplied(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** postgres:// URL. Unset: embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** PGlite data directory, or 'memory://' for a throwaway in-memory database. */
+  pgliteDir?: string;
+  /** postgres.js pool size. */
+  poolSize?: number;
+}
+
+export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+// Any fixed number: serialises migrations when several instances start on one database.
+const MIGRATION_LOCK = 7_255_810_001;
+
+export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle> {
+  const expected = readMigrationFiles({ migrationsFolder }).length;
+  const handle = options.databaseUrl
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10)
+    : await openPglite(options.pgliteDir ?? 'memory://');
+
+  const migrationsApplied = async () => {
+    const rows = await handle.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+    );
+    return countFrom(rows) >= expected;
+  };
+  return { ...handle, migrationsApplied };
+}
+
+/** postgres.js returns rows as an array, PGlite as `{ rows }`; read a count from either. */
+function countFrom(result: unknown): number {
+  const rows = Array.isArray(result)
+    ? result
+    : (result as { rows?: unknown[] } | null)?.rows ?? [];
+  const first = rows[0] as { n?: unknown } | undefined;
+  return Number(first?.n ?? 0);
+}
+
+async function openPglite(dir: string): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
+  if (dir !== 'memory://') await mkdir(dir, { recursive: true });
+  const client = await PGlite.create(dir === 'memory://' ? undefined : dir);
+  const db = drizzlePglite(client, { schema });
+  await migratePglite(db, { migrationsFolder });
+  return {
+    db,
+    kind: 'pglite',
+    description: dir === 'memory://' ? 'embedded PGlite (in memory)' : `embedded PGlite in ${dir}`,
+    ping: async () => {
+      await client.query('select 1');
+    },
+    close: () => client.close(),
+  };
+}
+
+async function openPostgres(
+  url: string,
+  poolSize: number,
+): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
+  const common = {
+    onnotice: () => {},
+    connect_timeout: 5,
+    connection: { application_name: 'directory-sync' },
+  } as const;
+
+  // One dedicated connection holds the lock for the whole migration run.
+  const migrator = postgres(url, { ...common, max: 1 });
+  try {
+    await migrator`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migratePostgres(drizzlePostgres(migrator), { migrationsFolder });
+    await migrator`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+  } finally {
+    await migrator.end({ timeout: 5 });
+  }
+
+  const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
+  const db = drizzlePostgres(client, { schema });
+  return {
+    db,
+    kind: 'postgres',
+    description: `Postgres at ${describeUrl(url)}`,
+    ping: async () => {
+      await client`select 1`;
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return 'the configured DATABASE_URL';
+  }
+}

@@ -1,0 +1,200 @@
+// The directory's tables. Row types everywhere else are inferred from these.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type {
+  ChangeAction,
+  ConnectionKind,
+  ConnectionStatus,
+  DeliveryStatus,
+  EntityKind,
+  Json,
+  MemberStatus,
+  Provider,
+} from '../directory/types.js';
+
+const tz = { withTimezone: true, mode: 'date' } as const;
+
+/**
+ * Columns every directory entity carries for the ordering guard (see directory/decide.ts).
+ * A fresh set per table: Drizzle column builders must not be shared between tables.
+ */
+const versioned = () => ({
+  id: uuid('id').primaryKey().defaultRandom(),
+  provider: text('provider').$type<Provider>().notNull(),
+  externalId: text('external_id').notNull(),
+  /** Ordering key of the newest upsert or delete seen; decides whether the row is deleted. */
+  liveVersion: text('live_version'),
+  /** Tombstone: when the provider deleted it. A late older event can never clear it. */
+  deletedAt: timestamp('deleted_at', tz),
+  /** Ordering key of the event the typed columns and `raw` came from. */
+  dataVersion: text('data_version'),
+  /** Hash of that data: breaks exact ordering ties, and null marks a placeholder. */
+  dataHash: text('data_hash'),
+  /**
+   * The data came from a copy embedded in another event (a user inside a membership event),
+   * which ranks below the object's own events whatever their versions.
+   */
+  dataFromSnapshot: boolean('data_from_snapshot').notNull().default(false),
+  /** The provider's object, secrets removed. */
+  raw: jsonb('raw').$type<Json>(),
+  createdAt: timestamp('created_at', tz).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+});
+
+const providerCheck = (column: string) =>
+  sql.raw(`${column} in ('POLIS', 'STYTCH')`);
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    ...versioned(),
+    /** Ory Polis scopes tenants by product; '' where the provider has no such notion. */
+    product: text('product').notNull().default(''),
+    name: text('name'),
+    slug: text('slug'),
+  },
+  (t) => [
+    uniqueIndex('tenants_natural_key').on(t.provider, t.externalId, t.product),
+    check('tenants_provider', providerCheck('provider')),
+  ],
+);
+
+export const connections = pgTable(
+  'connections',
+  {
+    ...versioned(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    kind: text('kind').$type<ConnectionKind>().notNull(),
+    status: text('status').$type<ConnectionStatus>(),
+    name: text('name'),
+  },
+  (t) => [
+    uniqueIndex('connections_natural_key').on(t.provider, t.externalId),
+    index('connections_tenant').on(t.tenantId),
+    check('connections_provider', providerCheck('provider')),
+    check('connections_kind', sql`${t.kind} in ('SAML', 'OIDC', 'DIRECTORY')`),
+  ],
+);
+
+export const members = pgTable(
+  'members',
+  {
+    ...versioned(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    /** The DIRECTORY connection the member was provisioned by, if any. */
+    connectionId: uuid('connection_id').references(() => connections.id),
+    email: text('email'),
+    name: text('name'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    status: text('status').$type<MemberStatus>(),
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+  },
+  (t) => [
+    uniqueIndex('members_natural_key').on(t.provider, t.externalId),
+    index('members_tenant').on(t.tenantId),
+    index('members_connection').on(t.connectionId),
+    check('members_provider', providerCheck('provider')),
+  ],
+);
+
+export const groups = pgTable(
+  'groups',
+  {
+    ...versioned(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    connectionId: uuid('connection_id').references(() => connections.id),
+    name: text('name'),
+  },
+  (t) => [
+    uniqueIndex('groups_natural_key').on(t.provider, t.externalId),
+    index('groups_tenant').on(t.tenantId),
+    check('groups_provider', providerCheck('provider')),
+  ],
+);
+
+export const memberships = pgTable(
+  'memberships',
+  {
+    ...versioned(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    groupId: uuid('group_id').references(() => groups.id),
+    memberId: uuid('member_id').references(() => members.id),
+  },
+  (t) => [
+    uniqueIndex('memberships_natural_key').on(t.provider, t.externalId),
+    index('memberships_group').on(t.groupId),
+    index('memberships_member').on(t.memberId),
+    check('memberships_provider', providerCheck('provider')),
+  ],
+);
+
+/** Every accepted delivery, so nothing that arrived signed is lost and it can be replayed. */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    source: text('source').notNull(),
+    eventTypes: text('event_types').array().notNull(),
+    status: text('status').$type<DeliveryStatus>().notNull(),
+    /** Why it was ignored, when it was. */
+    reason: text('reason'),
+    /** The signature's timestamp: the only event time some providers give. */
+    signedAt: timestamp('signed_at', tz).notNull(),
+    receivedAt: timestamp('received_at', tz).notNull().defaultNow(),
+    /** How many later deliveries repeated this one and were not applied again. */
+    duplicates: integer('duplicates').notNull().default(0),
+    lastDuplicateAt: timestamp('last_duplicate_at', tz),
+    /** The body as received, parsed, with secrets removed. */
+    body: jsonb('body').$type<Json>().notNull(),
+    /** One entry per directory change: what happened to it. */
+    outcomes: jsonb('outcomes').$type<Json>().notNull(),
+  },
+  (t) => [index('deliveries_received').on(t.receivedAt)],
+);
+
+/**
+ * The idempotency keys of a delivery. A delivery may have several (a Polis request signed
+ * in two headers with different timestamps), and a repeat of any one of them is a duplicate.
+ */
+export const deliveryKeys = pgTable('delivery_keys', {
+  key: text('key').primaryKey(),
+  deliveryId: uuid('delivery_id')
+    .notNull()
+    .references(() => deliveries.id, { onDelete: 'cascade' }),
+});
+
+/**
+ * The change feed: one row per applied change. `seq` is allocated under a transaction-level
+ * advisory lock held until commit (see directory/feed.ts), so seq order is commit order and a
+ * reader that remembers the last seq it saw never skips a row.
+ */
+export const changes = pgTable(
+  'changes',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    entity: text('entity').$type<EntityKind>().notNull(),
+    entityId: uuid('entity_id').notNull(),
+    action: text('action').$type<ChangeAction>().notNull(),
+    /** When the provider says it happened. */
+    occurredAt: timestamp('occurred_at', tz).notNull(),
+    recordedAt: timestamp('recorded_at', tz).notNull().defaultNow(),
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => deliveries.id),
+  },
+  (t) => [index('changes_tenant_seq').on(t.tenantId, t.seq), index('changes_entity').on(t.entityId)],
+);

@@ -1,0 +1,223 @@
+// Row access shared by every entity table. All five tables carry the same versioning columns
+// (db/schema.ts), so the ordering guard is written once against those columns; the columns
+// that differ per kind are produced by `dataColumns`, checked against each table's types.
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { Database } from '../db/open.js';
+import { connections, groups, members, memberships, tenants } from '../db/schema.js';
+import type { StoredState } from './decide.js';
+import type {
+  ConnectionKey,
+  DirectoryChange,
+  EntityKey,
+  EntityKind,
+  TenantKey,
+} from './types.js';
+
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+interface VersionedTable extends PgTable {
+  id: PgColumn;
+  provider: PgColumn;
+  externalId: PgColumn;
+  liveVersion: PgColumn;
+  deletedAt: PgColumn;
+  dataVersion: PgColumn;
+  dataHash: PgColumn;
+  dataFromSnapshot: PgColumn;
+  updatedAt: PgColumn;
+}
+
+const TABLES: Record<EntityKind, VersionedTable> = {
+  TENANT: tenants,
+  CONNECTION: connections,
+  MEMBER: members,
+  GROUP: groups,
+  MEMBERSHIP: memberships,
+};
+
+/** Internal ids of the rows a change's data points at. */
+export interface ResolvedRefs {
+  tenantId: string | null;
+  connectionId: string | null;
+  groupId: string | null;
+  memberId: string | null;
+}
+
+export interface LockedRow extends StoredState {
+  id: string;
+  tenantId: string | null;
+}
+
+type AnyKey = TenantKey | ConnectionKey | EntityKey;
+
+function keyCondition(kind: EntityKind, key: AnyKey) {
+  const table = TABLES[kind];
+  const base = and(eq(table.provider, key.provider), eq(table.externalId, key.externalId));
+  return kind === 'TENANT' ? and(base, eq(tenants.product, (key as TenantKey).product)) : base;
+}
+
+function selection(kind: EntityKind) {
+  const table = TABLES[kind];
+  return {
+    id: table.id,
+    liveVersion: table.liveVersion,
+    deletedAt: table.deletedAt,
+    dataVersion: table.dataVersion,
+    dataHash: table.dataHash,
+    dataFromSnapshot: table.dataFromSnapshot,
+    // Tenants have no tenant and no status; memberships no status.
+    tenantId: kind === 'TENANT' ? tenants.id : (table as typeof members).tenantId,
+    status:
+      kind === 'CONNECTION' || kind === 'MEMBER'
+        ? (table as typeof members).status
+        : sql<string | null>`null`,
+  };
+}
+
+function toLocked(row: {
+  id: unknown;
+  liveVersion: unknown;
+  deletedAt: unknown;
+  dataVersion: unknown;
+  dataHash: unknown;
+  dataFromSnapshot: unknown;
+  tenantId: unknown;
+  status: unknown;
+}): LockedRow {
+  return {
+    id: row.id as string,
+    liveVersion: (row.liveVersion as string | null) ?? null,
+    deleted: row.deletedAt !== null && row.deletedAt !== undefined,
+    dataVersion: (row.dataVersion as string | null) ?? null,
+    dataHash: (row.dataHash as string | null) ?? null,
+    dataFromSnapshot: row.dataFromSnapshot === true,
+    tenantId: (row.tenantId as string | null) ?? null,
+    status: (row.status as string | null) ?? null,
+  };
+}
+
+/** Reads a row and locks it until the transaction ends. */
+export async function lockRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<LockedRow | undefined> {
+  const rows = await tx
+    .select(selection(kind))
+    .from(TABLES[kind])
+    .where(keyCondition(kind, key))
+    .for('update');
+  return rows[0] ? toLocked(rows[0]) : undefined;
+}
+
+/** Reads a row without locking it (parents are referenced, not changed). */
+export async function findRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<LockedRow | undefined> {
+  const rows = await tx.select(selection(kind)).from(TABLES[kind]).where(keyCondition(kind, key));
+  return rows[0] ? toLocked(rows[0]) : undefined;
+}
+
+/** The key columns of a new row, plus whatever a placeholder of this kind needs. */
+function keyColumns(kind: EntityKind, key: AnyKey): Record<string, unknown> {
+  const columns: Record<string, unknown> = { provider: key.provider, externalId: key.externalId };
+  if (kind === 'TENANT') columns.product = (key as TenantKey).product;
+  if (kind === 'CONNECTION') columns.kind = (key as ConnectionKey).kind;
+  return columns;
+}
+
+/**
+ * Inserts a row for `key` unless one exists. Returns the new row, or undefined when another
+ * transaction got there first (the caller then reads that one).
+ */
+export async function insertRow(
+  tx: Tx,
+  kind: EntityKind,
+  key: AnyKey,
+  initial: Record<string, unknown>,
+): Promise<LockedRow | undefined> {
+  const table = TABLES[kind];
+  const rows = await tx
+    .insert(table as PgTable)
+    .values({ ...keyColumns(kind, key), ...initial })
+    .onConflictDoNothing()
+    .returning(selection(kind));
+  return rows[0] ? toLocked(rows[0]) : undefined;
+}
+
+export async function updateRow(
+  tx: Tx,
+  kind: EntityKind,
+  id: string,
+  values: Record<string, unknown>,
+): Promise<void> {
+  const table = TABLES[kind];
+  await tx
+    .update(table as PgTable)
+    .set({ ...values, updatedAt: new Date() })
+    .where(eq(table.id, id));
+}
+
+/**
+ * A placeholder learns its tenant from the first child that names it. Only a row that has
+ * never had data and has no tenant is touched, so this is the same whatever the order.
+ */
+export async function adoptTenant(tx: Tx, kind: EntityKind, id: string, tenantId: string): Promise<void> {
+  const table = TABLES[kind] as typeof members;
+  await tx
+    .update(table)
+    .set({ tenantId })
+    .where(and(eq(table.id, id), isNull(table.tenantId), isNull(table.dataHash)));
+}
+
+/** The typed columns a change's data sets, checked against each table's insert type. */
+export function dataColumns(change: DirectoryChange, refs: ResolvedRefs): Record<string, unknown> {
+  switch (change.entity) {
+    case 'TENANT': {
+      const d = change.data;
+      if (!d) return {};
+      return { name: d.name, slug: d.slug, raw: d.raw } satisfies Partial<typeof tenants.$inferInsert>;
+    }
+    case 'CONNECTION': {
+      const d = change.data;
+      if (!d) return {};
+      return {
+        tenantId: refs.tenantId,
+        kind: d.kind,
+        status: d.status,
+        name: d.name,
+        raw: d.raw,
+      } satisfies Partial<typeof connections.$inferInsert>;
+    }
+    case 'MEMBER': {
+      const d = change.data;
+      if (!d) return {};
+      return {
+        tenantId: refs.tenantId,
+        connectionId: refs.connectionId,
+        email: d.email,
+        name: d.name,
+        firstName: d.firstName,
+        lastName: d.lastName,
+        status: d.status,
+        roles: d.roles,
+        raw: d.raw,
+      } satisfies Partial<typeof members.$inferInsert>;
+    }
+    case 'GROUP': {
+      const d = change.data;
+      if (!d) return {};
+      return {
+        tenantId: refs.tenantId,
+        connectionId: refs.connectionId,
+        name: d.name,
+        raw: d.raw,
+      } satisfies Partial<typeof groups.$inferInsert>;
+    }
+    case 'MEMBERSHIP': {
+      const d = change.data;
+      if (!d) return {};
+      return {
+        tenantId: refs.tenantId,
+        groupId: refs.groupId,
+        memberId: refs.memberId,
+        raw: d.raw,
+      } satisfies Partial<typeof memberships.$inferInsert>;
+    }
+  }
+}

@@ -1,0 +1,287 @@
+// Stores a delivery and applies its changes in one transaction: record the delivery
+// (idempotent on its keys), apply each change under the ordering guard, append what changed
+// to the feed. Either all of it commits or none of it does.
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { Database } from '../db/open.js';
+import { isRetryable } from '../db/errors.js';
+import { deliveries, deliveryKeys } from '../db/schema.js';
+import { hashJson } from '../lib/hash.js';
+import { changeAction, decide, outcomeOf, type Visible } from './decide.js';
+import { appendToFeed, type FeedEntry } from './feed.js';
+import {
+  adoptTenant,
+  dataColumns,
+  findRow,
+  insertRow,
+  lockRow,
+  updateRow,
+  type LockedRow,
+  type ResolvedRefs,
+  type Tx,
+} from './rows.js';
+import type {
+  ChangeOutcome,
+  Delivery,
+  DeliveryStatus,
+  DirectoryChange,
+  EntityKey,
+  EntityKind,
+  IngestResult,
+  Json,
+  TenantRef,
+} from './types.js';
+import { versionTime } from './version.js';
+
+export interface DirectoryStore {
+  ingest(delivery: Delivery): Promise<IngestResult>;
+}
+
+const MAX_ATTEMPTS = 6;
+
+class DuplicateDelivery extends Error {}
+
+/** State of one delivery's transaction. */
+interface Work {
+  tx: Tx;
+  feed: FeedEntry[];
+  /** Tenant ids seen in this transaction; cached only once it commits. */
+  tenants: Map<string, string>;
+}
+
+const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
+
+export function createDirectoryStore(db: Database): DirectoryStore {
+  // Tenant rows are never removed (deletes leave tombstones), so their ids can be cached.
+  const tenantIds = new Map<string, string>();
+
+  async function ingest(delivery: Delivery): Promise<IngestResult> {
+    for (let attempt = 1; ; attempt++) {
+      const tenants = new Map<string, string>();
+      try {
+        const result = await db.transaction((tx) => ingestIn({ tx, feed: [], tenants }, delivery));
+        for (const [k, v] of tenants) tenantIds.set(k, v);
+        return result;
+      } catch (error) {
+        if (error instanceof DuplicateDelivery) return recordDuplicate(delivery);
+        if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
+        // Deadlocks between deliveries touching the same rows in a different order.
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  async function recordDuplicate(delivery: Delivery): Promise<IngestResult> {
+    const [original] = await db
+      .select({ id: deliveryKeys.deliveryId })
+      .from(deliveryKeys)
+      .where(inArray(deliveryKeys.key, delivery.keys))
+      .limit(1);
+    if (!original) throw new Error('duplicate delivery key without a stored delivery');
+    await db
+      .update(deliveries)
+      .set({ duplicates: sql`${deliveries.duplicates} + 1`, lastDuplicateAt: new Date() })
+      .where(eq(deliveries.id, original.id));
+    return { deliveryId: original.id, status: 'duplicate', applied: 0 };
+  }
+
+  async function ingestIn(work: Work, delivery: Delivery): Promise<IngestResult> {
+    const { tx } = work;
+    const [stored] = await tx
+      .insert(deliveries)
+      .values({
+        source: delivery.source,
+        eventTypes: delivery.events.map((e) => e.type),
+        status: 'unchanged',
+        signedAt: delivery.signedAt,
+        body: delivery.body,
+        outcomes: [],
+      })
+      .returning({ id: deliveries.id });
+    if (!stored) throw new Error('insert into deliveries returned nothing');
+
+    // A concurrent delivery with the same key makes this wait for it to commit, then
+    // conflict: duplicates are caught across processes, not only within one.
+    const claimed = await tx
+      .insert(deliveryKeys)
+      .values(delivery.keys.map((key) => ({ key, deliveryId: stored.id })))
+      .onConflictDoNothing()
+      .returning({ key: deliveryKeys.key });
+    if (claimed.length < delivery.keys.length) throw new DuplicateDelivery();
+
+    const outcomes: Json[] = [];
+    const counts: Record<ChangeOutcome, number> = { applied: 0, stale: 0, unchanged: 0 };
+    const ignored: string[] = [];
+    for (const event of delivery.events) {
+      if (event.ignored !== undefined) {
+        ignored.push(`${event.type}: ${event.ignored}`);
+        outcomes.push({ type: event.type, ignored: event.ignored });
+        continue;
+      }
+      const results: Json[] = [];
+      for (const change of event.changes) {
+        const outcome = await applyChange(work, change);
+        counts[outcome]++;
+        results.push({
+          entity: change.entity,
+          externalId: change.key.externalId,
+          op: change.op,
+          version: change.version,
+          outcome,
+        });
+      }
+      outcomes.push({ type: event.type, changes: results });
+    }
+
+    const status: DeliveryStatus =
+      counts.applied > 0
+        ? 'applied'
+        : counts.stale > 0
+          ? 'stale'
+          : ignored.length === delivery.events.length
+            ? 'ignored'
+            : 'unchanged';
+    await tx
+      .update(deliveries)
+      .set({ status, outcomes, reason: ignored.length > 0 ? ignored.join('; ') : null })
+      .where(eq(deliveries.id, stored.id));
+    await appendToFeed(tx, stored.id, work.feed);
+    return { deliveryId: stored.id, status, applied: work.feed.length };
+  }
+
+  async function applyChange(work: Work, change: DirectoryChange): Promise<ChangeOutcome> {
+    const { tx } = work;
+    const refs = await resolveRefs(work, change);
+    const hash = change.data === undefined ? null : hashJson(change.data);
+
+    let row = await lockRow(tx, change.entity, change.key);
+    let before: Visible | undefined = row && visible(row);
+    if (!row) {
+      const initial = change.entity === 'TENANT' || !refs.tenantId ? {} : { tenantId: refs.tenantId };
+      row = await insertRow(tx, change.entity, change.key, initial);
+      if (!row) {
+        // Another transaction inserted it first and has committed by now.
+        row = await lockRow(tx, change.entity, change.key);
+        if (!row) throw new Error(`${change.entity} ${change.key.externalId} vanished`);
+        before = visible(row);
+      }
+    }
+
+    const decision = decide(row, { op: change.op, version: change.version, dataHash: hash });
+    const patch: Record<string, unknown> = {};
+    if (decision.live) {
+      patch.liveVersion = decision.live.version;
+      patch.deletedAt = decision.live.deleted ? versionTime(decision.live.version) : null;
+    }
+    if (decision.takeData) {
+      Object.assign(patch, dataColumns(change, refs), {
+        dataVersion: change.version,
+        dataHash: hash,
+        dataFromSnapshot: change.op === 'snapshot',
+      });
+    }
+    if (Object.keys(patch).length > 0) await updateRow(tx, change.entity, row.id, patch);
+
+    const after: Visible = {
+      hasData: decision.takeData || row.dataHash !== null,
+      deleted: decision.live ? decision.live.deleted : row.deleted,
+      status: decision.takeData ? statusOf(change) : row.status,
+      dataHash: decision.takeData ? hash : row.dataHash,
+    };
+    const action = changeAction(before, after);
+    if (action) {
+      work.feed.push({
+        tenantId:
+          change.entity === 'TENANT'
+            ? row.id
+            : decision.takeData
+              ? refs.tenantId
+              : row.tenantId,
+        entity: change.entity,
+        entityId: row.id,
+        action,
+        occurredAt: versionTime(change.version),
+      });
+    }
+    return outcomeOf(action, decision);
+  }
+
+  /** Finds or creates (as placeholders) the rows a change's data points at. */
+  async function resolveRefs(work: Work, change: DirectoryChange): Promise<ResolvedRefs> {
+    if (change.entity === 'TENANT' || change.data === undefined) return NO_REFS;
+    const tenantId = await ensureTenant(work, change.data.tenant, versionTime(change.version));
+    switch (change.entity) {
+      case 'CONNECTION':
+        return { ...NO_REFS, tenantId };
+      case 'MEMBER':
+      case 'GROUP': {
+        const directory = change.data.directory;
+        const connectionId = directory
+          ? await ensureParent(work, 'CONNECTION', { ...directory, kind: 'DIRECTORY' }, tenantId)
+          : null;
+        return { ...NO_REFS, tenantId, connectionId };
+      }
+      case 'MEMBERSHIP':
+        return {
+          ...NO_REFS,
+          tenantId,
+          groupId: await ensureParent(work, 'GROUP', change.data.group, tenantId),
+          memberId: await ensureParent(work, 'MEMBER', change.data.member, tenantId),
+        };
+    }
+  }
+
+  async function ensureTenant(work: Work, ref: TenantRef, occurredAt: Date): Promise<string> {
+    const cacheKey = JSON.stringify([ref.provider, ref.externalId, ref.product]);
+    const known = tenantIds.get(cacheKey) ?? work.tenants.get(cacheKey);
+    if (known) return known;
+
+    const key = { provider: ref.provider, externalId: ref.externalId, product: ref.product };
+    let row = await findRow(work.tx, 'TENANT', key);
+    if (!row) {
+      // A provider without tenant events implies the tenant's whole description; otherwise
+      // the tenant is a placeholder until its own event arrives.
+      const initial = ref.implied ? { ...ref.implied, dataHash: hashJson(ref.implied) } : {};
+      row = await insertRow(work.tx, 'TENANT', key, initial);
+      if (row && ref.implied) {
+        work.feed.push({
+          tenantId: row.id,
+          entity: 'TENANT',
+          entityId: row.id,
+          action: 'CREATED',
+          occurredAt,
+        });
+      }
+      row ??= await findRow(work.tx, 'TENANT', key);
+      if (!row) throw new Error(`tenant ${ref.externalId} vanished`);
+    }
+    work.tenants.set(cacheKey, row.id);
+    return row.id;
+  }
+
+  async function ensureParent(
+    work: Work,
+    kind: EntityKind,
+    key: EntityKey & { kind?: string },
+    tenantId: string,
+  ): Promise<string> {
+    let row: LockedRow | undefined = await findRow(work.tx, kind, key);
+    if (row) {
+      if (row.tenantId === null && row.dataHash === null) await adoptTenant(work.tx, kind, row.id, tenantId);
+      return row.id;
+    }
+    row = (await insertRow(work.tx, kind, key, { tenantId })) ?? (await findRow(work.tx, kind, key));
+    if (!row) throw new Error(`${kind} ${key.externalId} vanished`);
+    return row.id;
+  }
+
+  return { ingest };
+}
+
+function visible(row: LockedRow): Visible {
+  return { hasData: row.dataHash !== null, deleted: row.deleted, status: row.status, dataHash: row.dataHash };
+}
+
+function statusOf(change: DirectoryChange): string | null {
+  if (change.entity === 'CONNECTION' || change.entity === 'MEMBER') return change.data?.status ?? null;
+  return null;
+}

@@ -1,0 +1,138 @@
+// The directory core's vocabulary. Provider adapters translate their events into these
+// changes; the core applies them. Nothing here knows about HTTP or any provider's fields.
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export type Provider = 'POLIS' | 'STYTCH';
+export type EntityKind = 'TENANT' | 'CONNECTION' | 'MEMBER' | 'GROUP' | 'MEMBERSHIP';
+export type ConnectionKind = 'SAML' | 'OIDC' | 'DIRECTORY';
+export type ConnectionStatus = 'ACTIVE' | 'INACTIVE' | 'PENDING';
+export type MemberStatus = 'ACTIVE' | 'INACTIVE' | 'INVITED' | 'PENDING';
+export type ChangeAction = 'CREATED' | 'UPDATED' | 'ACTIVATED' | 'DEACTIVATED' | 'DELETED';
+
+/**
+ * - `upsert`: the provider's full current state of the object.
+ * - `delete`: the object is gone; `data`, when the provider sends it, is its last state.
+ * - `snapshot`: the object's state as embedded in another event (a user inside a
+ *   membership event). It may fill in data but never creates or deletes anything.
+ */
+export type ChangeOp = 'upsert' | 'delete' | 'snapshot';
+
+/**
+ * Ordering key of a change (see version.ts): fixed-width, so string order is time order.
+ * Branded so only `makeVersion` can produce one.
+ */
+export type Version = string & { readonly __version: unique symbol };
+
+export interface TenantKey {
+  provider: Provider;
+  externalId: string;
+  /** '' when the provider has no product dimension. */
+  product: string;
+}
+
+/**
+ * A reference to a tenant from a child. `implied` is the tenant's full description for
+ * providers that never send tenant events of their own (Polis): the tenant is created with
+ * it. Without it, a missing tenant is created as a placeholder until its own event arrives.
+ */
+export interface TenantRef extends TenantKey {
+  implied?: { name: string; slug: string };
+}
+
+export interface EntityKey {
+  provider: Provider;
+  externalId: string;
+}
+
+/** A connection's kind is part of its key so a placeholder (a bare delete) can be created. */
+export interface ConnectionKey extends EntityKey {
+  kind: ConnectionKind;
+}
+
+export interface TenantData {
+  name: string | null;
+  slug: string | null;
+  raw: Json;
+}
+
+export interface ConnectionData {
+  tenant: TenantRef;
+  kind: ConnectionKind;
+  status: ConnectionStatus;
+  name: string | null;
+  raw: Json;
+}
+
+export interface MemberData {
+  tenant: TenantRef;
+  /** The DIRECTORY connection that provisioned the member, when known. */
+  directory: EntityKey | null;
+  email: string | null;
+  name: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  status: MemberStatus;
+  roles: string[];
+  raw: Json;
+}
+
+export interface GroupData {
+  tenant: TenantRef;
+  directory: EntityKey | null;
+  name: string | null;
+  raw: Json;
+}
+
+export interface MembershipData {
+  tenant: TenantRef;
+  group: EntityKey;
+  member: EntityKey;
+  raw: Json;
+}
+
+interface ChangeBase<E extends EntityKind, K, D> {
+  entity: E;
+  op: ChangeOp;
+  key: K;
+  version: Version;
+  /** Required for upsert and snapshot; optional for delete. */
+  data?: D;
+}
+
+export type DirectoryChange =
+  | ChangeBase<'TENANT', TenantKey, TenantData>
+  | ChangeBase<'CONNECTION', ConnectionKey, ConnectionData>
+  | ChangeBase<'MEMBER', EntityKey, MemberData>
+  | ChangeBase<'GROUP', EntityKey, GroupData>
+  | ChangeBase<'MEMBERSHIP', EntityKey, MembershipData>;
+
+/** One event of a delivery (a Polis batch holds several) and the changes it means. */
+export interface InboundEvent {
+  type: string;
+  changes: DirectoryChange[];
+  /** Set when the event is recorded but not applied (unknown type, no data...). */
+  ignored?: string;
+}
+
+/** A verified, parsed, redacted delivery: everything the core needs to store it. */
+export interface Delivery {
+  source: string;
+  /** Idempotency keys; a delivery repeating any of them is a duplicate. */
+  keys: string[];
+  signedAt: Date;
+  /** The body with secrets removed. */
+  body: Json;
+  events: InboundEvent[];
+}
+
+export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';
+export type DeliveryStatus = 'applied' | 'stale' | 'unchanged' | 'ignored';
+
+export interface IngestResult {
+  deliveryId: string;
+  /** `duplicate`: an earlier delivery with the same key was already stored. */
+  status: DeliveryStatus | 'duplicate';
+  /** Number of changes that reached the change feed. */
+  applied: number;
+}

@@ -1,0 +1,38 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { DatabaseHandle } from '../db/open.js';
+import type { SourceAdapter } from '../sources/types.js';
+
+export interface HealthDeps {
+  database: Pick<DatabaseHandle, 'ping' | 'migrationsApplied' | 'kind'>;
+  sources: SourceAdapter[];
+}
+
+export const healthRoutes =
+  (deps: HealthDeps): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/', async () => ({
+      service: 'directory-sync',
+      webhooks: deps.sources.map((s) => ({
+        route: `POST /webhooks/${s.name}`,
+        configured: s.configured,
+      })),
+      health: { liveness: '/healthz', readiness: '/readyz' },
+    }));
+
+    /** Liveness: the process answers. */
+    app.get('/healthz', async () => ({ status: 'ok' }));
+
+    /** Readiness: the database answers and carries every migration of this build. */
+    app.get('/readyz', async (request, reply) => {
+      try {
+        await deps.database.ping();
+        if (!(await deps.database.migrationsApplied())) {
+          return reply.code(503).send({ error: 'database migrations are not applied' });
+        }
+        return { status: 'ready', database: deps.database.kind };
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed');
+        return reply.code(503).send({ error: 'database unavailable' });
+      }
+    });
+  };

@@ -1,0 +1,87 @@
+// POST /webhooks/<source>: raw body -> verify -> parse -> store -> answer.
+// The order of checks is the contract's: 415 and 413 before anything is read, 401 before the
+// body is parsed, 400 before anything is stored, 503 when storage fails.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { MAX_BODY_BYTES } from '../config.js';
+import { isUnavailable } from '../db/errors.js';
+import type { DirectoryStore } from '../directory/store.js';
+import type { SourceAdapter } from '../sources/types.js';
+
+export interface WebhookDeps {
+  sources: SourceAdapter[];
+  store: DirectoryStore;
+  /** False while shutting down: new deliveries are turned away so the sender retries. */
+  accepting: () => boolean;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isJsonContentType(value: string | undefined): boolean {
+  const mediaType = value?.split(';')[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+const fail = (reply: FastifyReply, status: number, error: string) => reply.code(status).send({ error });
+
+export const webhookRoutes =
+  (deps: WebhookDeps): FastifyPluginAsync =>
+  async (app) => {
+    // Encapsulated: only these routes receive the body as the exact bytes that were signed.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES },
+      (_request, body, done) => done(null, body),
+    );
+
+    for (const source of deps.sources) {
+      app.post(`/webhooks/${source.name}`, async (request, reply) => {
+        if (!isJsonContentType(request.headers['content-type'])) {
+          return fail(reply, 415, 'content type must be application/json');
+        }
+        if (!deps.accepting()) {
+          void reply.header('retry-after', '5');
+          return fail(reply, 503, 'shutting down; retry later');
+        }
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+
+        const verification = source.verify({ headers: request.headers, body, now: new Date() });
+        if (!verification.ok) {
+          request.log.warn({ source: source.name, reason: verification.reason }, 'webhook refused');
+          return fail(reply, 401, verification.reason);
+        }
+
+        let payload: unknown;
+        try {
+          payload = JSON.parse(utf8.decode(body));
+        } catch {
+          return fail(reply, 400, 'body is not valid JSON');
+        }
+        const parsed = source.parse(payload, verification.verified);
+        if (!parsed.ok) {
+          request.log.warn({ source: source.name, error: parsed.error }, 'webhook invalid');
+          return fail(reply, 400, `invalid event: ${parsed.error}`);
+        }
+
+        try {
+          const result = await deps.store.ingest(parsed.delivery);
+          request.log.info(
+            {
+              source: source.name,
+              deliveryId: result.deliveryId,
+              status: result.status,
+              applied: result.applied,
+              events: parsed.delivery.events.map((e) => e.type),
+            },
+            'webhook stored',
+          );
+          return reply.code(200).send(result);
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          request.log.error({ source: source.name, err: error }, 'database unavailable; delivery not stored');
+          void reply.header('retry-after', '5');
+          return fail(reply, 503, 'database unavailable; the delivery was not stored, retry later');
+        }
+      });
+    }
+  };

@@ -1,0 +1,100 @@
+// Process entry: config -> secrets -> database -> server -> listen; shutdown on signals.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { isUnavailable } from './db/errors.js';
+import { openDatabase, type DatabaseHandle } from './db/open.js';
+import { resolveSecrets, type ResolvedSecrets } from './local-secrets.js';
+import { createLogger } from './log.js';
+import { startServer, type RunningServer } from './server.js';
+
+/** A database that is still starting (docker compose) is waited for, not fatal. */
+async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHandle> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite') });
+    } catch (error) {
+      if (!isUnavailable(error) || Date.now() > deadline) throw error;
+      logger.warn({ attempt, err: error }, 'database not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+    }
+  }
+}
+
+function banner(server: RunningServer, resolved: ResolvedSecrets): string {
+  const lines = [
+    '',
+    `directory-sync is listening on ${server.url} (${server.database.description})`,
+    '',
+    `  Ory Polis webhooks   POST ${server.url}/webhooks/polis`,
+    `  Stytch webhooks      POST ${server.url}/webhooks/stytch`,
+    `  Health               GET  ${server.url}/healthz   ${server.url}/readyz`,
+  ];
+  const { generated, file } = resolved;
+  if (generated.polis || generated.stytch) {
+    lines.push('', `Local webhook secrets (generated for development, kept in ${file}):`);
+    if (generated.polis) lines.push(`  POLIS_WEBHOOK_SECRET=${generated.polis}`);
+    if (generated.stytch) lines.push(`  STYTCH_WEBHOOK_SECRET=${generated.stytch}`);
+    lines.push('Configure these on the provider side, or set your own in the environment.');
+  }
+  lines.push(
+    '',
+    'Send a signed sample event from another terminal:',
+    '  npm run trigger -- stytch member.created',
+    '  npm run trigger -- --list',
+    '',
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  let resolved: ResolvedSecrets;
+  let logger: Logger;
+  try {
+    const config = loadConfig();
+    logger = createLogger(config);
+    resolved = await resolveSecrets(config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config } = resolved;
+  if (config.polisSecrets.length === 0) logger.warn('no POLIS_WEBHOOK_SECRET: every Polis delivery will be refused');
+  if (config.stytchSecrets.length === 0) logger.warn('no STYTCH_WEBHOOK_SECRET: every Stytch delivery will be refused');
+
+  const database = await openWithRetry(config, logger);
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger, { database });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  process.stdout.write(`${banner(server, resolved)}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
+    try {
+      await server.close();
+      await database.close();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'unclean shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,267 @@
+// Realistic sample events, shaped as each provider sends them, for `npm run trigger` and the
+// benchmarks. Ids are stable by default so a sequence of triggers tells one story (create,
+// update, delete the same member); secrets inside payloads are random on every call.
+import { randomBytes } from 'node:crypto';
+
+export interface SampleIds {
+  /** Polis tenant and product. */
+  tenant: string;
+  product: string;
+  directoryId: string;
+  userId: string;
+  groupId: string;
+  clientId: string;
+  /** Stytch ids. */
+  organizationId: string;
+  memberId: string;
+  samlConnectionId: string;
+  oidcConnectionId: string;
+  scimConnectionId: string;
+  scimGroupId: string;
+  memberGroupId: string;
+}
+
+export const DEFAULT_IDS: SampleIds = {
+  tenant: 'acme',
+  product: 'portal',
+  directoryId: 'dir-9f1c2a7e-3b4d-4c5e-8f60-718293a4b5c6',
+  userId: 'usr-4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f60718',
+  groupId: 'grp-0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d',
+  clientId: '2f6c1a9e8d7b4c3a5e0f1d2c3b4a59687e6d5c4b',
+  organizationId: 'organization-live-6c2d1f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f',
+  memberId: 'member-live-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d',
+  samlConnectionId: 'saml-connection-live-7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a',
+  oidcConnectionId: 'oidc-connection-live-3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f',
+  scimConnectionId: 'scim-connection-live-5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b',
+  scimGroupId: 'scim-group-live-8b9c0d1e-2f3a-4b4c-8d5e-6f7a8b9c0d1e',
+  memberGroupId: 'scim-member-group-live-2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e',
+};
+
+const secret = () => randomBytes(24).toString('hex');
+
+// --- Ory Polis ----------------------------------------------------------------------------
+
+type PolisBuilder = (ids: SampleIds) => Record<string, unknown>;
+
+const ssoData = (ids: SampleIds) => ({
+  name: 'Acme Okta SAML',
+  description: 'SSO for Acme employees',
+  clientID: ids.clientId,
+  clientSecret: secret(),
+  provider: 'acme.okta.example',
+  friendlyProviderName: 'Okta',
+});
+
+const dsyncData = (ids: SampleIds) => ({ id: ids.directoryId, name: 'Acme Okta Directory', type: 'okta-scim-v2' });
+
+const userData = (ids: SampleIds, active = true) => ({
+  id: ids.userId,
+  first_name: 'Grace',
+  last_name: 'Hopper',
+  email: 'grace@acme.example',
+  active,
+  roles: ['engineer'],
+  raw: {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    userName: 'grace@acme.example',
+    name: { givenName: 'Grace', familyName: 'Hopper' },
+    emails: [{ primary: true, value: 'grace@acme.example', type: 'work' }],
+    active,
+  },
+});
+
+const groupData = (ids: SampleIds) => ({
+  id: ids.groupId,
+  name: 'developers',
+  raw: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'developers', members: [] },
+});
+
+const connectionEvent = (event: string, data: (ids: SampleIds) => object): PolisBuilder => (ids) => ({
+  event,
+  tenant: ids.tenant,
+  product: ids.product,
+  data: data(ids),
+});
+
+const directoryEvent = (event: string, data: (ids: SampleIds) => object): PolisBuilder => (ids) => ({
+  event,
+  tenant: ids.tenant,
+  product: ids.product,
+  directory_id: ids.directoryId,
+  data: data(ids),
+});
+
+/** Membership events carry the user without roles, a trimmed raw, and the group. */
+const membershipData = (ids: SampleIds) => {
+  const { id, first_name, last_name, email, active } = userData(ids);
+  return { id, first_name, last_name, email, active, raw: { userName: email }, group: groupData(ids) };
+};
+
+export const POLIS_SAMPLES: Record<string, PolisBuilder> = {
+  'sso.created': connectionEvent('sso.created', ssoData),
+  'sso.activated': connectionEvent('sso.activated', ssoData),
+  'sso.deactivated': connectionEvent('sso.deactivated', ssoData),
+  'sso.deleted': connectionEvent('sso.deleted', ssoData),
+  'dsync.created': connectionEvent('dsync.created', dsyncData),
+  'dsync.activated': connectionEvent('dsync.activated', dsyncData),
+  'dsync.deactivated': connectionEvent('dsync.deactivated', dsyncData),
+  'dsync.deleted': connectionEvent('dsync.deleted', dsyncData),
+  'user.created': directoryEvent('user.created', (ids) => userData(ids)),
+  'user.updated': directoryEvent('user.updated', (ids) => userData(ids)),
+  'user.deleted': directoryEvent('user.deleted', (ids) => userData(ids, false)),
+  'group.created': directoryEvent('group.created', groupData),
+  'group.updated': directoryEvent('group.updated', groupData),
+  'group.deleted': directoryEvent('group.deleted', groupData),
+  'group.user_added': directoryEvent('group.user_added', membershipData),
+  'group.user_removed': directoryEvent('group.user_removed', membershipData),
+};
+
+// --- Stytch B2B ---------------------------------------------------------------------------
+
+export const STYTCH_OBJECT_TYPES = [
+  'organization',
+  'member',
+  'saml_connection',
+  'oidc_connection',
+  'scim_group',
+  'scim_member_group',
+] as const;
+type StytchObjectType = (typeof STYTCH_OBJECT_TYPES)[number];
+const ACTIONS = { created: 'CREATE', updated: 'UPDATE', deleted: 'DELETE' } as const;
+export type StytchSource = 'DASHBOARD' | 'DIRECT' | 'SCIM';
+
+const stytchObjects: Record<StytchObjectType, { key: string; id: (ids: SampleIds) => string; body: (ids: SampleIds) => object }> = {
+  organization: {
+    key: 'organization',
+    id: (ids) => ids.organizationId,
+    body: (ids) => ({
+      organization_id: ids.organizationId,
+      organization_name: 'Acme Corporation',
+      organization_slug: 'acme',
+      organization_logo_url: '',
+      email_allowed_domains: ['acme.example'],
+      email_invites: 'ALL_ALLOWED',
+      email_jit_provisioning: 'RESTRICTED',
+      auth_methods: 'ALL_ALLOWED',
+      allowed_auth_methods: [],
+      mfa_policy: 'OPTIONAL',
+      sso_active_connections: [],
+      sso_default_connection_id: null,
+      sso_jit_provisioning: 'ALL_ALLOWED',
+      trusted_metadata: {},
+    }),
+  },
+  member: {
+    key: 'member',
+    id: (ids) => ids.memberId,
+    body: (ids) => ({
+      member_id: ids.memberId,
+      organization_id: ids.organizationId,
+      email_address: 'ada@acme.example',
+      email_address_verified: true,
+      name: 'Ada Lovelace',
+      status: 'active',
+      is_admin: false,
+      is_breakglass: false,
+      mfa_enrolled: false,
+      roles: [{ role_id: 'stytch_member', sources: [{ type: 'direct_assignment', details: {} }] }],
+      sso_registrations: [],
+      oauth_registrations: [],
+      trusted_metadata: {},
+      untrusted_metadata: {},
+    }),
+  },
+  saml_connection: {
+    key: 'saml_connection',
+    id: (ids) => ids.samlConnectionId,
+    body: (ids) => ({
+      connection_id: ids.samlConnectionId,
+      organization_id: ids.organizationId,
+      display_name: 'Acme Okta SAML',
+      status: 'active',
+      idp_entity_id: 'http://www.okta.com/exk1acme',
+      idp_sso_url: 'https://acme.okta.example/app/sso/saml',
+      acs_url: `https://test.stytch.com/v1/b2b/sso/callback/${ids.samlConnectionId}`,
+      audience_uri: `https://test.stytch.com/v1/b2b/sso/callback/${ids.samlConnectionId}`,
+      attribute_mapping: { email: 'email', full_name: 'name' },
+      signing_certificates: [],
+      verification_certificates: [],
+    }),
+  },
+  oidc_connection: {
+    key: 'oidc_connection',
+    id: (ids) => ids.oidcConnectionId,
+    body: (ids) => ({
+      connection_id: ids.oidcConnectionId,
+      organization_id: ids.organizationId,
+      display_name: 'Acme Entra OIDC',
+      status: 'active',
+      issuer: 'https://login.microsoftonline.example/acme/v2.0',
+      client_id: 'acme-oidc-client',
+      client_secret: secret(),
+      authorization_url: 'https://login.microsoftonline.example/acme/oauth2/v2.0/authorize',
+      token_url: 'https://login.microsoftonline.example/acme/oauth2/v2.0/token',
+      userinfo_url: 'https://graph.microsoft.example/oidc/userinfo',
+      jwks_url: 'https://login.microsoftonline.example/acme/discovery/v2.0/keys',
+      redirect_url: `https://test.stytch.com/v1/b2b/sso/callback/${ids.oidcConnectionId}`,
+    }),
+  },
+  scim_group: {
+    key: 'scim_group',
+    id: (ids) => ids.scimGroupId,
+    body: (ids) => ({
+      group_id: ids.scimGroupId,
+      group_name: 'engineering',
+      connection_id: ids.scimConnectionId,
+      organization_id: ids.organizationId,
+    }),
+  },
+  scim_member_group: {
+    key: 'scim_group_membership',
+    id: (ids) => ids.memberGroupId,
+    body: (ids) => ({
+      member_group_id: ids.memberGroupId,
+      group_id: ids.scimGroupId,
+      member_id: ids.memberId,
+      connection_id: ids.scimConnectionId,
+      organization_id: ids.organizationId,
+    }),
+  },
+};
+
+/** `member.created`, `scim_group.deleted`, ... */
+export const STYTCH_SAMPLE_NAMES = STYTCH_OBJECT_TYPES.flatMap((type) =>
+  Object.keys(ACTIONS).map((action) => `${type}.${action}`),
+);
+
+/** RFC 3339 with microseconds, as Stytch sends for non-SCIM events. */
+export function stytchTimestamp(date = new Date(), micros = 0): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, (_m, ms: string) => `.${ms}${String(micros).padStart(3, '0')}Z`);
+}
+
+export function stytchSample(
+  name: string,
+  options: { ids?: SampleIds; source?: StytchSource; timestamp?: string } = {},
+): Record<string, unknown> | undefined {
+  const [type, action] = name.split('.') as [StytchObjectType, keyof typeof ACTIONS];
+  const object = stytchObjects[type];
+  const stytchAction = ACTIONS[action];
+  if (!object || !stytchAction) return undefined;
+  const ids = options.ids ?? DEFAULT_IDS;
+  const event: Record<string, unknown> = {
+    action: stytchAction,
+    event_id: `event-live-${randomBytes(8).toString('hex')}`,
+    id: object.id(ids),
+    object_type: type,
+    project_id: 'project-live-00000000-0000-4000-8000-000000000000',
+    source: options.source ?? (type.startsWith('scim') ? 'SCIM' : 'DIRECT'),
+    timestamp: options.timestamp ?? stytchTimestamp(),
+    vertical: 'B2B',
+  };
+  if (stytchAction !== 'DELETE') event[object.key] = object.body(ids);
+  return event;
+}
+
+export function polisSample(name: string, ids: SampleIds = DEFAULT_IDS): Record<string, unknown> | undefined {
+  return POLIS_SAMPLES[name]?.(ids);
+}

@@ -1,0 +1,46 @@
+// Ory Polis (formerly BoxyHQ Jackson) signatures: `t=<unix ms>,s=<hex HMAC-SHA256>` over
+// "<t>.<body>" with the secret's UTF-8 bytes as the key.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** Polis sends the first two; its docs name the third. Any one valid signature suffices. */
+export const POLIS_SIGNATURE_HEADERS = [
+  'ory-polis-signature',
+  'boxyhq-signature',
+  'ory-signature',
+] as const;
+
+export function polisSignature(secret: string, timestampMs: number, body: Buffer | string): string {
+  const hmac = createHmac('sha256', Buffer.from(secret, 'utf8'));
+  hmac.update(`${timestampMs}.`);
+  hmac.update(body);
+  return hmac.digest('hex');
+}
+
+/** The value of a signature header, as Polis formats it. */
+export function polisSignatureHeader(secret: string, timestampMs: number, body: Buffer | string): string {
+  return `t=${timestampMs},s=${polisSignature(secret, timestampMs, body)}`;
+}
+
+export interface ParsedSignature {
+  timestampMs: number;
+  signature: Buffer;
+}
+
+const HEADER = /^\s*t\s*=\s*(\d{1,16})\s*,\s*s\s*=\s*([0-9a-fA-F]{64})\s*$/;
+
+export function parsePolisSignatureHeader(value: string): ParsedSignature | undefined {
+  const m = HEADER.exec(value);
+  if (!m) return undefined;
+  return { timestampMs: Number(m[1]), signature: Buffer.from(m[2]!, 'hex') };
+}
+
+/** Constant-time check of one parsed header against each secret. */
+export function matchesAnySecret(parsed: ParsedSignature, secrets: string[], body: Buffer): boolean {
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = Buffer.from(polisSignature(secret, parsed.timestampMs, body), 'hex');
+    // Every secret is checked, so timing does not reveal which one matched.
+    if (timingSafeEqual(expected, parsed.signature)) matched = true;
+  }
+  return matched;
+}

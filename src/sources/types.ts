@@ -1,0 +1,41 @@
+// What every provider adapter implements. An adapter turns a raw HTTP delivery into a
+// verified, redacted Delivery of directory changes; it knows nothing of the database.
+import type { Delivery } from '../directory/types.js';
+
+export interface InboundRequest {
+  /** Lower-cased header names, as Node gives them. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The exact bytes received: signatures are checked over these, never re-serialised JSON. */
+  body: Buffer;
+  now: Date;
+}
+
+export interface Verified {
+  /** Idempotency keys of this delivery. */
+  keys: string[];
+  /** The signature's timestamp. */
+  signedAt: Date;
+}
+
+export type Verification = { ok: true; verified: Verified } | { ok: false; reason: string };
+
+export type Parse = { ok: true; delivery: Delivery } | { ok: false; error: string };
+
+export interface SourceAdapter {
+  /** Route segment: POST /webhooks/<name>. */
+  name: string;
+  /** False when no secret is configured: every delivery is then refused. */
+  configured: boolean;
+  verify(request: InboundRequest): Verification;
+  /** `payload` is the verified body parsed as JSON. */
+  parse(payload: unknown, verified: Verified): Parse;
+}
+
+/** Reads a single header value; a repeated header is refused rather than guessed at. */
+export function header(
+  headers: InboundRequest['headers'],
+  name: string,
+): string | undefined {
+  const value = headers[name];
+  return typeof value === 'string' ? value : undefined;
+}

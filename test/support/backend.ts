@@ -1,0 +1,55 @@
+// The database a test file runs against: in-memory PGlite, or a fresh database of its own on
+// the Postgres at TEST_DATABASE_URL (dropped afterwards), so test files can run in parallel.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
+
+export type BackendName = 'pglite' | 'postgres';
+
+export const backend: BackendName = process.env.TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
+export const adminUrl = process.env.TEST_DATABASE_URL;
+export const onPostgres = backend === 'postgres';
+
+export interface TestDatabase {
+  handle: DatabaseHandle;
+  /** postgres:// URL of this test's own database (Postgres only). */
+  url: string | undefined;
+  /** Closes the handle and drops the database. */
+  dispose(): Promise<void>;
+}
+
+/** Creates an empty database on the test Postgres and returns its URL. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `dsync_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export async function openTestDatabase(): Promise<TestDatabase> {
+  if (!onPostgres) {
+    const handle = await openDatabase({ pgliteDir: 'memory://' });
+    return { handle, url: undefined, dispose: () => handle.close() };
+  }
+  const created = await createPostgresDatabase();
+  const handle = await openDatabase({ databaseUrl: created.url, poolSize: 20 });
+  return {
+    handle,
+    url: created.url,
+    dispose: async () => {
+      await handle.close();
+      await created.drop();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// Reads the service's tables directly, to check what was stored.
+import { sql } from 'drizzle-orm';
+import type { DatabaseHandle } from '../../src/db/open.js';
+
+export const TABLES = [
+  'tenants',
+  'connections',
+  'members',
+  'groups',
+  'memberships',
+  'deliveries',
+  'delivery_keys',
+  'changes',
+] as const;
+
+export type Row = Record<string, unknown>;
+
+function rowsOf(result: unknown): Row[] {
+  if (Array.isArray(result)) return result as Row[];
+  return ((result as { rows?: Row[] }).rows ?? []) as Row[];
+}
+
+export async function query(database: DatabaseHandle, text: ReturnType<typeof sql>): Promise<Row[]> {
+  return rowsOf(await database.db.execute(text));
+}
+
+/** Every row of a table as JSON text, in a stable order. */
+export async function tableJson(database: DatabaseHandle, table: string): Promise<string[]> {
+  const rows = await query(
+    database,
+    sql`select row_to_json(t)::text as j from ${sql.identifier(table)} t order by 1`,
+  );
+  return rows.map((r) => String(r.j));
+}
+
+/** The whole database as text: every row of every table. */
+export async function dumpAll(database: DatabaseHandle): Promise<string> {
+  const parts: string[] = [];
+  for (const table of TABLES) parts.push(`-- ${table}`, ...(await tableJson(database, table)));
+  return parts.join('\n');
+}
+
+export async function count(database: DatabaseHandle, table: string): Promise<number> {
+  const [row] = await query(database, sql`select count(*)::int as n from ${sql.identifier(table)}`);
+  return Number(row?.n ?? 0);
+}
+
+/** One entity row by provider id, with snake_case columns as stored. */
+export async function entity(
+  database: DatabaseHandle,
+  table: 'tenants' | 'connections' | 'members' | 'groups' | 'memberships',
+  externalId: string,
+): Promise<Row | undefined> {
+  const rows = await query(
+    database,
+    sql`select * from ${sql.identifier(table)} where external_id = ${externalId}`,
+  );
+  return rows[0];
+}
