@@ -1,5 +1,11 @@
 // Says plainly which databases the integration tests run against.
+// Every project inherits this setup; say it once.
+const printed = Symbol.for('directory-sync.backends-printed');
+
 export default function setup(): void {
+  const g = globalThis as { [printed]?: boolean };
+  if (g[printed]) return;
+  g[printed] = true;
   const url = process.env.TEST_DATABASE_URL;
   let where = 'set TEST_DATABASE_URL to a Postgres superuser URL to run them';
   if (url) {

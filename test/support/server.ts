@@ -27,6 +27,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Use this database instead of a fresh one (it is not disposed on close). */
   database?: TestDatabase;
+  /** Collects every log line the service writes (set LOG_LEVEL in env to see more). */
+  logs?: string[];
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -42,7 +44,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const server = await startServer(config, pino({ level: config.logLevel }), { database: database.handle });
+  const logs = options.logs;
+  const logger = logs
+    ? pino({ level: config.logLevel }, { write: (line: string) => void logs.push(line) })
+    : pino({ level: config.logLevel });
+  const server = await startServer(config, logger, { database: database.handle });
   return {
     url: server.url,
     server,
@@ -62,7 +68,7 @@ export interface Reply {
   body: Record<string, unknown>;
 }
 
-export async function post(url: string, body: string, headers: Record<string, string>): Promise<Reply> {
+export async function post(url: string, body: string | Buffer, headers: Record<string, string>): Promise<Reply> {
   const response = await fetch(url, { method: 'POST', headers, body });
   const text = await response.text();
   let parsed: Record<string, unknown>;

@@ -1,0 +1,119 @@
+// Retries and replays apply once: one delivery row, one feed row, every repeat acknowledged.
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backend } from '../support/backend.js';
+import { count, query } from '../support/db.js';
+import { stytchSeed, uniquify } from '../support/fixtures.js';
+import { polisRequest, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.close());
+
+const memberCreated = () =>
+  uniquify(stytchSeed.find((f) => f.title === 'Member created via SCIM')!.event) as { id: string };
+const userCreated = (id: string) => ({
+  event: 'user.created',
+  tenant: 'initech',
+  product: 'portal',
+  directory_id: 'dir-initech',
+  data: { id, email: `${id}@initech.example`, first_name: 'Peter', last_name: 'Gibbons', active: true },
+});
+
+async function feedRowsFor(externalId: string, table: 'members'): Promise<number> {
+  const [row] = await query(
+    server.database,
+    sql`select count(*)::int as n from changes c join ${sql.identifier(table)} m on m.id = c.entity_id where m.external_id = ${externalId}`,
+  );
+  return Number(row!.n);
+}
+
+async function deliveryOf(id: unknown) {
+  const [row] = await query(server.database, sql`select * from deliveries where id = ${id as string}`);
+  return row!;
+}
+
+describe(`duplicate deliveries (${backend})`, () => {
+  it('the same svix-id twice: applied once, the repeat acknowledged and counted', async () => {
+    const event = memberCreated();
+    const request = stytchRequest(server.stytchSecret, event);
+    const first = await post(`${server.url}/webhooks/stytch`, request.body, request.headers);
+    const second = await post(`${server.url}/webhooks/stytch`, request.body, request.headers);
+    expect(first).toMatchObject({ status: 200, body: { status: 'applied', applied: 1 } });
+    expect(second).toMatchObject({ status: 200, body: { status: 'duplicate', applied: 0 } });
+    expect(second.body.deliveryId).toBe(first.body.deliveryId);
+    expect(await feedRowsFor(event.id, 'members')).toBe(1);
+    expect((await deliveryOf(first.body.deliveryId)).duplicates).toBe(1);
+  });
+
+  it('the same svix-id ten times at once: one applies, nine are duplicates', async () => {
+    const event = memberCreated();
+    const request = stytchRequest(server.stytchSecret, event);
+    const deliveriesBefore = await count(server.database, 'deliveries');
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, () => post(`${server.url}/webhooks/stytch`, request.body, request.headers)),
+    );
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(replies.filter((r) => r.body.status === 'applied')).toHaveLength(1);
+    expect(replies.filter((r) => r.body.status === 'duplicate')).toHaveLength(9);
+    expect((await count(server.database, 'deliveries')) - deliveriesBefore).toBe(1);
+    expect(await feedRowsFor(event.id, 'members')).toBe(1);
+  });
+
+  it('the same svix-id under the unbranded webhook-* header names is still a duplicate', async () => {
+    const request = stytchRequest(server.stytchSecret, memberCreated());
+    const first = await post(`${server.url}/webhooks/stytch`, request.body, request.headers);
+    const unbranded: Record<string, string> = {};
+    for (const [k, v] of Object.entries(request.headers)) unbranded[k.replace(/^svix-/, 'webhook-')] = v;
+    const second = await post(`${server.url}/webhooks/stytch`, request.body, unbranded);
+    expect(first.body.status).toBe('applied');
+    expect(second.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
+  });
+
+  it('the same event under a new svix-id is a new delivery that changes nothing', async () => {
+    const event = memberCreated();
+    const first = await post(`${server.url}/webhooks/stytch`, ...args(stytchRequest(server.stytchSecret, event)));
+    const resent = await post(`${server.url}/webhooks/stytch`, ...args(stytchRequest(server.stytchSecret, event)));
+    expect(first.body.status).toBe('applied');
+    expect(resent.body.status).toBe('unchanged');
+    expect(resent.body.deliveryId).not.toBe(first.body.deliveryId);
+    expect(await feedRowsFor(event.id, 'members')).toBe(1);
+  });
+
+  it('a Polis retry (same headers, same body) applies once', async () => {
+    const request = polisRequest(server.polisSecret, userCreated('usr-retry'));
+    const first = await post(`${server.url}/webhooks/polis`, request.body, request.headers);
+    const retry = await post(`${server.url}/webhooks/polis`, request.body, request.headers);
+    expect(first.body.status).toBe('applied');
+    expect(retry.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
+    expect(await feedRowsFor('usr-retry', 'members')).toBe(1);
+  });
+
+  it('a Polis replay that drops one of its two signature headers is still a duplicate', async () => {
+    const request = polisRequest(server.polisSecret, userCreated('usr-replay'));
+    const first = await post(`${server.url}/webhooks/polis`, request.body, request.headers);
+    const { 'BoxyHQ-Signature': _boxy, ...onlyOry } = request.headers;
+    const { 'Ory-Polis-Signature': _ory, ...onlyBoxy } = request.headers;
+    const replayOry = await post(`${server.url}/webhooks/polis`, request.body, onlyOry);
+    const replayBoxy = await post(`${server.url}/webhooks/polis`, request.body, onlyBoxy);
+    expect(first.body.status).toBe('applied');
+    expect(replayOry.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
+    expect(replayBoxy.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
+  });
+
+  it('the same Polis body signed at another time is a new delivery (sso.deactivated twice is real)', async () => {
+    const body = userCreated('usr-twice');
+    const t = Date.now();
+    const first = await post(`${server.url}/webhooks/polis`, ...args(polisRequest(server.polisSecret, body, t)));
+    const later = await post(`${server.url}/webhooks/polis`, ...args(polisRequest(server.polisSecret, body, t + 5000)));
+    expect(first.body.status).toBe('applied');
+    expect(later.body.status).toBe('unchanged');
+    expect(later.body.deliveryId).not.toBe(first.body.deliveryId);
+  });
+});
+
+function args(r: { body: string; headers: Record<string, string> }): [string, Record<string, string>] {
+  return [r.body, r.headers];
+}
