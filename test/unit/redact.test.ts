@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { redact } from '../../src/lib/redact.js';
+
+describe('redaction', () => {
+  it('removes secrets at any depth, by key name', () => {
+    const input = {
+      clientSecret: 's1',
+      client_secret: 's2',
+      nested: [{ 'webhook-secret': 's3', password: 's4', api_key: 's5', refresh_token: 's6' }],
+      keep: { client_id: 'id', member_password_id: 'pw-id', bearer_token_last_four: '1234', secretary: 'not a secret' },
+    };
+    const out = JSON.stringify(redact(input));
+    for (const s of ['s1', 's2', 's3', 's4', 's5', 's6']) expect(out).not.toContain(`"${s}"`);
+    expect(redact(input)).toMatchObject({ keep: input.keep, clientSecret: '[redacted]' });
+  });
+  it('leaves empty and null secrets as they are, and does not touch the input', () => {
+    const input = { client_secret: '', clientSecret: null, list: [1, 'two', true] };
+    expect(redact(input)).toEqual(input);
+    const withSecret = { clientSecret: 'x' };
+    redact(withSecret);
+    expect(withSecret.clientSecret).toBe('x');
+  });
+});
