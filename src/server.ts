@@ -19,6 +19,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** An already open database (tests share one); otherwise opened from the config. */
   database?: DatabaseHandle;
+  /** How long a webhook waits for the database before answering 503 (default 10 s). */
+  storeTimeoutMs?: number;
 }
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -30,6 +32,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     store: createDirectoryStore(database.db),
     sources: createSources(config),
     logger,
+    storeTimeoutMs: options.storeTimeoutMs,
   });
   try {
     await app.fastify.listen({ port: config.port, host: config.host });

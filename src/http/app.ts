@@ -11,6 +11,8 @@ export interface AppDeps {
   store: DirectoryStore;
   sources: SourceAdapter[];
   logger: FastifyBaseLogger;
+  /** See WebhookDeps.storeTimeoutMs. */
+  storeTimeoutMs?: number;
 }
 
 export interface App {
@@ -46,7 +48,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await fastify.register(healthRoutes({ database: deps.database, sources: deps.sources }));
   await fastify.register(
-    webhookRoutes({ sources: deps.sources, store: deps.store, accepting: () => accepting }),
+    webhookRoutes({
+      sources: deps.sources,
+      store: deps.store,
+      accepting: () => accepting,
+      storeTimeoutMs: deps.storeTimeoutMs ?? 10_000,
+    }),
   );
 
   return {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { DatabaseHandle } from '../db/open.js';
+import { withDeadline } from '../lib/deadline.js';
 import type { SourceAdapter } from '../sources/types.js';
 
 export interface HealthDeps {
@@ -25,8 +26,8 @@ export const healthRoutes =
     /** Readiness: the database answers and carries every migration of this build. */
     app.get('/readyz', async (request, reply) => {
       try {
-        await deps.database.ping();
-        if (!(await deps.database.migrationsApplied())) {
+        await withDeadline(deps.database.ping(), 2000);
+        if (!(await withDeadline(deps.database.migrationsApplied(), 2000))) {
           return reply.code(503).send({ error: 'database migrations are not applied' });
         }
         return { status: 'ready', database: deps.database.kind };

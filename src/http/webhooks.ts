@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { MAX_BODY_BYTES } from '../config.js';
 import { isUnavailable } from '../db/errors.js';
+import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
 import type { DirectoryStore } from '../directory/store.js';
 import type { SourceAdapter } from '../sources/types.js';
 
@@ -12,6 +13,11 @@ export interface WebhookDeps {
   store: DirectoryStore;
   /** False while shutting down: new deliveries are turned away so the sender retries. */
   accepting: () => boolean;
+  /**
+   * How long a delivery may wait for the database before the sender is told 503. Svix gives
+   * up after 15 s; a partitioned database can otherwise hang a request for ever.
+   */
+  storeTimeoutMs: number;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -64,7 +70,13 @@ export const webhookRoutes =
         }
 
         try {
-          const result = await deps.store.ingest(parsed.delivery);
+          const result = await withDeadline(deps.store.ingest(parsed.delivery), deps.storeTimeoutMs, (late) =>
+            // Answered 503 already; if it committed after all, the sender's retry is a duplicate.
+            request.log.warn(
+              { source: source.name, deliveryId: late.value?.deliveryId, err: late.error },
+              late.error ? 'late delivery failed' : 'late delivery was stored after all',
+            ),
+          );
           request.log.info(
             {
               source: source.name,
@@ -77,8 +89,8 @@ export const webhookRoutes =
           );
           return reply.code(200).send(result);
         } catch (error) {
-          if (!isUnavailable(error)) throw error;
-          request.log.error({ source: source.name, err: error }, 'database unavailable; delivery not stored');
+          if (!(error instanceof DeadlineExceeded) && !isUnavailable(error)) throw error;
+          request.log.error({ source: source.name, err: error }, 'database unavailable; delivery not acknowledged');
           void reply.header('retry-after', '5');
           return fail(reply, 503, 'database unavailable; the delivery was not stored, retry later');
         }

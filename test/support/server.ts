@@ -29,6 +29,7 @@ export interface TestServerOptions {
   database?: TestDatabase;
   /** Collects every log line the service writes (set LOG_LEVEL in env to see more). */
   logs?: string[];
+  storeTimeoutMs?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -48,7 +49,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logger = logs
     ? pino({ level: config.logLevel }, { write: (line: string) => void logs.push(line) })
     : pino({ level: config.logLevel });
-  const server = await startServer(config, logger, { database: database.handle });
+  const server = await startServer(config, logger, {
+    database: database.handle,
+    storeTimeoutMs: options.storeTimeoutMs,
+  });
   return {
     url: server.url,
     server,
