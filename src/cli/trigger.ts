@@ -87,11 +87,11 @@ async function run(argv: string[]): Promise<number> {
   try {
     response = await fetch(url, { method: 'POST', headers, body });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     console.error(
       cause?.code === 'ECONNREFUSED'
         ? `nothing is listening at ${base}: start the service with \`npm start\` (or pass --url)`
-        : `request failed: ${(error as Error).message}`,
+        : `request to ${url} failed: ${cause?.message ?? (error as Error).message}`,
     );
     return 1;
   }

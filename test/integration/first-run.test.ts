@@ -1,0 +1,139 @@
+// A new user's first minutes, as real processes: `npm start` with nothing configured, then
+// `npm run trigger`, a restart, and production's refusal to run without secrets.
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/open.js';
+import { POLIS_SAMPLES, STYTCH_SAMPLE_NAMES } from '../../src/samples/events.js';
+import { backend, onPostgres } from '../support/backend.js';
+import { query } from '../support/db.js';
+import { runScript, spawnService, type ServiceProcess } from '../support/process.js';
+import { post } from '../support/server.js';
+
+/** A port nothing listens on (taken and released). */
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+// The embedded database is what a first run uses; on the Postgres pass this has nothing to add.
+describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, () => {
+  let dataDir: string;
+  let service: ServiceProcess;
+  const trigger = (...args: string[]) =>
+    runScript('src/cli/trigger.ts', [...args, '--url', service.url], { DATA_DIR: dataDir });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'dsync-first-run-'));
+    service = await spawnService({ DATA_DIR: dataDir, NODE_ENV: 'development' });
+  });
+  afterAll(async () => {
+    if (service?.child.exitCode === null) await service.stop();
+  });
+
+  it('prints the URLs, the generated secrets and how to send an event', async () => {
+    const out = service.output();
+    expect(out).toContain(`POST ${service.url}/webhooks/polis`);
+    expect(out).toContain(`POST ${service.url}/webhooks/stytch`);
+    expect(out).toMatch(/POLIS_WEBHOOK_SECRET=[0-9a-f]{64}/);
+    expect(out).toMatch(/STYTCH_WEBHOOK_SECRET=whsec_[A-Za-z0-9+/=]+/);
+    expect(out).toContain('npm run trigger -- stytch member.created');
+
+    const file = join(dataDir, 'local-secrets.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const secrets = JSON.parse(await readFile(file, 'utf8')) as { polis: string; stytch: string };
+    expect(out).toContain(secrets.stytch);
+  });
+
+  it('`npm run trigger -- stytch member.created` shows an accepted event', async () => {
+    const result = await trigger('stytch', 'member.created');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('200 OK');
+    expect(result.stdout).toContain('"status": "applied"');
+  });
+
+  it('can send every event it lists, for both providers', async () => {
+    const list = await runScript('src/cli/trigger.ts', ['--list'], { DATA_DIR: dataDir });
+    expect(list.code).toBe(0);
+    const names = [...list.stdout.matchAll(/^ {2}(polis|stytch) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    expect(names).toHaveLength(Object.keys(POLIS_SAMPLES).length + STYTCH_SAMPLE_NAMES.length);
+    expect(names.length).toBe(16 + 18);
+    for (const [source, event] of names) {
+      const result = await trigger(source, event);
+      expect(result.code, `${source} ${event}: ${result.stdout}${result.stderr}`).toBe(0);
+      expect(result.stdout).toContain('200 OK');
+    }
+  });
+
+  it('explains what it cannot do', async () => {
+    const unknown = await trigger('stytch', 'member.exploded');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown stytch event member\.exploded.*--list/);
+    const port = await freePort();
+    const nobody = await runScript('src/cli/trigger.ts', ['stytch', 'member.created', '--url', `http://127.0.0.1:${port}`], {
+      DATA_DIR: dataDir,
+    });
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toMatch(/nothing is listening.*npm start/);
+  });
+
+  it('stops cleanly, restarts with the same secrets, and keeps its data', async () => {
+    const firstOutput = service.output();
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = await spawnService({ DATA_DIR: dataDir, NODE_ENV: 'development' });
+    const secretLine = (text: string) => /STYTCH_WEBHOOK_SECRET=(\S+)/.exec(text)?.[1];
+    expect(secretLine(service.output())).toBe(secretLine(firstOutput));
+
+    const updated = await trigger('stytch', 'member.updated');
+    expect(updated.stdout).toContain('"status": "applied"');
+    expect(await service.stop('SIGTERM')).toBe(0);
+
+    const database = await openDatabase({ pgliteDir: join(dataDir, 'pglite') });
+    try {
+      const [member] = await query(database, sql`select email, deleted_at from members where external_id like 'member-live-%'`);
+      expect(member).toBeDefined();
+      const [deliveries] = await query(database, sql`select count(*)::int as n from deliveries`);
+      // One from the first test, 34 from the list, one after the restart.
+      expect(deliveries!.n).toBe(1 + 34 + 1);
+    } finally {
+      await database.close();
+    }
+  });
+});
+
+describe.skipIf(onPostgres)(`production mode (${backend})`, () => {
+  it('refuses to start without webhook secrets', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-prod-'));
+    const result = await runScript('src/main.ts', [], { NODE_ENV: 'production', DATA_DIR: dataDir, PORT: '0' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/refusing to start in production without webhook secrets/);
+    await expect(stat(join(dataDir, 'local-secrets.json'))).rejects.toThrow();
+  });
+
+  it('with one provider configured, refuses every delivery for the other, signed or not', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-prod-'));
+    const service = await spawnService({
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      STYTCH_WEBHOOK_SECRET: 'whsec_dGhpcyBpcyBub3QgYSByZWFsIHNlY3JldA==',
+    });
+    try {
+      const json = { 'content-type': 'application/json' };
+      const polis = await post(`${service.url}/webhooks/polis`, '{"event":"user.created"}', json);
+      expect(polis.status).toBe(401);
+      expect(polis.body.error).toMatch(/not configured.*POLIS_WEBHOOK_SECRET/);
+      const stytch = await post(`${service.url}/webhooks/stytch`, '{"action":"CREATE"}', json);
+      expect(stytch.status).toBe(401);
+      expect(service.output()).toMatch(/no POLIS_WEBHOOK_SECRET/);
+      expect(service.output()).not.toMatch(/STYTCH_WEBHOOK_SECRET=/);
+    } finally {
+      expect(await service.stop()).toBe(0);
+    }
+  });
+});
