@@ -11,6 +11,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { resultRows } from './result.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -52,18 +53,9 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
     const rows = await handle.db.execute<{ n: number }>(
       sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
     );
-    return countFrom(rows) >= expected;
+    return Number(resultRows<{ n: unknown }>(rows)[0]?.n ?? 0) >= expected;
   };
   return { ...handle, migrationsApplied };
-}
-
-/** postgres.js returns rows as an array, PGlite as `{ rows }`; read a count from either. */
-function countFrom(result: unknown): number {
-  const rows = Array.isArray(result)
-    ? result
-    : (result as { rows?: unknown[] } | null)?.rows ?? [];
-  const first = rows[0] as { n?: unknown } | undefined;
-  return Number(first?.n ?? 0);
 }
 
 async function openPglite(dir: string): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {

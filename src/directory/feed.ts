@@ -10,8 +10,10 @@
 // releases only after the commit is visible: the next transaction to take it sees every lower
 // seq already committed, seq order is commit order, and a reader of `seq > last` never skips
 // or repeats. The lock covers only the feed insert and the commit, and only transactions that
-// applied something take it.
-import { sql } from 'drizzle-orm';
+// applied something take it. Lock, insert and notify go in one statement: each round trip to
+// the database costs more than the SQL in it.
+import { sql, type SQL } from 'drizzle-orm';
+import { resultRows } from '../db/result.js';
 import { changes } from '../db/schema.js';
 import type { Tx } from './rows.js';
 import type { ChangeAction, EntityKind } from './types.js';
@@ -30,19 +32,40 @@ export interface FeedEntry {
   occurredAt: Date;
 }
 
-/** Returns the seqs written, in order. */
+/**
+ * Appends the entries and notifies listeners, running `alongside` (another data-modifying
+ * statement of the same transaction) in the same round trip. Returns the highest seq written,
+ * or undefined when there was nothing to write.
+ */
 export async function appendToFeed(
   tx: Tx,
   deliveryId: string,
   entries: FeedEntry[],
-): Promise<number[]> {
-  if (entries.length === 0) return [];
-  await tx.execute(sql`select pg_advisory_xact_lock(${FEED_LOCK}::bigint)`);
-  const rows = await tx
-    .insert(changes)
-    .values(entries.map((e) => ({ ...e, deliveryId })))
-    .returning({ seq: changes.seq });
-  const seqs = rows.map((r) => r.seq).sort((a, b) => a - b);
-  await tx.execute(sql`select pg_notify(${FEED_CHANNEL}, ${String(seqs.at(-1))})`);
-  return seqs;
+  alongside?: SQL,
+): Promise<number | undefined> {
+  if (entries.length === 0) {
+    if (alongside) await tx.execute(alongside);
+    return undefined;
+  }
+  const rows = sql.join(
+    entries.map(
+      (e) => sql`(${e.tenantId}, ${e.entity}, ${e.entityId}, ${e.action}, ${e.occurredAt.toISOString()})`,
+    ),
+    sql`, `,
+  );
+  // The insert reads from `lock`, so the lock is held before the first seq is drawn.
+  const [row] = resultRows<{ seq: string }>(
+    await tx.execute(sql`
+      with lock as (select pg_advisory_xact_lock(${FEED_LOCK}::bigint))
+      ${alongside ? sql`, alongside as (${alongside})` : sql``}
+      , inserted as (
+        insert into ${changes} (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
+        select v.tenant_id::uuid, v.entity, v.entity_id::uuid, v.action, v.occurred_at::timestamptz, ${deliveryId}::uuid
+        from lock, (values ${rows}) as v (tenant_id, entity, entity_id, action, occurred_at)
+        returning seq
+      )
+      , last as (select max(seq) as seq from inserted)
+      select last.seq::text as seq, pg_notify(${FEED_CHANNEL}, last.seq::text) from last`),
+  );
+  return row ? Number(row.seq) : undefined;
 }

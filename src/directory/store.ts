@@ -6,7 +6,15 @@ import type { Database } from '../db/open.js';
 import { isRetryable } from '../db/errors.js';
 import { deliveries, deliveryKeys } from '../db/schema.js';
 import { hashJson } from '../lib/hash.js';
-import { changeAction, decide, outcomeOf, type Visible } from './decide.js';
+import { resultRows } from '../db/result.js';
+import {
+  changeAction,
+  decide,
+  outcomeOf,
+  type Decision,
+  type StoredState,
+  type Visible,
+} from './decide.js';
 import { appendToFeed, type FeedEntry } from './feed.js';
 import {
   adoptTenant,
@@ -44,22 +52,27 @@ class DuplicateDelivery extends Error {}
 interface Work {
   tx: Tx;
   feed: FeedEntry[];
-  /** Tenant ids seen in this transaction; cached only once it commits. */
+  /** Ids seen in this transaction; cached only once it commits. */
   tenants: Map<string, string>;
+  parents: Map<string, string>;
 }
 
 const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
 
 export function createDirectoryStore(db: Database): DirectoryStore {
-  // Tenant rows are never removed (deletes leave tombstones), so their ids can be cached.
+  // Rows are never removed (deletes leave tombstones), so ids can be cached: tenants always,
+  // other parents once they have a tenant (until then a child may still give them one).
   const tenantIds = new Map<string, string>();
+  const parentIds = new Map<string, string>();
 
   async function ingest(delivery: Delivery): Promise<IngestResult> {
     for (let attempt = 1; ; attempt++) {
       const tenants = new Map<string, string>();
+      const parents = new Map<string, string>();
       try {
-        const result = await db.transaction((tx) => ingestIn({ tx, feed: [], tenants }, delivery));
+        const result = await db.transaction((tx) => ingestIn({ tx, feed: [], tenants, parents }, delivery));
         for (const [k, v] of tenants) tenantIds.set(k, v);
+        for (const [k, v] of parents) parentIds.set(k, v);
         return result;
       } catch (error) {
         if (error instanceof DuplicateDelivery) return recordDuplicate(delivery);
@@ -86,28 +99,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
 
   async function ingestIn(work: Work, delivery: Delivery): Promise<IngestResult> {
     const { tx } = work;
-    const [stored] = await tx
-      .insert(deliveries)
-      .values({
-        source: delivery.source,
-        eventTypes: delivery.events.map((e) => e.type),
-        status: 'unchanged',
-        signedAt: delivery.signedAt,
-        body: delivery.body,
-        outcomes: [],
-      })
-      .returning({ id: deliveries.id });
-    if (!stored) throw new Error('insert into deliveries returned nothing');
-
-    // A concurrent delivery with the same key makes this wait for it to commit, then
-    // conflict: duplicates are caught across processes, not only within one.
-    const claimed = await tx
-      .insert(deliveryKeys)
-      .values(delivery.keys.map((key) => ({ key, deliveryId: stored.id })))
-      .onConflictDoNothing()
-      .returning({ key: deliveryKeys.key });
-    if (claimed.length < delivery.keys.length) throw new DuplicateDelivery();
-
+    const deliveryId = await claim(tx, delivery);
     const outcomes: Json[] = [];
     const counts: Record<ChangeOutcome, number> = { applied: 0, stale: 0, unchanged: 0 };
     const ignored: string[] = [];
@@ -140,46 +132,47 @@ export function createDirectoryStore(db: Database): DirectoryStore {
           : ignored.length === delivery.events.length
             ? 'ignored'
             : 'unchanged';
-    await tx
+    const record = tx
       .update(deliveries)
       .set({ status, outcomes, reason: ignored.length > 0 ? ignored.join('; ') : null })
-      .where(eq(deliveries.id, stored.id));
-    await appendToFeed(tx, stored.id, work.feed);
-    return { deliveryId: stored.id, status, applied: work.feed.length };
+      .where(eq(deliveries.id, deliveryId));
+    await appendToFeed(tx, deliveryId, work.feed, record.getSQL());
+    return { deliveryId, status, applied: work.feed.length };
   }
 
   async function applyChange(work: Work, change: DirectoryChange): Promise<ChangeOutcome> {
     const { tx } = work;
     const refs = await resolveRefs(work, change);
     const hash = change.data === undefined ? null : hashJson(change.data);
+    const incoming = { op: change.op, version: change.version, dataHash: hash };
 
     let row = await lockRow(tx, change.entity, change.key);
     let before: Visible | undefined = row && visible(row);
-    if (!row) {
+    let decision: Decision;
+    if (row) {
+      decision = decide(row, incoming);
+      const patch = patchFor(change, refs, hash, decision);
+      if (patch) await updateRow(tx, change.entity, row.id, patch);
+    } else {
+      // A new row is inserted with what the change decides for it, in one statement.
+      decision = decide(NEW_ROW, incoming);
       const initial = change.entity === 'TENANT' || !refs.tenantId ? {} : { tenantId: refs.tenantId };
-      row = await insertRow(tx, change.entity, change.key, initial);
-      if (!row) {
+      const inserted = await insertRow(tx, change.entity, change.key, {
+        ...initial,
+        ...patchFor(change, refs, hash, decision),
+      });
+      if (inserted) {
+        row = { ...NEW_ROW, id: inserted.id, tenantId: null };
+      } else {
         // Another transaction inserted it first and has committed by now.
         row = await lockRow(tx, change.entity, change.key);
         if (!row) throw new Error(`${change.entity} ${change.key.externalId} vanished`);
         before = visible(row);
+        decision = decide(row, incoming);
+        const patch = patchFor(change, refs, hash, decision);
+        if (patch) await updateRow(tx, change.entity, row.id, patch);
       }
     }
-
-    const decision = decide(row, { op: change.op, version: change.version, dataHash: hash });
-    const patch: Record<string, unknown> = {};
-    if (decision.live) {
-      patch.liveVersion = decision.live.version;
-      patch.deletedAt = decision.live.deleted ? versionTime(decision.live.version) : null;
-    }
-    if (decision.takeData) {
-      Object.assign(patch, dataColumns(change, refs), {
-        dataVersion: change.version,
-        dataHash: hash,
-        dataFromSnapshot: change.op === 'snapshot',
-      });
-    }
-    if (Object.keys(patch).length > 0) await updateRow(tx, change.entity, row.id, patch);
 
     const after: Visible = {
       hasData: decision.takeData || row.dataHash !== null,
@@ -264,17 +257,89 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     key: EntityKey & { kind?: string },
     tenantId: string,
   ): Promise<string> {
+    const cacheKey = JSON.stringify([kind, key.provider, key.externalId]);
+    const known = parentIds.get(cacheKey) ?? work.parents.get(cacheKey);
+    if (known) return known;
+
     let row: LockedRow | undefined = await findRow(work.tx, kind, key);
     if (row) {
       if (row.tenantId === null && row.dataHash === null) await adoptTenant(work.tx, kind, row.id, tenantId);
-      return row.id;
+    } else {
+      row = (await insertRow(work.tx, kind, key, { tenantId })) ?? (await findRow(work.tx, kind, key));
+      if (!row) throw new Error(`${kind} ${key.externalId} vanished`);
     }
-    row = (await insertRow(work.tx, kind, key, { tenantId })) ?? (await findRow(work.tx, kind, key));
-    if (!row) throw new Error(`${kind} ${key.externalId} vanished`);
+    // The row has a tenant now (its own, or the one just given): nothing left to adopt.
+    work.parents.set(cacheKey, row.id);
     return row.id;
   }
 
   return { ingest };
+}
+
+/** The state a row has before anything was ever stored for it. */
+const NEW_ROW: StoredState = {
+  liveVersion: null,
+  deleted: false,
+  dataVersion: null,
+  dataHash: null,
+  dataFromSnapshot: false,
+  status: null,
+};
+
+/** The columns a decision writes, or undefined when it writes nothing. */
+function patchFor(
+  change: DirectoryChange,
+  refs: ResolvedRefs,
+  hash: string | null,
+  decision: Decision,
+): Record<string, unknown> | undefined {
+  if (!decision.live && !decision.takeData) return undefined;
+  const patch: Record<string, unknown> = {};
+  if (decision.live) {
+    patch.liveVersion = decision.live.version;
+    patch.deletedAt = decision.live.deleted ? versionTime(decision.live.version) : null;
+  }
+  if (decision.takeData) {
+    Object.assign(patch, dataColumns(change, refs), {
+      dataVersion: change.version,
+      dataHash: hash,
+      dataFromSnapshot: change.op === 'snapshot',
+    });
+  }
+  return patch;
+}
+
+/**
+ * Records the delivery and claims its keys in one statement. A concurrent delivery with the
+ * same key makes this wait for it to commit, then conflict: duplicates are caught across
+ * processes, not only within one.
+ */
+async function claim(tx: Tx, delivery: Delivery): Promise<string> {
+  const insert = tx
+    .insert(deliveries)
+    .values({
+      source: delivery.source,
+      eventTypes: delivery.events.map((e) => e.type),
+      status: 'unchanged',
+      signedAt: delivery.signedAt,
+      body: delivery.body,
+      outcomes: [],
+    })
+    .returning({ id: deliveries.id });
+  const keys = sql.join(
+    delivery.keys.map((key) => sql`(${key})`),
+    sql`, `,
+  );
+  const claimed = resultRows<{ delivery_id: string }>(
+    await tx.execute(sql`
+      with stored as (${insert.getSQL()})
+      insert into ${deliveryKeys} (key, delivery_id)
+      select v.key, stored.id from stored, (values ${keys}) as v(key)
+      on conflict do nothing
+      returning delivery_id`),
+  );
+  if (claimed.length < delivery.keys.length) throw new DuplicateDelivery();
+  return claimed[0]!.delivery_id;
 }
 
 function visible(row: LockedRow): Visible {

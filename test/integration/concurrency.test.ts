@@ -77,7 +77,28 @@ describe(`200 deliveries at once (${backend})`, () => {
   it('all are acknowledged and the feed holds one row per applied change', async () => {
     const sends = deliveries();
     expect(sends).toHaveLength(200);
+
+    // A reader that remembers the last seq it saw, polling while the deliveries commit, must
+    // never find a row below it later: seq order is commit order.
+    let last = 0;
+    let polling = true;
+    const seen: number[] = [];
+    const skipped: number[] = [];
+    const reader = (async () => {
+      while (polling) {
+        const rows = await query(server.database, sql`select seq from changes where seq > ${last} order by seq`);
+        for (const r of rows) seen.push(Number(r.seq));
+        if (rows.length > 0) last = Number(rows.at(-1)!.seq);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
     const replies = await Promise.all(sends.map((send) => send()));
+    polling = false;
+    await reader;
+    const all = await query(server.database, sql`select seq from changes order by seq`);
+    for (const r of all) if (Number(r.seq) <= last && !seen.includes(Number(r.seq))) skipped.push(Number(r.seq));
+    expect(skipped, 'rows committed below a seq the reader had already passed').toEqual([]);
+    expect(seen.length).toBeGreaterThan(0);
 
     const failures = replies.filter((r) => r.status !== 200);
     expect(failures, JSON.stringify(failures.slice(0, 3))).toEqual([]);
