@@ -22,6 +22,16 @@ export interface StoredState {
   status: string | null;
 }
 
+/** A row that has never been stored: what a change is decided against when it is new. */
+export const UNSEEN: StoredState = {
+  liveVersion: null,
+  deleted: false,
+  dataVersion: null,
+  dataHash: null,
+  dataFromSnapshot: false,
+  status: null,
+};
+
 export interface IncomingChange {
   op: ChangeOp;
   version: string;

@@ -11,8 +11,8 @@ import {
   changeAction,
   decide,
   outcomeOf,
+  UNSEEN,
   type Decision,
-  type StoredState,
   type Visible,
 } from './decide.js';
 import { appendToFeed, type FeedEntry } from './feed.js';
@@ -155,14 +155,14 @@ export function createDirectoryStore(db: Database): DirectoryStore {
       if (patch) await updateRow(tx, change.entity, row.id, patch);
     } else {
       // A new row is inserted with what the change decides for it, in one statement.
-      decision = decide(NEW_ROW, incoming);
+      decision = decide(UNSEEN, incoming);
       const initial = change.entity === 'TENANT' || !refs.tenantId ? {} : { tenantId: refs.tenantId };
       const inserted = await insertRow(tx, change.entity, change.key, {
         ...initial,
         ...patchFor(change, refs, hash, decision),
       });
       if (inserted) {
-        row = { ...NEW_ROW, id: inserted.id, tenantId: null };
+        row = { ...UNSEEN, id: inserted.id, tenantId: null };
       } else {
         // Another transaction inserted it first and has committed by now.
         row = await lockRow(tx, change.entity, change.key);
@@ -275,16 +275,6 @@ export function createDirectoryStore(db: Database): DirectoryStore {
 
   return { ingest };
 }
-
-/** The state a row has before anything was ever stored for it. */
-const NEW_ROW: StoredState = {
-  liveVersion: null,
-  deleted: false,
-  dataVersion: null,
-  dataHash: null,
-  dataFromSnapshot: false,
-  status: null,
-};
 
 /** The columns a decision writes, or undefined when it writes nothing. */
 function patchFor(

@@ -1,15 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { changeAction, decide, type IncomingChange, type StoredState } from '../../src/directory/decide.js';
-
-const EMPTY: StoredState = {
-  liveVersion: null,
-  deleted: false,
-  dataVersion: null,
-  dataHash: null,
-  dataFromSnapshot: false,
-  status: null,
-};
+import { changeAction, decide, UNSEEN as EMPTY, type IncomingChange, type StoredState } from '../../src/directory/decide.js';
 
 /** Applies changes the way the store does, keeping only what the guard decides on. */
 function fold(changes: IncomingChange[]): StoredState {

@@ -149,13 +149,17 @@ function normaliseEvent(item: Json, version: Version): Normalised {
       event: { type, changes: [], ignored: 'event has no data (Polis could not look the object up)' },
     };
   }
-  const directory: EntityKey = { provider: PROVIDER, externalId: event.data.directory_id };
-  const data = event.data.data as Json;
-  if (group === 'user') return userEvent(type, action, data, tenant, directory, version);
-  if (action === 'user_added' || action === 'user_removed') {
-    return membershipEvent(type, action, data, tenant, directory, version);
-  }
-  return groupEvent(type, action, data, tenant, directory, version);
+  const directoryEvent: DirectoryEvent = {
+    type,
+    action,
+    data: event.data.data as Json,
+    tenant,
+    directory: { provider: PROVIDER, externalId: event.data.directory_id },
+    version,
+  };
+  if (group === 'user') return userEvent(directoryEvent);
+  if (action === 'user_added' || action === 'user_removed') return membershipEvent(directoryEvent);
+  return groupEvent(directoryEvent);
 }
 
 function isKnown(type: string): type is PolisEventType {
@@ -231,54 +235,43 @@ function memberData(
   };
 }
 
-function userEvent(
-  type: string,
-  action: string,
-  data: Json,
-  tenant: TenantRef,
-  directory: EntityKey,
-  version: Version,
-): Normalised {
-  const parsed = userDataSchema.safeParse(data);
+/** What every directory data event (user.*, group.*) carries besides its data. */
+interface DirectoryEvent {
+  type: string;
+  action: string;
+  data: Json;
+  tenant: TenantRef;
+  directory: EntityKey;
+  version: Version;
+}
+
+/** user.* and group.*: one change to one object, deleted by `<kind>.deleted`. */
+function objectEvent(e: DirectoryEvent, change: Pick<DirectoryChange, 'entity' | 'key' | 'data'>): Normalised {
+  const op = e.action === 'deleted' ? 'delete' : 'upsert';
+  return { ok: true, event: { type: e.type, changes: [{ ...change, op, version: e.version } as DirectoryChange] } };
+}
+
+function userEvent(e: DirectoryEvent): Normalised {
+  const parsed = userDataSchema.safeParse(e.data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
-  const change: DirectoryChange = {
+  return objectEvent(e, {
     entity: 'MEMBER',
-    op: action === 'deleted' ? 'delete' : 'upsert',
     key: { provider: PROVIDER, externalId: parsed.data.id },
-    version,
-    data: memberData(parsed.data, data, tenant, directory),
-  };
-  return { ok: true, event: { type, changes: [change] } };
+    data: memberData(parsed.data, e.data, e.tenant, e.directory),
+  });
 }
 
-function groupEvent(
-  type: string,
-  action: string,
-  data: Json,
-  tenant: TenantRef,
-  directory: EntityKey,
-  version: Version,
-): Normalised {
-  const parsed = groupDataSchema.safeParse(data);
+function groupEvent(e: DirectoryEvent): Normalised {
+  const parsed = groupDataSchema.safeParse(e.data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
-  const change: DirectoryChange = {
+  return objectEvent(e, {
     entity: 'GROUP',
-    op: action === 'deleted' ? 'delete' : 'upsert',
     key: { provider: PROVIDER, externalId: parsed.data.id },
-    version,
-    data: { tenant, directory, name: parsed.data.name || null, raw: data },
-  };
-  return { ok: true, event: { type, changes: [change] } };
+    data: { tenant: e.tenant, directory: e.directory, name: parsed.data.name || null, raw: e.data },
+  });
 }
 
-function membershipEvent(
-  type: string,
-  action: string,
-  data: Json,
-  tenant: TenantRef,
-  directory: EntityKey,
-  version: Version,
-): Normalised {
+function membershipEvent({ type, action, data, tenant, directory, version }: DirectoryEvent): Normalised {
   const parsed = membershipDataSchema.safeParse(data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
   const { group, ...user } = parsed.data;
