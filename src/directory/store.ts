@@ -52,27 +52,28 @@ class DuplicateDelivery extends Error {}
 interface Work {
   tx: Tx;
   feed: FeedEntry[];
-  /** Ids seen in this transaction; cached only once it commits. */
-  tenants: Map<string, string>;
-  parents: Map<string, string>;
+  /** Parent ids learned in this transaction; cached only once it commits. */
+  learned: Map<string, string>;
 }
+
+/** Cache key of a parent row. */
+const parentKey = (kind: EntityKind, key: EntityKey & { product?: string }) =>
+  JSON.stringify([kind, key.provider, key.externalId, key.product ?? '']);
 
 const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
 
 export function createDirectoryStore(db: Database): DirectoryStore {
-  // Rows are never removed (deletes leave tombstones), so ids can be cached: tenants always,
-  // other parents once they have a tenant (until then a child may still give them one).
-  const tenantIds = new Map<string, string>();
+  // Rows are never removed (deletes leave tombstones), so parent ids can be cached: tenants at
+  // once, other parents once they have a tenant (until then a child may still give them one).
   const parentIds = new Map<string, string>();
+  const knownId = (work: Work, cacheKey: string) => parentIds.get(cacheKey) ?? work.learned.get(cacheKey);
 
   async function ingest(delivery: Delivery): Promise<IngestResult> {
     for (let attempt = 1; ; attempt++) {
-      const tenants = new Map<string, string>();
-      const parents = new Map<string, string>();
+      const learned = new Map<string, string>();
       try {
-        const result = await db.transaction((tx) => ingestIn({ tx, feed: [], tenants, parents }, delivery));
-        for (const [k, v] of tenants) tenantIds.set(k, v);
-        for (const [k, v] of parents) parentIds.set(k, v);
+        const result = await db.transaction((tx) => ingestIn({ tx, feed: [], learned }, delivery));
+        for (const [k, v] of learned) parentIds.set(k, v);
         return result;
       } catch (error) {
         if (error instanceof DuplicateDelivery) return recordDuplicate(delivery);
@@ -224,11 +225,11 @@ export function createDirectoryStore(db: Database): DirectoryStore {
   }
 
   async function ensureTenant(work: Work, ref: TenantRef, occurredAt: Date): Promise<string> {
-    const cacheKey = JSON.stringify([ref.provider, ref.externalId, ref.product]);
-    const known = tenantIds.get(cacheKey) ?? work.tenants.get(cacheKey);
+    const key = { provider: ref.provider, externalId: ref.externalId, product: ref.product };
+    const cacheKey = parentKey('TENANT', key);
+    const known = knownId(work, cacheKey);
     if (known) return known;
 
-    const key = { provider: ref.provider, externalId: ref.externalId, product: ref.product };
     let row = await findRow(work.tx, 'TENANT', key);
     if (!row) {
       // A provider without tenant events implies the tenant's whole description; otherwise
@@ -247,7 +248,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
       row ??= await findRow(work.tx, 'TENANT', key);
       if (!row) throw new Error(`tenant ${ref.externalId} vanished`);
     }
-    work.tenants.set(cacheKey, row.id);
+    work.learned.set(cacheKey, row.id);
     return row.id;
   }
 
@@ -257,8 +258,8 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     key: EntityKey & { kind?: string },
     tenantId: string,
   ): Promise<string> {
-    const cacheKey = JSON.stringify([kind, key.provider, key.externalId]);
-    const known = parentIds.get(cacheKey) ?? work.parents.get(cacheKey);
+    const cacheKey = parentKey(kind, key);
+    const known = knownId(work, cacheKey);
     if (known) return known;
 
     let row: LockedRow | undefined = await findRow(work.tx, kind, key);
@@ -269,7 +270,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
       if (!row) throw new Error(`${kind} ${key.externalId} vanished`);
     }
     // The row has a tenant now (its own, or the one just given): nothing left to adopt.
-    work.parents.set(cacheKey, row.id);
+    work.learned.set(cacheKey, row.id);
     return row.id;
   }
 

@@ -103,6 +103,19 @@ describe(`duplicate deliveries (${backend})`, () => {
     expect(replayBoxy.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
   });
 
+  it('the same Polis body one millisecond later is a new delivery, though its headers overlap the first', async () => {
+    // Polis signs its two headers separately: (t, t+1), then (t+1, t+2) for the next send.
+    const body = userCreated('usr-overlap');
+    const t = Date.now();
+    const first = await post(`${server.url}/webhooks/polis`, ...args(polisRequest(server.polisSecret, body, t)));
+    const next = await post(`${server.url}/webhooks/polis`, ...args(polisRequest(server.polisSecret, body, t + 1)));
+    expect(first.body.status).toBe('applied');
+    expect(next.body.status).toBe('unchanged');
+    expect(next.body.deliveryId).not.toBe(first.body.deliveryId);
+    const [member] = await query(server.database, sql`select live_version from members where external_id = 'usr-overlap'`);
+    expect(member!.live_version).toBe(`${(BigInt(t + 1) * 1_000_000n).toString().padStart(20, '0')}.000000`);
+  });
+
   it('the same Polis body signed at another time is a new delivery (sso.deactivated twice is real)', async () => {
     const body = userCreated('usr-twice');
     const t = Date.now();

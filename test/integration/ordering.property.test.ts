@@ -19,7 +19,9 @@ afterAll(async () => {
   await Promise.all([inOrder?.close(), shuffled?.close()]);
 });
 
+// PROPERTY_RUNS=200 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 40);
+const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
 let run = 0;
 
 /** The directory of one namespace, with internal ids replaced by provider ids. */
@@ -211,7 +213,7 @@ describe(`order independence (${backend})`, () => {
           await checkOrderIndependence(events.map((e) => stytchDelivery(ns, base, e)), order, ns);
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...SEED },
     );
   });
 
@@ -234,7 +236,7 @@ describe(`order independence (${backend})`, () => {
           );
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...SEED },
     );
   });
 });

@@ -53,19 +53,22 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     if (secrets.length === 0) {
       return { ok: false, reason: 'Polis webhooks are not configured here (set POLIS_WEBHOOK_SECRET)' };
     }
-    const values = POLIS_SIGNATURE_HEADERS.map((name) => header(headers, name)).filter(
-      (v): v is string => v !== undefined,
-    );
-    if (values.length === 0) {
+    const present = POLIS_SIGNATURE_HEADERS.flatMap((name) => {
+      const value = header(headers, name);
+      return value === undefined ? [] : [{ name, value }];
+    });
+    if (present.length === 0) {
       return { ok: false, reason: 'missing signature header (Ory-Polis-Signature or BoxyHQ-Signature)' };
     }
 
     // Each header is signed separately (their t may differ by a millisecond); any valid one
     // authenticates the body. Every valid one becomes a delivery key, so a replay that drops
-    // one of the headers is still recognised as a duplicate.
-    const valid: number[] = [];
+    // one of the headers is still recognised as a duplicate. Keys are scoped by header name:
+    // otherwise the same body sent twice a millisecond apart, signed (t, t+1) and (t+1, t+2),
+    // would share a key and the second, a real event, would be dropped as a duplicate.
+    const valid: { name: string; t: number }[] = [];
     let reason = 'malformed signature header: expected t=<unix ms>,s=<hex>';
-    for (const value of values) {
+    for (const { name, value } of present) {
       const parsed = parsePolisSignatureHeader(value);
       if (!parsed) continue;
       if (Math.abs(now.getTime() - parsed.timestampMs) > toleranceSeconds * 1000) {
@@ -76,15 +79,15 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
         if (!reason.startsWith('signature timestamp')) reason = 'signature does not match';
         continue;
       }
-      valid.push(parsed.timestampMs);
+      valid.push({ name, t: parsed.timestampMs });
     }
     if (valid.length === 0) return { ok: false, reason };
 
-    // Polis has no event id; its retries resend the same timestamp and body.
-    const keys = [...new Set(valid)].map(
-      (t) => `polis:${sha256Hex(Buffer.concat([Buffer.from(`${t}.`), body]))}`,
+    // Polis has no event id; its retries resend the same headers and body.
+    const keys = valid.map(
+      ({ name, t }) => `polis:${sha256Hex(Buffer.concat([Buffer.from(`${name}\n${t}.`), body]))}`,
     );
-    return { ok: true, verified: { keys, signedAt: new Date(Math.min(...valid)) } };
+    return { ok: true, verified: { keys, signedAt: new Date(Math.min(...valid.map((v) => v.t))) } };
   }
 
   function parse(payload: unknown, verified: { keys: string[]; signedAt: Date }): Parse {
