@@ -26,6 +26,8 @@ export interface DatabaseHandle {
   ping(): Promise<void>;
   /** True when every migration shipped with this build has been applied. */
   migrationsApplied(): Promise<boolean>;
+  /** LISTENs on a channel (on its own connection for Postgres); resolves to an unlisten. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ async function openPglite(dir: string): Promise<Omit<DatabaseHandle, 'migrations
     ping: async () => {
       await client.query('select 1');
     },
+    listen: async (channel, onPayload) => client.listen(channel, onPayload),
     close: () => client.close(),
   };
 }
@@ -102,6 +105,10 @@ async function openPostgres(
     description: `Postgres at ${describeUrl(url)}`,
     ping: async () => {
       await client`select 1`;
+    },
+    listen: async (channel, onPayload) => {
+      const { unlisten } = await client.listen(channel, onPayload);
+      return unlisten;
     },
     close: () => client.end({ timeout: 5 }),
   };
