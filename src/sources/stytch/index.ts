@@ -100,7 +100,8 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
       return { ok: false, error: 'body: expected a JSON object' };
     }
     const body = redact(payload as Json) as { [key: string]: Json };
-    const result = outOfScope(body) ?? normaliseEnvelope(body);
+    const type = eventType(body);
+    const result = outOfScope(body, type) ?? normaliseEnvelope(body, type);
     if (!result.ok) return result;
     return {
       ok: true,
@@ -111,10 +112,10 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
   return { name: 'stytch', configured: webhooks.length > 0, verify, parse };
 }
 
-/** Svix's event-type name, e.g. `direct.member.create`. */
-function eventType(e: StytchEnvelope): string {
-  return [e.source, e.object_type, e.action]
-    .filter((part) => part !== undefined && part !== '')
+/** Svix's event-type name, e.g. `direct.member.create`, from whatever parts the body has. */
+function eventType(body: { [key: string]: Json }): string {
+  return [body.source, body.object_type, body.action]
+    .filter((part): part is string => typeof part === 'string' && part !== '')
     .join('.')
     .toLowerCase();
 }
@@ -130,12 +131,8 @@ const ignored = (type: string, reason: string): Normalised => ({
  * Events the directory does not hold are recorded before their shape is checked: a Consumer
  * project's events or a new object type may not follow the B2B envelope.
  */
-function outOfScope(body: { [key: string]: Json }): Normalised | undefined {
-  const { vertical, object_type: objectType, action, source } = body;
-  const type = [source, objectType, action]
-    .filter((part): part is string => typeof part === 'string' && part !== '')
-    .join('.')
-    .toLowerCase();
+function outOfScope(body: { [key: string]: Json }, type: string): Normalised | undefined {
+  const { vertical, object_type: objectType } = body;
   if (typeof vertical === 'string' && vertical !== 'B2B') {
     return ignored(type, `${vertical} vertical events are not part of a B2B directory`);
   }
@@ -145,14 +142,13 @@ function outOfScope(body: { [key: string]: Json }): Normalised | undefined {
   return undefined;
 }
 
-function normaliseEnvelope(body: { [key: string]: Json }): Normalised {
+function normaliseEnvelope(body: { [key: string]: Json }, type: string): Normalised {
   const envelope = envelopeSchema.safeParse(body);
   if (!envelope.success) return { ok: false, error: describeZodError(envelope.error) };
-  return normalise(envelope.data, body);
+  return normalise(envelope.data, body, type);
 }
 
-function normalise(e: StytchEnvelope, body: { [key: string]: Json }): Normalised {
-  const type = eventType(e);
+function normalise(e: StytchEnvelope, body: { [key: string]: Json }, type: string): Normalised {
   if (e.action !== 'CREATE' && e.action !== 'UPDATE' && e.action !== 'DELETE') {
     return ignored(type, `action ${e.action} is not known`);
   }
