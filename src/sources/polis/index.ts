@@ -65,7 +65,9 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     // authenticates the body. Every valid one becomes a delivery key, so a replay that drops
     // one of the headers is still recognised as a duplicate. Keys are scoped by header name:
     // otherwise the same body sent twice a millisecond apart, signed (t, t+1) and (t+1, t+2),
-    // would share a key and the second, a real event, would be dropped as a duplicate.
+    // would share a key and the second, a real event, would be dropped as a duplicate. The
+    // price: a replay that moves one header's value under the other name is not recognised;
+    // within the time window it can only re-assert the same data a millisecond later.
     const valid: { name: string; t: number }[] = [];
     let reason = 'malformed signature header: expected t=<unix ms>,s=<hex>';
     for (const { name, value } of present) {
