@@ -1,8 +1,8 @@
-// Wires the pieces together: database -> directory store -> sources -> HTTP app -> listening.
-import { join } from 'node:path';
+// Wires the pieces together: directory store -> sources -> HTTP app -> listening, on a database
+// the caller opened (main.ts waits for it; tests bring their own) and still owns.
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDatabase, type DatabaseHandle } from './db/open.js';
+import type { DatabaseHandle } from './db/open.js';
 import { createDirectoryStore } from './directory/store.js';
 import { buildApp, type App } from './http/app.js';
 import { createSources } from './sources/index.js';
@@ -12,21 +12,18 @@ export interface RunningServer {
   url: string;
   app: App;
   database: DatabaseHandle;
-  /** Stops taking deliveries, lets in-flight ones finish, closes the database. */
+  /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
-  /** An already open database (tests share one); otherwise opened from the config. */
-  database?: DatabaseHandle;
+  database: DatabaseHandle;
   /** How long a webhook waits for the database before answering 503 (default 10 s). */
   storeTimeoutMs?: number;
 }
 
-export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const database =
-    options.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite') }));
+export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
+  const { database } = options;
   const app = await buildApp({
     database,
     store: createDirectoryStore(database.db),
@@ -34,12 +31,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     logger,
     storeTimeoutMs: options.storeTimeoutMs,
   });
-  try {
-    await app.fastify.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    if (!options.database) await database.close();
-    throw error;
-  }
+  await app.fastify.listen({ port: config.port, host: config.host });
   const address = app.fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -50,7 +42,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
     close: async () => {
       app.stopAccepting();
       await app.fastify.close();
-      if (!options.database) await database.close();
     },
   };
 }

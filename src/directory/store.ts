@@ -147,13 +147,19 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     const hash = change.data === undefined ? null : hashJson(change.data);
     const incoming = { op: change.op, version: change.version, dataHash: hash };
 
+    // Decides against a stored row and writes what the decision changes.
+    const applyTo = async (stored: LockedRow): Promise<Decision> => {
+      const d = decide(stored, incoming);
+      const patch = patchFor(change, refs, hash, d);
+      if (patch) await updateRow(tx, change.entity, stored.id, patch);
+      return d;
+    };
+
     let row = await lockRow(tx, change.entity, change.key);
     let before: Visible | undefined = row && visible(row);
     let decision: Decision;
     if (row) {
-      decision = decide(row, incoming);
-      const patch = patchFor(change, refs, hash, decision);
-      if (patch) await updateRow(tx, change.entity, row.id, patch);
+      decision = await applyTo(row);
     } else {
       // A new row is inserted with what the change decides for it, in one statement.
       decision = decide(UNSEEN, incoming);
@@ -169,9 +175,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
         row = await lockRow(tx, change.entity, change.key);
         if (!row) throw new Error(`${change.entity} ${change.key.externalId} vanished`);
         before = visible(row);
-        decision = decide(row, incoming);
-        const patch = patchFor(change, refs, hash, decision);
-        if (patch) await updateRow(tx, change.entity, row.id, patch);
+        decision = await applyTo(row);
       }
     }
 

@@ -19,7 +19,7 @@ import type {
   TenantRef,
   Version,
 } from '../../directory/types.js';
-import { header, type Parse, type SourceAdapter, type Verification } from '../types.js';
+import { header, type Parse, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { describeZodError } from '../zod-error.js';
 import {
   connectionEventSchema,
@@ -92,7 +92,7 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     return { ok: true, verified: { keys, signedAt: new Date(Math.min(...valid.map((v) => v.t))) } };
   }
 
-  function parse(payload: unknown, verified: { keys: string[]; signedAt: Date }): Parse {
+  function parse(payload: unknown, verified: Verified): Parse {
     const batch = Array.isArray(payload);
     const items: unknown[] = batch ? payload : [payload];
     if (items.length === 0) return { ok: false, error: 'body: an empty batch holds no events' };
