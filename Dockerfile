@@ -14,6 +14,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
+COPY schema.graphql ./
 COPY package.json ./
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -22,7 +22,10 @@ const envSchema = z.object({
   WEBHOOK_SECRET: optionalString,
   STYTCH_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
-  ADMIN_API_KEY: optionalString,
+  ADMIN_API_KEY: optionalString.refine(
+    (v) => v === undefined || (v.length >= 16 && !/\s/.test(v)),
+    'must be at least 16 characters with no spaces (it is sent as "Authorization: Bearer <key>")',
+  ),
   CORS_ORIGINS: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

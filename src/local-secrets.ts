@@ -1,57 +1,116 @@
-// First run without configured secrets: generate webhook secrets once, keep them in DATA_DIR
-// (never in the repository), and reuse them on every later start. Production never does this.
+// First run without configured secrets: generate webhook secrets (and, for the embedded
+// database, an admin API key) once, keep them in DATA_DIR (never in the repository), and reuse
+// them on every later start. Production never does this.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { API_KEY_PATTERN, generateApiKey } from './auth/api-keys.js';
 import { ConfigError, type Config } from './config.js';
+import { waitForLock } from './db/pglite-lock.js';
+import { errorCode, readTextIfExists } from './lib/files.js';
 
 const FILE = 'local-secrets.json';
 
-const fileSchema = z.object({ polis: z.string().min(16), stytch: z.string().startsWith('whsec_') });
+// Loose: fields a later version adds survive this one rewriting the file.
+const fileSchema = z.looseObject({
+  polis: z.string().min(16),
+  stytch: z.string().startsWith('whsec_'),
+  adminApiKey: z.string().regex(API_KEY_PATTERN).optional(),
+});
 type LocalSecrets = z.infer<typeof fileSchema>;
 
 export interface ResolvedSecrets {
   config: Config;
   /** The secrets that came from DATA_DIR rather than the environment, to show the user. */
-  generated: { polis?: string; stytch?: string };
+  generated: { polis?: string; stytch?: string; adminApiKey?: string };
   /** Where they are kept, when any were used. */
   file?: string;
 }
 
-async function loadOrCreate(dataDir: string): Promise<{ secrets: LocalSecrets; file: string }> {
-  const file = join(dataDir, FILE);
+const serialize = (secrets: LocalSecrets) => `${JSON.stringify(secrets, null, 2)}\n`;
+
+async function read(file: string): Promise<LocalSecrets | undefined> {
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
+  let json: unknown;
   try {
-    const parsed = fileSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
-    if (parsed.success) return { secrets: parsed.data, file };
-    throw new ConfigError(`${file} is not a valid local secrets file; delete it to generate new secrets`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(`${file} is not a valid local secrets file; delete it to generate new secrets`);
+}
+
+/** A private file written aside first, so nobody ever reads it half-written. */
+async function writeDraft(file: string, secrets: LocalSecrets): Promise<string> {
+  const draft = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  await writeFile(draft, serialize(secrets), { mode: 0o600, flag: 'wx' });
+  return draft;
+}
+
+async function loadOrCreate(dataDir: string, wantAdminKey: boolean): Promise<{ secrets: LocalSecrets; file: string }> {
+  const file = join(dataDir, FILE);
+  const existing = await read(file);
+  if (existing) {
+    if (!wantAdminKey || existing.adminApiKey) return { secrets: existing, file };
+    return { secrets: await addAdminKey(file), file };
   }
   const secrets: LocalSecrets = {
     polis: randomBytes(32).toString('hex'),
     stytch: `whsec_${randomBytes(24).toString('base64')}`,
+    ...(wantAdminKey ? { adminApiKey: generateApiKey() } : {}),
   };
   await mkdir(dataDir, { recursive: true });
-  // 'wx': two processes starting at once must not overwrite each other's secrets.
+  // Exclusive creation (link fails like 'wx' if the file exists): two processes starting at
+  // once must not overwrite each other's secrets. The loser reads the winner's.
+  const draft = await writeDraft(file, secrets);
   try {
-    await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    await link(draft, file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreate(dataDir);
+    if (errorCode(error) === 'EEXIST') return loadOrCreate(dataDir, wantAdminKey);
     throw error;
+  } finally {
+    await unlink(draft).catch(() => {});
   }
   return { secrets, file };
 }
 
 /**
- * Fills in webhook secrets the environment does not set. In production nothing is generated:
+ * A file from before admin keys existed gets one added. Under a lock, so a CLI and the service
+ * starting together agree on one key, and by rename, so the file is never seen half-written.
+ */
+async function addAdminKey(file: string): Promise<LocalSecrets> {
+  const release = await waitForLock(`${file}.lock`);
+  try {
+    const current = await read(file);
+    if (!current) throw new ConfigError(`${file} disappeared while adding an admin API key to it`);
+    if (current.adminApiKey) return current;
+    const next = { ...current, adminApiKey: generateApiKey() };
+    await rename(await writeDraft(file, next), file);
+    return next;
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Fills in webhook secrets the environment does not set, and, on the embedded database without
+ * ADMIN_API_KEY, a local admin API key (config.adminApiKey). In production nothing is generated:
  * with no secret at all the service refuses to start, and a provider without one has every
  * delivery refused. No setting makes the service accept an unsigned event.
  */
 export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   const missingPolis = config.polisSecrets.length === 0;
   const missingStytch = config.stytchSecrets.length === 0;
-  if (!missingPolis && !missingStytch) return { config, generated: {} };
+  // The embedded database is one process on one machine: give it an admin key so GraphiQL
+  // works at once. Postgres may be shared by instances with different DATA_DIRs, which would
+  // each invent their own key: there the operator sets ADMIN_API_KEY or runs `npm run apikey`.
+  const wantAdminKey =
+    config.env !== 'production' && config.databaseUrl === undefined && config.adminApiKey === undefined;
+  if (!missingPolis && !missingStytch && !wantAdminKey) return { config, generated: {} };
 
   if (config.env === 'production') {
     if (missingPolis && missingStytch) {
@@ -62,15 +121,17 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
     return { config, generated: {} };
   }
 
-  const { secrets, file } = await loadOrCreate(config.dataDir);
+  const { secrets, file } = await loadOrCreate(config.dataDir, wantAdminKey);
   const generated: ResolvedSecrets['generated'] = {};
   if (missingPolis) generated.polis = secrets.polis;
   if (missingStytch) generated.stytch = secrets.stytch;
+  if (wantAdminKey) generated.adminApiKey = secrets.adminApiKey;
   return {
     config: {
       ...config,
       polisSecrets: missingPolis ? [secrets.polis] : config.polisSecrets,
       stytchSecrets: missingStytch ? [secrets.stytch] : config.stytchSecrets,
+      adminApiKey: wantAdminKey ? secrets.adminApiKey : config.adminApiKey,
     },
     generated,
     file,

@@ -30,8 +30,18 @@ function banner(server: RunningServer, resolved: ResolvedSecrets): string {
     `  Ory Polis webhooks   POST ${server.url}/webhooks/polis`,
     `  Stytch webhooks      POST ${server.url}/webhooks/stytch`,
     `  Health               GET  ${server.url}/healthz   ${server.url}/readyz`,
+    `  GraphiQL             ${server.url}/graphiql`,
   ];
   const { generated, file } = resolved;
+  if (generated.adminApiKey) {
+    lines.push(
+      '',
+      `Local admin API key (generated for the embedded database, kept in ${file}):`,
+      `  ${generated.adminApiKey}`,
+      `Paste into GraphiQL's headers as {"Authorization": "Bearer ${generated.adminApiKey}"}`,
+      'or create keys of your own with `npm run apikey -- create --name <label>` while the service is stopped.',
+    );
+  }
   if (generated.polis || generated.stytch) {
     lines.push('', `Local webhook secrets (generated for development, kept in ${file}):`);
     if (generated.polis) lines.push(`  POLIS_WEBHOOK_SECRET=${generated.polis}`);

@@ -1,6 +1,7 @@
 // Wires the pieces together: directory store -> sources -> HTTP app -> listening, on a database
 // the caller opened (main.ts waits for it; tests bring their own) and still owns.
 import type { Logger } from 'pino';
+import { createAuthenticator } from './auth/api-keys.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/open.js';
 import { createDirectoryStore } from './directory/store.js';
@@ -24,12 +25,23 @@ export interface StartOptions {
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
   const { database } = options;
+  const authenticate = createAuthenticator(database.db, {
+    bootstrapKeys: config.adminApiKey ? [config.adminApiKey] : [],
+    onError: (error) => logger.warn({ err: error }, 'could not record an API key\'s last use'),
+  });
   const app = await buildApp({
     database,
     store: createDirectoryStore(database.db),
     sources: createSources(config),
     logger,
     storeTimeoutMs: options.storeTimeoutMs,
+    graphql: {
+      db: database.db,
+      authenticate,
+      logger,
+      production: config.env === 'production',
+      corsOrigins: config.corsOrigins,
+    },
   });
   await app.fastify.listen({ port: config.port, host: config.host });
   const address = app.fastify.server.address();
@@ -41,7 +53,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     database,
     close: async () => {
       app.stopAccepting();
-      await app.fastify.close();
+      await app.close();
+      await authenticate.flush();
     },
   };
 }

@@ -11,6 +11,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { acquirePgliteLock } from './pglite-lock.js';
 import { resultRows } from './result.js';
 import * as schema from './schema.js';
 
@@ -38,6 +39,8 @@ export interface OpenOptions {
   pgliteDir?: string;
   /** postgres.js pool size. */
   poolSize?: number;
+  /** Called with the text of every statement Drizzle runs (tests count queries with it). */
+  onQuery?: (query: string) => void;
 }
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -48,8 +51,8 @@ const MIGRATION_LOCK = 7_255_810_001;
 export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle> {
   const expected = readMigrationFiles({ migrationsFolder }).length;
   const handle = options.databaseUrl
-    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10)
-    : await openPglite(options.pgliteDir ?? 'memory://');
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery)
+    : await openPglite(options.pgliteDir ?? 'memory://', options.onQuery);
 
   const migrationsApplied = async () => {
     const rows = await handle.db.execute<{ n: number }>(
@@ -60,11 +63,27 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
   return { ...handle, migrationsApplied };
 }
 
-async function openPglite(dir: string): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
-  if (dir !== 'memory://') await mkdir(dir, { recursive: true });
-  const client = await PGlite.create(dir === 'memory://' ? undefined : dir);
-  const db = drizzlePglite(client, { schema });
-  await migratePglite(db, { migrationsFolder });
+const queryLogger = (onQuery: ((query: string) => void) | undefined) =>
+  onQuery ? { logger: { logQuery: (query: string) => onQuery(query) } } : {};
+
+async function openPglite(dir: string, onQuery?: (query: string) => void): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
+  let release = async () => {};
+  if (dir !== 'memory://') {
+    await mkdir(dir, { recursive: true });
+    // PGlite does not lock its directory itself; a second process would lose writes.
+    release = await acquirePgliteLock(dir);
+  }
+  let created: PGlite | undefined;
+  try {
+    created = await PGlite.create(dir === 'memory://' ? undefined : dir);
+    await migratePglite(drizzlePglite(created, { schema }), { migrationsFolder });
+  } catch (error) {
+    await created?.close().catch(() => {});
+    await release();
+    throw error;
+  }
+  const client = created;
+  const db = drizzlePglite(client, { schema, ...queryLogger(onQuery) });
   return {
     db,
     kind: 'pglite',
@@ -73,13 +92,20 @@ async function openPglite(dir: string): Promise<Omit<DatabaseHandle, 'migrations
       await client.query('select 1');
     },
     listen: async (channel, onPayload) => client.listen(channel, onPayload),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        await release();
+      }
+    },
   };
 }
 
 async function openPostgres(
   url: string,
   poolSize: number,
+  onQuery?: (query: string) => void,
 ): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
   const common = {
     onnotice: () => {},
@@ -98,7 +124,7 @@ async function openPostgres(
   }
 
   const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
-  const db = drizzlePostgres(client, { schema });
+  const db = drizzlePostgres(client, { schema, ...queryLogger(onQuery) });
   return {
     db,
     kind: 'postgres',

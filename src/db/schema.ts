@@ -25,6 +25,11 @@ import type {
 } from '../directory/types.js';
 
 const tz = { withTimezone: true, mode: 'date' } as const;
+/**
+ * Millisecond precision for the columns lists are ordered by: a JS Date holds exactly what is
+ * stored, so a cursor made from a row's `created_at` finds that row again.
+ */
+const tzMs = { ...tz, precision: 3 } as const;
 
 /**
  * Columns every directory entity carries for the ordering guard (see directory/decide.ts).
@@ -49,8 +54,8 @@ const versioned = () => ({
   dataFromSnapshot: boolean('data_from_snapshot').notNull().default(false),
   /** The provider's object, secrets removed. */
   raw: jsonb('raw').$type<Json>(),
-  createdAt: timestamp('created_at', tz).notNull().defaultNow(),
-  updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+  createdAt: timestamp('created_at', tzMs).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', tzMs).notNull().defaultNow(),
 });
 
 const providerCheck = (column: string) =>
@@ -67,6 +72,7 @@ export const tenants = pgTable(
   },
   (t) => [
     uniqueIndex('tenants_natural_key').on(t.provider, t.externalId, t.product),
+    index('tenants_order').on(t.createdAt, t.id),
     check('tenants_provider', providerCheck('provider')),
   ],
 );
@@ -82,7 +88,8 @@ export const connections = pgTable(
   },
   (t) => [
     uniqueIndex('connections_natural_key').on(t.provider, t.externalId),
-    index('connections_tenant').on(t.tenantId),
+    // Lists are read per tenant in (created_at, id) order (see graphql/pages.ts).
+    index('connections_tenant_order').on(t.tenantId, t.createdAt, t.id),
     check('connections_provider', providerCheck('provider')),
     check('connections_kind', sql`${t.kind} in ('SAML', 'OIDC', 'DIRECTORY')`),
   ],
@@ -104,8 +111,10 @@ export const members = pgTable(
   },
   (t) => [
     uniqueIndex('members_natural_key').on(t.provider, t.externalId),
-    index('members_tenant').on(t.tenantId),
+    // Lists are read per tenant in (created_at, id) order (see graphql/pages.ts).
+    index('members_tenant_order').on(t.tenantId, t.createdAt, t.id),
     index('members_connection').on(t.connectionId),
+    index('members_tenant_email').on(t.tenantId, sql`lower(${t.email})`),
     check('members_provider', providerCheck('provider')),
   ],
 );
@@ -120,7 +129,8 @@ export const groups = pgTable(
   },
   (t) => [
     uniqueIndex('groups_natural_key').on(t.provider, t.externalId),
-    index('groups_tenant').on(t.tenantId),
+    // Lists are read per tenant in (created_at, id) order (see graphql/pages.ts).
+    index('groups_tenant_order').on(t.tenantId, t.createdAt, t.id),
     check('groups_provider', providerCheck('provider')),
   ],
 );
@@ -153,7 +163,7 @@ export const deliveries = pgTable(
     reason: text('reason'),
     /** The signature's timestamp: the only event time some providers give. */
     signedAt: timestamp('signed_at', tz).notNull(),
-    receivedAt: timestamp('received_at', tz).notNull().defaultNow(),
+    receivedAt: timestamp('received_at', tzMs).notNull().defaultNow(),
     /** How many later deliveries repeated this one and were not applied again. */
     duplicates: integer('duplicates').notNull().default(0),
     lastDuplicateAt: timestamp('last_duplicate_at', tz),
@@ -162,7 +172,7 @@ export const deliveries = pgTable(
     /** One entry per directory change: what happened to it. */
     outcomes: jsonb('outcomes').$type<Json>().notNull(),
   },
-  (t) => [index('deliveries_received').on(t.receivedAt)],
+  (t) => [index('deliveries_received').on(t.receivedAt, t.id)],
 );
 
 /**
@@ -197,4 +207,25 @@ export const changes = pgTable(
       .references(() => deliveries.id),
   },
   (t) => [index('changes_tenant_seq').on(t.tenantId, t.seq), index('changes_entity').on(t.entityId)],
+);
+
+/**
+ * API keys for the GraphQL API. Only a SHA-256 of the key is kept: keys are 256-bit random,
+ * so a fast hash is enough and lets a request find its key by index.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    /** Null: an admin key (every tenant). Otherwise the one tenant the key can see. */
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    keyHash: text('key_hash').notNull(),
+    /** The key's first characters, to tell keys apart in listings; not enough to use it. */
+    prefix: text('prefix').notNull(),
+    createdAt: timestamp('created_at', tzMs).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', tzMs),
+    revokedAt: timestamp('revoked_at', tzMs),
+  },
+  (t) => [uniqueIndex('api_keys_hash').on(t.keyHash)],
 );

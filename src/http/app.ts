@@ -1,8 +1,12 @@
 // The Fastify application: routes and error mapping, no process concerns (see main.ts).
+import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { DatabaseHandle } from '../db/open.js';
 import type { DirectoryStore } from '../directory/store.js';
+import { createApollo, createContext, type GraphQLOptions } from '../graphql/apollo.js';
 import type { SourceAdapter } from '../sources/types.js';
+import { graphiqlRoutes } from './graphiql.js';
+import { graphqlRoutes } from './graphql.js';
 import { healthRoutes } from './health.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -13,12 +17,15 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   /** See WebhookDeps.storeTimeoutMs. */
   storeTimeoutMs?: number;
+  graphql: Omit<GraphQLOptions, 'plugins'> & { corsOrigins: string[] };
 }
 
 export interface App {
   fastify: FastifyInstance;
   /** Stop taking new deliveries (they get 503) while in-flight ones finish. */
   stopAccepting(): void;
+  /** Stops Apollo, which drains and closes the HTTP server (Apollo's Fastify drain plugin). */
+  close(): Promise<void>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -56,10 +63,27 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
   );
 
+  // Apollo owns shutdown: stopping it drains in-flight operations, then closes Fastify.
+  const apollo = createApollo({ ...deps.graphql, plugins: [fastifyApolloDrainPlugin(fastify)] });
+  await apollo.start();
+  await fastify.register(
+    graphqlRoutes({
+      apollo,
+      context: (authorization) => createContext(deps.graphql, authorization),
+      corsOrigins: deps.graphql.corsOrigins,
+    }),
+  );
+  await fastify.register(graphiqlRoutes({ graphqlPath: '/graphql' }));
+
   return {
     fastify,
     stopAccepting: () => {
       accepting = false;
+    },
+    close: async () => {
+      await apollo.stop();
+      // Apollo only closes Fastify if it had started serving; make sure either way.
+      if (fastify.server.listening) await fastify.close();
     },
   };
 }

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import { POLIS_SAMPLES, STYTCH_SAMPLE_NAMES } from '../../src/samples/events.js';
-import { backend, onPostgres } from '../support/backend.js';
+import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { runScript, spawnService, type ServiceProcess } from '../support/process.js';
 import { post } from '../support/server.js';
@@ -21,6 +21,9 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
+
+/** The generated admin API key the banner shows, if any. */
+const adminKeyIn = (output: string) => /Local admin API key[^\n]*\n\s+(dsk_\S+)/.exec(output)?.[1];
 
 // The embedded database is what a first run uses; on the Postgres pass this has nothing to add.
 describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, () => {
@@ -47,8 +50,14 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
 
     const file = join(dataDir, 'local-secrets.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    const secrets = JSON.parse(await readFile(file, 'utf8')) as { polis: string; stytch: string };
+    const secrets = JSON.parse(await readFile(file, 'utf8')) as { polis: string; stytch: string; adminApiKey: string };
     expect(out).toContain(secrets.stytch);
+
+    // A local admin API key for GraphiQL, kept with the secrets and printed ready to paste.
+    expect(secrets.adminApiKey).toMatch(/^dsk_[A-Za-z0-9_-]{43}$/);
+    expect(adminKeyIn(out)).toBe(secrets.adminApiKey);
+    expect(out).toContain(`${service.url}/graphiql`);
+    expect(out).toContain(`{"Authorization": "Bearer ${secrets.adminApiKey}"}`);
   });
 
   it('`npm run trigger -- stytch member.created` shows an accepted event', async () => {
@@ -89,6 +98,8 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
     service = await spawnService({ DATA_DIR: dataDir, NODE_ENV: 'development' });
     const secretLine = (text: string) => /STYTCH_WEBHOOK_SECRET=(\S+)/.exec(text)?.[1];
     expect(secretLine(service.output())).toBe(secretLine(firstOutput));
+    expect(adminKeyIn(service.output())).toBeDefined();
+    expect(adminKeyIn(service.output())).toBe(adminKeyIn(firstOutput));
 
     const updated = await trigger('stytch', 'member.updated');
     expect(updated.stdout).toContain('"status": "applied"');
@@ -132,8 +143,31 @@ describe.skipIf(onPostgres)(`production mode (${backend})`, () => {
       expect(stytch.status).toBe(401);
       expect(service.output()).toMatch(/no POLIS_WEBHOOK_SECRET/);
       expect(service.output()).not.toMatch(/STYTCH_WEBHOOK_SECRET=/);
+      // Production never generates an admin key either.
+      expect(service.output()).not.toMatch(/dsk_|admin API key/);
+      await expect(stat(join(dataDir, 'local-secrets.json'))).rejects.toThrow();
     } finally {
       expect(await service.stop()).toBe(0);
+    }
+  });
+});
+
+// Postgres may be shared by instances with different DATA_DIRs: no local admin key there.
+describe.skipIf(!onPostgres)(`first run on Postgres (${backend})`, () => {
+  it('generates webhook secrets but no admin API key', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-first-run-pg-'));
+    const database = await createPostgresDatabase();
+    const service = await spawnService({ DATA_DIR: dataDir, NODE_ENV: 'development', DATABASE_URL: database.url });
+    try {
+      const out = service.output();
+      expect(out).toMatch(/STYTCH_WEBHOOK_SECRET=whsec_/);
+      expect(out).not.toMatch(/dsk_|admin API key/);
+      const secrets = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as Record<string, unknown>;
+      expect(secrets.stytch).toMatch(/^whsec_/);
+      expect(secrets).not.toHaveProperty('adminApiKey');
+    } finally {
+      expect(await service.stop()).toBe(0);
+      await database.drop();
     }
   });
 });

@@ -37,13 +37,13 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
   };
 }
 
-export async function openTestDatabase(): Promise<TestDatabase> {
+export async function openTestDatabase(options: { onQuery?: (query: string) => void } = {}): Promise<TestDatabase> {
   if (!onPostgres) {
-    const handle = await openDatabase({ pgliteDir: 'memory://' });
+    const handle = await openDatabase({ pgliteDir: 'memory://', onQuery: options.onQuery });
     return { handle, url: undefined, dispose: () => handle.close() };
   }
   const created = await createPostgresDatabase();
-  const handle = await openDatabase({ databaseUrl: created.url, poolSize: 20 });
+  const handle = await openDatabase({ databaseUrl: created.url, poolSize: 20, onQuery: options.onQuery });
   return {
     handle,
     url: created.url,

@@ -11,6 +11,7 @@ export const TABLES = [
   'deliveries',
   'delivery_keys',
   'changes',
+  'api_keys',
 ] as const;
 
 export type Row = Record<string, unknown>;

@@ -1,6 +1,7 @@
 // Starts the real service in-process on an ephemeral port, on the test's own database, and
 // talks to it over real HTTP.
 import { pino } from 'pino';
+import { createApiKey, generateApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/open.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -20,6 +21,8 @@ export interface TestServer {
   databaseUrl: string | undefined;
   polisSecret: string;
   stytchSecret: string;
+  /** ADMIN_API_KEY of this server, generated per test run. */
+  adminKey: string;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const polisSecret = newPolisSecret();
   const stytchSecret = newStytchSecret();
+  const adminKey = generateApiKey();
   const database = options.database ?? (await openTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -42,6 +46,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     HOST: '127.0.0.1',
     POLIS_WEBHOOK_SECRET: polisSecret,
     STYTCH_WEBHOOK_SECRET: stytchSecret,
+    ADMIN_API_KEY: adminKey,
     LOG_LEVEL: 'silent',
     ...options.env,
   });
@@ -60,6 +65,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     databaseUrl: database.url,
     polisSecret,
     stytchSecret,
+    adminKey,
     close: async () => {
       await server.close();
       if (!options.database) await database.dispose();
@@ -140,3 +146,50 @@ export const sendStytch = (server: TestServer, payload: unknown, options?: { id?
   const r = stytchRequest(server.stytchSecret, payload, options);
   return post(`${server.url}/webhooks/stytch`, r.body, r.headers);
 };
+
+export interface GraphQLReply {
+  status: number;
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string } & Record<string, unknown> }[];
+  /** The whole response body as text, for scans. */
+  text: string;
+}
+
+/** POSTs a GraphQL request to the server, with `key` as the Bearer API key (null: none). */
+export async function gql(
+  server: Pick<TestServer, 'url' | 'adminKey'>,
+  query: string,
+  variables: Record<string, unknown> = {},
+  key: string | null = server.adminKey,
+): Promise<GraphQLReply> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  const response = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  const body = JSON.parse(text) as Omit<GraphQLReply, 'status' | 'text'>;
+  return { status: response.status, text, ...body };
+}
+
+/** Like gql, but fails the test on any GraphQL error and returns `data`. */
+export async function gqlData<T = Record<string, unknown>>(
+  server: Pick<TestServer, 'url' | 'adminKey'>,
+  query: string,
+  variables: Record<string, unknown> = {},
+  key?: string | null,
+): Promise<T> {
+  const reply = await gql(server, query, variables, key);
+  if (reply.status !== 200 || reply.errors) {
+    throw new Error(`GraphQL request failed (${reply.status}): ${reply.text}`);
+  }
+  return reply.data as T;
+}
+
+/** Creates a database API key confined to one tenant (tenants.id), as `npm run apikey` does. */
+export async function tenantKey(server: TestServer, tenantId: string, name = 'test tenant key'): Promise<string> {
+  const created = await createApiKey(server.database.db, { name, tenantId });
+  return created.key;
+}

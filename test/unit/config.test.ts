@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { API_KEY_PATTERN } from '../../src/auth/api-keys.js';
 import { resolveSecrets } from '../../src/local-secrets.js';
 
 describe('configuration', () => {
@@ -55,7 +56,12 @@ describe('first-run secrets', () => {
     const first = await resolveSecrets(loadConfig({ DATA_DIR: dataDir }));
     expect(first.config.polisSecrets).toHaveLength(1);
     expect(first.config.stytchSecrets[0]).toMatch(/^whsec_/);
-    expect(first.generated).toEqual({ polis: first.config.polisSecrets[0], stytch: first.config.stytchSecrets[0] });
+    expect(first.generated).toEqual({
+      polis: first.config.polisSecrets[0],
+      stytch: first.config.stytchSecrets[0],
+      adminApiKey: first.config.adminApiKey,
+    });
+    expect(first.config.adminApiKey).toMatch(API_KEY_PATTERN);
     expect((await stat(join(dataDir, 'local-secrets.json'))).mode & 0o777).toBe(0o600);
     const again = await resolveSecrets(loadConfig({ DATA_DIR: dataDir }));
     expect(again.config.polisSecrets).toEqual(first.config.polisSecrets);
@@ -76,5 +82,71 @@ describe('first-run secrets', () => {
     const one = await resolveSecrets(loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p' }));
     expect(one.config.stytchSecrets).toEqual([]);
     await expect(stat(join(dataDir, 'local-secrets.json'))).rejects.toThrow();
+  });
+
+  it('add a local admin API key for the embedded database, kept and reused', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
+    const first = await resolveSecrets(loadConfig({ DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p', STYTCH_WEBHOOK_SECRET: 'whsec_abc' }));
+    expect(first.generated).toEqual({ adminApiKey: first.config.adminApiKey });
+    expect(first.config.adminApiKey).toMatch(API_KEY_PATTERN);
+    const file = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as Record<string, string>;
+    expect(file.adminApiKey).toBe(first.config.adminApiKey);
+    const again = await resolveSecrets(loadConfig({ DATA_DIR: dataDir }));
+    expect(again.config.adminApiKey).toBe(first.config.adminApiKey);
+  });
+
+  it('refuse an ADMIN_API_KEY that could never be sent as a Bearer token, or is too short to be one', () => {
+    for (const bad of ['has a space in it 0123456789', 'short']) {
+      expect(() => loadConfig({ ADMIN_API_KEY: bad })).toThrow(/ADMIN_API_KEY: must be at least 16 characters with no spaces/);
+    }
+  });
+
+  it('never make an admin key with ADMIN_API_KEY set, with DATABASE_URL, or in production', async () => {
+    for (const env of [
+      { ADMIN_API_KEY: 'my-own-admin-key-0123456789' },
+      { DATABASE_URL: 'postgres://localhost/x' },
+      { NODE_ENV: 'production', POLIS_WEBHOOK_SECRET: 'p' },
+    ]) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
+      const r = await resolveSecrets(loadConfig({ DATA_DIR: dataDir, ...env }));
+      expect(r.generated.adminApiKey, JSON.stringify(env)).toBeUndefined();
+      expect(r.config.adminApiKey, JSON.stringify(env)).toBe(env.ADMIN_API_KEY);
+      const text = await readFile(join(dataDir, 'local-secrets.json'), 'utf8').catch(() => '');
+      expect(text, JSON.stringify(env)).not.toContain('dsk_');
+    }
+    // Everything configured, nothing to generate: no file at all.
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
+    await resolveSecrets(
+      loadConfig({ DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p', STYTCH_WEBHOOK_SECRET: 'whsec_abc', ADMIN_API_KEY: 'k'.repeat(32) }),
+    );
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  it('add the admin key to a file from before admin keys, once, privately, keeping the rest', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
+    const path = join(dataDir, 'local-secrets.json');
+    const old = { polis: 'p'.repeat(64), stytch: 'whsec_c2VjcmV0', fromLater: 'kept' };
+    await writeFile(path, JSON.stringify(old));
+    await chmod(path, 0o644);
+
+    // Several at once (the service and a CLI starting together) must agree on one key.
+    const results = await Promise.all(Array.from({ length: 8 }, () => resolveSecrets(loadConfig({ DATA_DIR: dataDir }))));
+    const keys = new Set(results.map((r) => r.config.adminApiKey));
+    expect(keys.size).toBe(1);
+    const [key] = [...keys];
+    expect(key).toMatch(API_KEY_PATTERN);
+    expect(results[0]!.config.polisSecrets).toEqual([old.polis]);
+
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ ...old, adminApiKey: key });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dataDir)).toEqual(['local-secrets.json']);
+  });
+
+  it('agree on one file when several processes create it at once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
+    const results = await Promise.all(Array.from({ length: 8 }, () => resolveSecrets(loadConfig({ DATA_DIR: dataDir }))));
+    expect(new Set(results.map((r) => r.config.adminApiKey)).size).toBe(1);
+    expect(new Set(results.map((r) => r.config.polisSecrets[0])).size).toBe(1);
+    expect(await readdir(dataDir)).toEqual(['local-secrets.json']);
   });
 });

@@ -1,0 +1,300 @@
+// API keys for the GraphQL API: issuing, listing, revoking, and turning an Authorization
+// header into a Viewer. Only a SHA-256 of each key is stored; keys carry 256 random bits, so
+// a fast unsalted hash is safe and lets a request find its key through a unique index.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, desc, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Database } from '../db/open.js';
+import { apiKeys, tenants } from '../db/schema.js';
+import type { Viewer } from './viewer.js';
+
+export const API_KEY_PREFIX = 'dsk_';
+/** `dsk_` and 32 random bytes in base64url (43 characters, no padding). */
+export const API_KEY_PATTERN = /^dsk_[A-Za-z0-9_-]{43}$/;
+/** How much of a key listings show: enough to tell keys apart, far too little to use one. */
+const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
+/** A key's last use is recorded at most this often, so requests do not each cost a write. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A mistake by whoever manages keys: the message is meant to be shown to them as is. */
+export class ApiKeyError extends Error {
+  override name = 'ApiKeyError';
+}
+
+export function generateApiKey(): string {
+  return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/**
+ * A tenant given as its tenants.id or as its GraphQL global id (base64url of `Tenant:<uuid>`),
+ * as a uuid; undefined when it is neither.
+ */
+export function tenantIdFromRef(ref: string): string | undefined {
+  const value = ref.trim();
+  if (UUID.test(value)) return value.toLowerCase();
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(value)) return undefined;
+  const match = /^Tenant:(.+)$/.exec(Buffer.from(value, 'base64url').toString('utf8'));
+  return match && UUID.test(match[1]!) ? match[1]!.toLowerCase() : undefined;
+}
+
+// ---- managing keys ----------------------------------------------------------------------
+
+export const apiKeyNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'name must not be empty')
+  .max(100, 'name must be at most 100 characters')
+  // Names are printed in tables and logs: no newlines or escape sequences.
+  .regex(/^\P{Cc}*$/u, 'name must not contain control characters');
+
+const createSchema = z.object({
+  name: apiKeyNameSchema,
+  tenantId: z
+    .string()
+    .regex(UUID, 'tenant id must be a UUID (tenants.id)')
+    .transform((v) => v.toLowerCase())
+    .nullish(),
+});
+
+export interface CreatedApiKey {
+  /** The key itself. Only its hash is stored: this is the one time it exists in the clear. */
+  key: string;
+  id: string;
+  name: string;
+  /** Null: an admin key. */
+  tenantId: string | null;
+  prefix: string;
+}
+
+export async function createApiKey(
+  db: Database,
+  input: { name: string; tenantId?: string | null },
+): Promise<CreatedApiKey> {
+  const parsed = createSchema.safeParse(input);
+  if (!parsed.success) throw new ApiKeyError(parsed.error.issues.map((i) => i.message).join('; '));
+  const { name } = parsed.data;
+  const tenantId = parsed.data.tenantId ?? null;
+
+  if (tenantId !== null) {
+    const [tenant] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+    if (!tenant) throw new ApiKeyError(`no tenant has id ${tenantId}`);
+  }
+
+  const key = generateApiKey();
+  const prefix = key.slice(0, SHOWN_PREFIX_LENGTH);
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ name, tenantId, keyHash: hashApiKey(key), prefix })
+    .returning({ id: apiKeys.id });
+  return { key, id: row!.id, name, tenantId, prefix };
+}
+
+export interface ApiKeyListing {
+  id: string;
+  name: string;
+  prefix: string;
+  /** Null: an admin key. */
+  tenantId: string | null;
+  tenantName: string | null;
+  tenantExternalId: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Every key, revoked ones included, newest first. Never the hashes. */
+export async function listApiKeys(db: Database): Promise<ApiKeyListing[]> {
+  return db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      prefix: apiKeys.prefix,
+      tenantId: apiKeys.tenantId,
+      tenantName: tenants.name,
+      tenantExternalId: tenants.externalId,
+      createdAt: apiKeys.createdAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      revokedAt: apiKeys.revokedAt,
+    })
+    .from(apiKeys)
+    .leftJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+}
+
+export interface RevokedApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  tenantId: string | null;
+  revokedAt: Date;
+  /** It was revoked before this call; revokedAt is that first revocation. */
+  alreadyRevoked: boolean;
+}
+
+/** Which keys a reference given to revokeApiKey names. */
+function keysMatching(ref: string): SQL {
+  if (UUID.test(ref)) return eq(apiKeys.id, ref.toLowerCase());
+  if (API_KEY_PATTERN.test(ref)) return eq(apiKeys.keyHash, hashApiKey(ref));
+  const isPrefix =
+    ref.startsWith(API_KEY_PREFIX) && ref.length >= API_KEY_PREFIX.length + 4 && ref.length <= SHOWN_PREFIX_LENGTH;
+  // starts_with, not LIKE: base64url keys contain '_', a LIKE wildcard.
+  if (isPrefix) return sql`starts_with(${apiKeys.prefix}, ${ref})`;
+  throw new ApiKeyError(
+    `${JSON.stringify(ref)} is neither a key id (UUID) nor a key prefix (dsk_ and at least 4 more characters, as listed)`,
+  );
+}
+
+/**
+ * Revokes the key with this id, this prefix (as listings show it, or at least `dsk_` and 4
+ * more characters of it), or this full key. Revoking twice is not an error.
+ */
+export async function revokeApiKey(db: Database, idOrPrefix: string): Promise<RevokedApiKey> {
+  const ref = idOrPrefix.trim();
+  const match = keysMatching(ref);
+
+  const found = await db
+    .select({ id: apiKeys.id, prefix: apiKeys.prefix, name: apiKeys.name, revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .where(match)
+    .limit(10);
+  if (found.length === 0) throw new ApiKeyError(`no API key matches ${ref}`);
+  if (found.length > 1) {
+    const which = found.map((k) => `${k.prefix} (${k.name})`).join(', ');
+    throw new ApiKeyError(`${ref} matches several API keys: ${which}; give more of the prefix or the key id`);
+  }
+  const target = found[0]!;
+
+  // coalesce: a second revocation keeps the time of the first.
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(eq(apiKeys.id, target.id))
+    .returning({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      prefix: apiKeys.prefix,
+      tenantId: apiKeys.tenantId,
+      revokedAt: apiKeys.revokedAt,
+    });
+  if (!row?.revokedAt) throw new ApiKeyError(`no API key matches ${ref}`);
+  return { ...row, revokedAt: row.revokedAt, alreadyRevoked: target.revokedAt !== null };
+}
+
+// ---- authenticating requests -----------------------------------------------------------
+
+export interface AuthFailure {
+  error: string;
+}
+export type AuthResult = Viewer | AuthFailure;
+
+export const isAuthFailure = (result: AuthResult): result is AuthFailure => 'error' in result;
+
+const HOW = 'send "Authorization: Bearer <api key>"';
+export const AUTH_ERRORS = {
+  missing: `missing Authorization header: ${HOW}`,
+  scheme: `the Authorization header must use the Bearer scheme: ${HOW}`,
+  empty: `the Authorization header has no API key: ${HOW}`,
+  malformed: 'malformed API key: expected dsk_ followed by 43 characters',
+  // One message for unknown and revoked keys alike: an attacker learns nothing from it.
+  invalid: 'invalid or revoked API key',
+} as const;
+
+/** The token of a `Bearer <token>` header (scheme in any case, surrounding space ignored). */
+export function parseAuthorization(header: string | undefined): { token: string } | AuthFailure {
+  const value = header?.trim() ?? '';
+  if (value === '') return { error: AUTH_ERRORS.missing };
+  const [, scheme, rest] = /^(\S+)(?:\s+([\s\S]*))?$/.exec(value) ?? [];
+  if (scheme?.toLowerCase() !== 'bearer') return { error: AUTH_ERRORS.scheme };
+  const token = rest?.trim() ?? '';
+  if (token === '') return { error: AUTH_ERRORS.empty };
+  if (/\s/.test(token)) return { error: AUTH_ERRORS.malformed };
+  return { token };
+}
+
+export interface AuthenticatorOptions {
+  /** ADMIN_API_KEY or the generated local admin key: admin, not in the database. */
+  bootstrapKeys: readonly string[];
+  /** Told when recording a key's last use fails; the request is not affected. */
+  onError?: (error: unknown) => void;
+  /** The clock, for tests. */
+  now?: () => Date;
+}
+
+export type Authenticate = ((authorization: string | undefined) => Promise<AuthResult>) & {
+  /** Waits for pending last-used writes: call before closing the database. */
+  flush(): Promise<void>;
+};
+
+/**
+ * Resolves an Authorization header to a Viewer, or to `{ error }` to answer 401 with. One
+ * indexed query per request and no cache, so a revocation applies to the next request.
+ * Rejects only when the database fails (answer 503 then).
+ */
+export function createAuthenticator(db: Database, options: AuthenticatorOptions): Authenticate {
+  const bootstrap = options.bootstrapKeys
+    .filter((k) => k.length > 0)
+    .map((k) => Buffer.from(hashApiKey(k), 'hex'));
+  const now = options.now ?? (() => new Date());
+  const lastTouched = new Map<string, number>();
+  const pending = new Set<Promise<void>>();
+
+  // Conditional on the stored value too, so several processes sharing one Postgres still
+  // write at most about once a minute per key.
+  const touch = (keyId: string, at: Date) => {
+    lastTouched.set(keyId, at.getTime());
+    const cutoff = new Date(at.getTime() - LAST_USED_RESOLUTION_MS);
+    const write = db
+      .update(apiKeys)
+      .set({ lastUsedAt: at })
+      .where(and(eq(apiKeys.id, keyId), or(isNull(apiKeys.lastUsedAt), lte(apiKeys.lastUsedAt, cutoff))))
+      .then(
+        () => {},
+        (error: unknown) => {
+          lastTouched.delete(keyId);
+          options.onError?.(error);
+        },
+      )
+      .finally(() => pending.delete(write));
+    pending.add(write);
+  };
+
+  const authenticate = async (authorization: string | undefined): Promise<AuthResult> => {
+    const parsed = parseAuthorization(authorization);
+    if ('error' in parsed) return parsed;
+    const hash = hashApiKey(parsed.token);
+
+    // Every bootstrap key is compared, in constant time, whatever matched before.
+    const digest = Buffer.from(hash, 'hex');
+    let isBootstrap = false;
+    for (const candidate of bootstrap) isBootstrap = timingSafeEqual(candidate, digest) || isBootstrap;
+    if (isBootstrap) return { kind: 'admin', keyId: null, name: 'ADMIN_API_KEY' };
+
+    if (!API_KEY_PATTERN.test(parsed.token)) return { error: AUTH_ERRORS.malformed };
+    const [row] = await db
+      .select({ id: apiKeys.id, name: apiKeys.name, tenantId: apiKeys.tenantId, lastUsedAt: apiKeys.lastUsedAt })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
+      .limit(1);
+    if (!row) return { error: AUTH_ERRORS.invalid };
+
+    const at = now();
+    const stale = (t: number | undefined) => t === undefined || at.getTime() - t >= LAST_USED_RESOLUTION_MS;
+    if (stale(row.lastUsedAt?.getTime()) && stale(lastTouched.get(row.id))) touch(row.id, at);
+
+    return row.tenantId === null
+      ? { kind: 'admin', keyId: row.id, name: row.name }
+      : { kind: 'tenant', keyId: row.id, name: row.name, tenantId: row.tenantId };
+  };
+
+  return Object.assign(authenticate, {
+    flush: async () => {
+      await Promise.all([...pending]);
+    },
+  });
+}

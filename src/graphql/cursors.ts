@@ -1,0 +1,45 @@
+// Cursors: opaque to clients, but plain positions for us. A list of rows ordered by
+// (created_at, id) is positioned by that pair; the change feed by its sequence number.
+// Anything a client sends back that is not one of ours is BAD_USER_INPUT, never a 500.
+import { badInput } from './errors.js';
+
+export interface RowPosition {
+  /** created_at (or received_at) in epoch milliseconds: columns are stored to the ms. */
+  ms: number;
+  id: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const encode = (value: unknown[]) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+function decode(cursor: string, argument: string): unknown[] {
+  const invalid = badInput(`${argument} is not a valid cursor: pass back a cursor this API returned`, argument);
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw invalid;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value)) return value;
+  } catch {
+    // fall through: not JSON
+  }
+  throw invalid;
+}
+
+export const rowCursor = (p: RowPosition): string => encode(['r', p.ms, p.id]);
+
+export function parseRowCursor(cursor: string, argument: string): RowPosition {
+  const [tag, ms, id, ...rest] = decode(cursor, argument);
+  if (tag !== 'r' || rest.length > 0 || !Number.isSafeInteger(ms) || typeof id !== 'string' || !UUID.test(id)) {
+    throw badInput(`${argument} is not a valid cursor for this list`, argument);
+  }
+  return { ms: ms as number, id };
+}
+
+export const feedCursor = (seq: number): string => encode(['s', seq]);
+
+export function parseFeedCursor(cursor: string, argument: string): number {
+  const [tag, seq, ...rest] = decode(cursor, argument);
+  if (tag !== 's' || rest.length > 0 || !Number.isSafeInteger(seq) || (seq as number) < 0) {
+    throw badInput(`${argument} is not a valid change-feed cursor`, argument);
+  }
+  return seq as number;
+}

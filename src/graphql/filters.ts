@@ -1,0 +1,105 @@
+// The WHERE conditions of each list: the viewer's tenant scope, the deleted-row rule, and the
+// filter a client passed. Each returns plain SQL conditions so the same ones serve a top-level
+// list, a nested one and its count.
+import { and, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { connections, groups, members, memberships, tenants } from '../db/schema.js';
+import type {
+  ConnectionFilter,
+  GroupFilter,
+  MemberFilter,
+  TenantFilter,
+} from './generated/resolvers.js';
+import { expectGlobalId } from './ids.js';
+import type { ListTable } from './pages.js';
+
+/** `%text%` for ILIKE, with the pattern characters in `text` matched literally. */
+const contains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * Confines a list to one tenant: the viewer's own for a tenant key (whatever was asked), or
+ * the `tenantId` argument for an admin. Null: no confinement.
+ */
+export function tenantScope(table: ListTable, tenantId: string | null): SQL[] {
+  if (tenantId === null) return [];
+  return [eq(table === tenants ? tenants.id : (table as typeof members).tenantId, tenantId)];
+}
+
+/** Deleted rows are hidden unless asked for; asking for status DELETED means only those. */
+function deletedRule(table: ListTable, includeDeleted: boolean | null | undefined, onlyDeleted: boolean): SQL[] {
+  if (onlyDeleted) return [isNotNull(table.deletedAt)];
+  return includeDeleted ? [] : [isNull(table.deletedAt)];
+}
+
+export function tenantConditions(filter: TenantFilter | null | undefined): SQL[] {
+  const out = deletedRule(tenants, filter?.includeDeleted, false);
+  if (filter?.provider) out.push(eq(tenants.provider, filter.provider));
+  if (filter?.externalId) out.push(eq(tenants.externalId, filter.externalId));
+  if (filter?.search) {
+    const pattern = contains(filter.search);
+    out.push(sql`(${tenants.name} ilike ${pattern} or ${tenants.slug} ilike ${pattern})`);
+  }
+  return out;
+}
+
+export function connectionConditions(filter: ConnectionFilter | null | undefined): SQL[] {
+  const status = filter?.status;
+  const out = deletedRule(connections, filter?.includeDeleted, status === 'DELETED');
+  if (filter?.kind) out.push(eq(connections.kind, filter.kind));
+  if (filter?.externalId) out.push(eq(connections.externalId, filter.externalId));
+  if (status && status !== 'DELETED') out.push(eq(connections.status, status), isNull(connections.deletedAt));
+  if (filter?.search) out.push(sql`${connections.name} ilike ${contains(filter.search)}`);
+  return out;
+}
+
+/** Memberships that count: current ones, or ended ones too when deleted rows are wanted. */
+const liveMembership = (includeDeleted: boolean | null | undefined) =>
+  includeDeleted ? sql`true` : isNull(memberships.deletedAt);
+
+/** Members of the group `group` (an SQL expression for its id). */
+export const memberOfGroup = (group: SQL, includeDeleted?: boolean | null) =>
+  sql`${members.id} in (select ${memberships.memberId} from ${memberships}
+    where ${and(sql`${memberships.groupId} = ${group}`, liveMembership(includeDeleted))})`;
+
+/** Groups the member `member` (an SQL expression for its id) belongs to. */
+export const groupOfMember = (member: SQL, includeDeleted?: boolean | null) =>
+  sql`${groups.id} in (select ${memberships.groupId} from ${memberships}
+    where ${and(sql`${memberships.memberId} = ${member}`, liveMembership(includeDeleted))})`;
+
+/**
+ * A group or member named in a filter must itself be visible: a membership row of tenant A
+ * that points at tenant B's group must not let A's key probe B's ids.
+ */
+const visibleRow = (table: typeof groups | typeof members, id: string, tenantId: string | null) =>
+  tenantId === null ? sql`true` : sql`exists (select 1 from ${table} as named where named.id = ${id}::uuid and named.tenant_id = ${tenantId}::uuid)`;
+
+/** `tenantId`: the viewer's scope (null: all tenants), for ids named in the filter. */
+export function memberConditions(filter: MemberFilter | null | undefined, tenantId: string | null): SQL[] {
+  const status = filter?.status;
+  const out = deletedRule(members, filter?.includeDeleted, status === 'DELETED');
+  if (status && status !== 'DELETED') out.push(eq(members.status, status), isNull(members.deletedAt));
+  if (filter?.externalId) out.push(eq(members.externalId, filter.externalId));
+  if (filter?.email) out.push(sql`lower(${members.email}) = lower(${filter.email})`);
+  if (filter?.groupId) {
+    const group = expectGlobalId(filter.groupId, 'Group', 'filter.groupId');
+    out.push(memberOfGroup(sql`${group}::uuid`, filter.includeDeleted), visibleRow(groups, group, tenantId));
+  }
+  if (filter?.search) {
+    const pattern = contains(filter.search);
+    out.push(
+      sql`(${members.name} ilike ${pattern} or ${members.email} ilike ${pattern}
+        or (coalesce(${members.firstName}, '') || ' ' || coalesce(${members.lastName}, '')) ilike ${pattern})`,
+    );
+  }
+  return out;
+}
+
+export function groupConditions(filter: GroupFilter | null | undefined, tenantId: string | null): SQL[] {
+  const out = deletedRule(groups, filter?.includeDeleted, false);
+  if (filter?.externalId) out.push(eq(groups.externalId, filter.externalId));
+  if (filter?.memberId) {
+    const member = expectGlobalId(filter.memberId, 'Member', 'filter.memberId');
+    out.push(groupOfMember(sql`${member}::uuid`, filter.includeDeleted), visibleRow(members, member, tenantId));
+  }
+  if (filter?.search) out.push(sql`${groups.name} ilike ${contains(filter.search)}`);
+  return out;
+}

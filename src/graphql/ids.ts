@@ -1,0 +1,26 @@
+// Global ids: opaque to clients, stable across restarts (they wrap the row's uuid, which never
+// changes), and typed, so an id of one kind is never mistaken for another.
+import { badInput } from './errors.js';
+
+export const NODE_TYPES = ['Tenant', 'Connection', 'Member', 'Group', 'Membership', 'Delivery'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const toGlobalId = (type: NodeType, id: string): string => Buffer.from(`${type}:${id}`).toString('base64url');
+
+/** Undefined for anything that is not an id this API issued. */
+export function parseGlobalId(globalId: string): { type: NodeType; id: string } | undefined {
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(globalId)) return undefined;
+  const [type, id, ...rest] = Buffer.from(globalId, 'base64url').toString('utf8').split(':');
+  if (rest.length > 0 || !id || !UUID.test(id)) return undefined;
+  const known = NODE_TYPES.find((t) => t === type);
+  return known ? { type: known, id } : undefined;
+}
+
+/** The uuid inside an id that must be of `type`; BAD_USER_INPUT naming the argument otherwise. */
+export function expectGlobalId(globalId: string, type: NodeType, argument: string): string {
+  const parsed = parseGlobalId(globalId);
+  if (!parsed || parsed.type !== type) throw badInput(`${argument} is not a ${type} id`, argument);
+  return parsed.id;
+}

@@ -1,0 +1,71 @@
+// Per-request DataLoaders: every row fetched by id, and every nested list, is read in one
+// batched query per kind however many parents ask. Created fresh for each request so nothing
+// cached outlives it (or crosses from one viewer to another).
+import DataLoader from 'dataloader';
+import { inArray } from 'drizzle-orm';
+import type { Database } from '../db/open.js';
+import { connections, deliveries, groups, members, memberships, tenants } from '../db/schema.js';
+import type {
+  ConnectionRow,
+  DeliveryRow,
+  GroupRow,
+  MemberRow,
+  MembershipRow,
+  TenantRow,
+} from './rows.js';
+import { nestedCounts, nestedPages, type ListSpec, type Page, type ParentCondition } from './pages.js';
+
+type ByIdTable =
+  | typeof tenants
+  | typeof connections
+  | typeof members
+  | typeof groups
+  | typeof memberships
+  | typeof deliveries;
+
+function byId<T extends { id: string }>(db: Database, table: ByIdTable): DataLoader<string, T | undefined> {
+  return new DataLoader<string, T | undefined>(async (ids) => {
+    const rows = (await db.select().from(table).where(inArray(table.id, [...ids]))) as T[];
+    const found = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => found.get(id));
+  });
+}
+
+export class Loaders {
+  readonly tenant: DataLoader<string, TenantRow | undefined>;
+  readonly connection: DataLoader<string, ConnectionRow | undefined>;
+  readonly member: DataLoader<string, MemberRow | undefined>;
+  readonly group: DataLoader<string, GroupRow | undefined>;
+  readonly membership: DataLoader<string, MembershipRow | undefined>;
+  readonly delivery: DataLoader<string, DeliveryRow | undefined>;
+  readonly #nested = new Map<string, DataLoader<string, Page<unknown>>>();
+
+  constructor(private readonly db: Database) {
+    this.tenant = byId(db, tenants);
+    this.connection = byId(db, connections);
+    this.member = byId(db, members);
+    this.group = byId(db, groups);
+    this.membership = byId(db, memberships);
+    this.delivery = byId(db, deliveries);
+  }
+
+  /**
+   * The loader of one nested list (say `Member.groups(first: 10)`): parents asking with the
+   * same arguments share it, so they are read in one query. `key` must identify the field and
+   * its arguments.
+   */
+  nested<T>(
+    key: string,
+    rows: DataLoader<string, T | undefined>,
+    spec: ListSpec,
+    belongs: ParentCondition,
+  ): DataLoader<string, Page<T>> {
+    let loader = this.#nested.get(key) as DataLoader<string, Page<T>> | undefined;
+    if (!loader) {
+      const counts = new DataLoader<string, number>(nestedCounts(this.db, spec.table, spec.conditions, belongs));
+      loader = new DataLoader<string, Page<T>>(nestedPages(this.db, rows, spec, belongs, (p) => counts.load(p)));
+      this.#nested.set(key, loader as DataLoader<string, Page<unknown>>);
+    }
+    return loader;
+  }
+}

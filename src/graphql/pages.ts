@@ -1,0 +1,279 @@
+// Relay cursor pagination by keyset: rows are ordered by (created_at, id), a page is "the next
+// n after this position", and the position is the cursor. No OFFSET, so page 1,000 of a large
+// tenant costs what page 1 does, and rows inserted meanwhile never shift a page.
+//
+// A page is read in two steps: the ids (and positions) of its rows, then the rows themselves
+// through a per-request DataLoader. Nested lists (each member's groups) are read for all
+// parents at once with one LATERAL query, so a page of 50 members with their groups costs the
+// same number of queries as a page of 5.
+import { sql, type SQL } from 'drizzle-orm';
+import type DataLoader from 'dataloader';
+import type { Database } from '../db/open.js';
+import { resultRows } from '../db/result.js';
+import type { connections, groups, members, tenants } from '../db/schema.js';
+import { rowCursor, type RowPosition } from './cursors.js';
+import { badInput } from './errors.js';
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+/** pageInfo with its costlier answers computed only when a client asks for them. */
+export interface PageInfoSource {
+  hasNextPage: () => Promise<boolean>;
+  hasPreviousPage: () => Promise<boolean>;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+export interface Page<T> {
+  edges: Edge<T>[];
+  pageInfo: PageInfoSource;
+  /** Rows matching the filter on all pages; counted only when asked for. */
+  totalCount: () => Promise<number>;
+}
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+}
+
+export interface PageWindow<P> {
+  direction: 'forward' | 'backward';
+  size: number;
+  after?: P;
+  before?: P;
+}
+
+function pageSize(value: number, argument: string): number {
+  if (value < 0) throw badInput(`${argument} must not be negative`, argument);
+  if (value > MAX_PAGE_SIZE) {
+    throw badInput(`${argument} is ${value}, above the maximum page size of ${MAX_PAGE_SIZE}: page with cursors`, argument);
+  }
+  return value;
+}
+
+/** Validates Relay arguments: first/after forwards, last/before backwards, not both sizes. */
+export function pageWindow<P>(args: PageArgs, parse: (cursor: string, argument: string) => P): PageWindow<P> {
+  const first = args.first ?? undefined;
+  const last = args.last ?? undefined;
+  if (first !== undefined && last !== undefined) {
+    throw badInput('pass either first (with after) or last (with before), not both', 'last');
+  }
+  const window: PageWindow<P> =
+    last !== undefined
+      ? { direction: 'backward', size: pageSize(last, 'last') }
+      : { direction: 'forward', size: first === undefined ? DEFAULT_PAGE_SIZE : pageSize(first, 'first') };
+  if (args.after) window.after = parse(args.after, 'after');
+  if (args.before) window.before = parse(args.before, 'before');
+  return window;
+}
+
+export const emptyPage = <T>(): Page<T> => ({
+  edges: [],
+  pageInfo: { hasNextPage: async () => false, hasPreviousPage: async () => false, startCursor: null, endCursor: null },
+  totalCount: async () => 0,
+});
+
+/**
+ * Assembles a page from up to size+1 positions read in the window's direction (the extra one
+ * only says there is more), in display order.
+ */
+export function assemblePage<T, P>(
+  window: PageWindow<P>,
+  positions: P[],
+  nodes: Map<string, T>,
+  key: (p: P) => string,
+  cursor: (p: P) => string,
+  more: { beyondStart: () => Promise<boolean>; beyondEnd: () => Promise<boolean>; totalCount: () => Promise<number> },
+): Page<T> {
+  const hasMore = positions.length > window.size;
+  let shown = positions.slice(0, window.size);
+  if (window.direction === 'backward') shown = shown.reverse();
+  // A row deleted between the two reads is left out rather than shown as null.
+  const edges = shown.flatMap((p) => {
+    const node = nodes.get(key(p));
+    return node === undefined ? [] : [{ cursor: cursor(p), node }];
+  });
+  const known = async () => hasMore;
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: window.direction === 'forward' ? known : more.beyondEnd,
+      hasPreviousPage: window.direction === 'backward' ? known : more.beyondStart,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount: more.totalCount,
+  };
+}
+
+// --- Lists of directory entities, ordered by (created_at, id) --------------------------------
+
+export type ListTable = typeof tenants | typeof connections | typeof members | typeof groups;
+
+export interface ListSpec {
+  table: ListTable;
+  /** Filters and the viewer's tenant scope, ANDed. */
+  conditions: SQL[];
+  window: PageWindow<RowPosition>;
+}
+
+/** For a nested list: how a row belongs to the parent whose id is `parent`. */
+export type ParentCondition = (parent: SQL) => SQL;
+
+const positionOf = (table: ListTable) => sql`(${table.createdAt}, ${table.id})`;
+const positionValue = (p: RowPosition) => sql`(${new Date(p.ms).toISOString()}::timestamptz, ${p.id}::uuid)`;
+const whereAll = (conditions: SQL[]) => (conditions.length ? sql.join(conditions, sql` and `) : sql`true`);
+const uuidArray = (ids: readonly string[]) =>
+  sql`array[${sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  )}]::uuid[]`;
+
+/** The page's own conditions: filters plus the cursor bounds. */
+function windowConditions(spec: ListSpec): SQL[] {
+  const { table, window } = spec;
+  const bounds: SQL[] = [];
+  if (window.after) bounds.push(sql`${positionOf(table)} > ${positionValue(window.after)}`);
+  if (window.before) bounds.push(sql`${positionOf(table)} < ${positionValue(window.before)}`);
+  return [...spec.conditions, ...bounds];
+}
+
+function orderAndLimit(spec: ListSpec): SQL {
+  const dir = spec.window.direction === 'forward' ? sql`asc` : sql`desc`;
+  return sql`order by ${spec.table.createdAt} ${dir}, ${spec.table.id} ${dir} limit ${spec.window.size + 1}`;
+}
+
+const selectPosition = (table: ListTable) =>
+  sql`${table.id}::text as id, floor(extract(epoch from ${table.createdAt}) * 1000)::text as ms`;
+
+interface PositionRow {
+  id: string;
+  ms: string;
+  parent?: string;
+}
+const toPosition = (r: PositionRow): RowPosition => ({ id: r.id, ms: Number(r.ms) });
+const byPosition = (a: RowPosition, b: RowPosition) => a.ms - b.ms || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+async function exists(db: Database, table: ListTable, conditions: SQL[]): Promise<boolean> {
+  const [row] = resultRows<{ found: boolean }>(
+    await db.execute(sql`select exists(select 1 from ${table} where ${whereAll(conditions)}) as found`),
+  );
+  return row?.found === true;
+}
+
+/** Is there a matching row on the far side of the cursor the page started from? */
+function beyond(db: Database, spec: ListSpec, side: 'start' | 'end', extra: SQL[] = []) {
+  return async () => {
+    const { table, window } = spec;
+    const bound = side === 'start' ? window.after : window.before;
+    if (!bound) return false;
+    const op = side === 'start' ? sql`<=` : sql`>=`;
+    return exists(db, table, [...spec.conditions, ...extra, sql`${positionOf(table)} ${op} ${positionValue(bound)}`]);
+  };
+}
+
+async function loadNodes<T>(loader: DataLoader<string, T | undefined>, ids: string[]): Promise<Map<string, T>> {
+  const rows = await loader.loadMany(ids);
+  const nodes = new Map<string, T>();
+  rows.forEach((row, i) => {
+    if (row instanceof Error) throw row;
+    if (row !== undefined) nodes.set(ids[i] as string, row);
+  });
+  return nodes;
+}
+
+/** One page of a top-level list. */
+export async function listPage<T>(db: Database, loader: DataLoader<string, T | undefined>, spec: ListSpec): Promise<Page<T>> {
+  const { table } = spec;
+  const rows = resultRows<PositionRow>(
+    await db.execute(
+      sql`select ${selectPosition(table)} from ${table} where ${whereAll(windowConditions(spec))} ${orderAndLimit(spec)}`,
+    ),
+  );
+  const positions = rows.map(toPosition);
+  const nodes = await loadNodes(loader, positions.slice(0, spec.window.size).map((p) => p.id));
+  return assemblePage(spec.window, positions, nodes, (p) => p.id, rowCursor, {
+    beyondStart: beyond(db, spec, 'start'),
+    beyondEnd: beyond(db, spec, 'end'),
+    totalCount: async () => {
+      const [row] = resultRows<{ n: number | string }>(
+        await db.execute(sql`select count(*)::int as n from ${table} where ${whereAll(spec.conditions)}`),
+      );
+      return Number(row?.n ?? 0);
+    },
+  });
+}
+
+/**
+ * Pages of a nested list for many parents at once: the batch function of a DataLoader keyed
+ * by parent id. One query for the positions, one (through `loader`) for the rows, and one for
+ * all the counts if any is asked for.
+ */
+export function nestedPages<T>(
+  db: Database,
+  loader: DataLoader<string, T | undefined>,
+  spec: ListSpec,
+  belongs: ParentCondition,
+  counts: DataLoader<string, number>['load'],
+): (parents: readonly string[]) => Promise<Page<T>[]> {
+  const { table } = spec;
+  return async (parents) => {
+    const rows = resultRows<PositionRow>(
+      await db.execute(sql`
+        select p.parent::text as parent, x.id, x.ms
+        from unnest(${uuidArray(parents)}) as p(parent)
+        cross join lateral (
+          select ${selectPosition(table)} from ${table}
+          where ${whereAll([belongs(sql`p.parent`), ...windowConditions(spec)])}
+          ${orderAndLimit(spec)}
+        ) x`),
+    );
+    const byParent = new Map<string, RowPosition[]>();
+    for (const r of rows) {
+      const list = byParent.get(r.parent as string) ?? [];
+      list.push(toPosition(r));
+      byParent.set(r.parent as string, list);
+    }
+    const nodes = await loadNodes(
+      loader,
+      [...byParent.values()].flatMap((list) => list.slice(0, spec.window.size).map((p) => p.id)),
+    );
+    return parents.map((parent) => {
+      const positions = (byParent.get(parent) ?? []).sort(byPosition);
+      if (spec.window.direction === 'backward') positions.reverse();
+      const mine = [belongs(sql`${parent}::uuid`)];
+      return assemblePage(spec.window, positions, nodes, (p) => p.id, rowCursor, {
+        beyondStart: beyond(db, spec, 'start', mine),
+        beyondEnd: beyond(db, spec, 'end', mine),
+        totalCount: () => counts(parent),
+      });
+    });
+  };
+}
+
+/** Batch function counting a nested list's rows for many parents in one query. */
+export function nestedCounts(
+  db: Database,
+  table: ListTable,
+  conditions: SQL[],
+  belongs: ParentCondition,
+): (parents: readonly string[]) => Promise<number[]> {
+  return async (parents) => {
+    const rows = resultRows<{ parent: string; n: number | string }>(
+      await db.execute(sql`
+        select p.parent::text as parent,
+          (select count(*)::int from ${table} where ${whereAll([belongs(sql`p.parent`), ...conditions])}) as n
+        from unnest(${uuidArray(parents)}) as p(parent)`),
+    );
+    const counts = new Map(rows.map((r) => [r.parent, Number(r.n)]));
+    return parents.map((p) => counts.get(p) ?? 0);
+  };
+}

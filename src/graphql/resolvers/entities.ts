@@ -1,0 +1,132 @@
+// The directory's object types. Everything a field reaches from a row (its tenant, its
+// groups, its members) goes through the per-request loaders and the viewer's scope.
+import { eq, type SQL } from 'drizzle-orm';
+import type DataLoader from 'dataloader';
+import { viewerTenant } from '../../auth/viewer.js';
+import { connections, groups, members } from '../../db/schema.js';
+import type { GraphQLContext } from '../context.js';
+import { parseRowCursor } from '../cursors.js';
+import {
+  connectionConditions,
+  groupConditions,
+  groupOfMember,
+  memberConditions,
+  memberOfGroup,
+  tenantScope,
+} from '../filters.js';
+import type { Resolvers } from '../generated/resolvers.js';
+import { toGlobalId } from '../ids.js';
+import { pageWindow, type ListTable, type Page, type PageArgs, type ParentCondition } from '../pages.js';
+import type { ConnectionRow, GroupRow, MemberRow, TenantRow } from '../rows.js';
+import { visible } from '../scope.js';
+
+/** One parent's page of a nested list, batched with every other parent asking the same. */
+function nestedList<T>(
+  ctx: GraphQLContext,
+  field: string,
+  parentId: string,
+  rows: DataLoader<string, T | undefined>,
+  table: ListTable,
+  conditions: SQL[],
+  belongs: ParentCondition,
+  args: PageArgs,
+): Promise<Page<T>> {
+  const window = pageWindow(args, parseRowCursor);
+  const spec = { table, window, conditions: [...conditions, ...tenantScope(table, viewerTenant(ctx.viewer))] };
+  return ctx.loaders.nested(`${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
+}
+
+async function tenantOf(ctx: GraphQLContext, tenantId: string | null): Promise<TenantRow | null> {
+  if (tenantId === null) return null;
+  return visible(ctx.viewer, await ctx.loaders.tenant.load(tenantId), (t) => t.id);
+}
+
+async function connectionOf(ctx: GraphQLContext, connectionId: string | null): Promise<ConnectionRow | null> {
+  if (connectionId === null) return null;
+  return visible(ctx.viewer, await ctx.loaders.connection.load(connectionId), (c) => c.tenantId);
+}
+
+/** The columns every entity type shares. */
+const common = <T extends { createdAt: Date; updatedAt: Date; deletedAt: Date | null; raw: unknown }>() => ({
+  createdAt: (r: T) => r.createdAt,
+  updatedAt: (r: T) => r.updatedAt,
+  deletedAt: (r: T) => r.deletedAt,
+});
+
+const belongsToTenant =
+  (table: typeof connections | typeof members | typeof groups): ParentCondition =>
+  (parent) =>
+    eq(table.tenantId, parent);
+
+export const entityResolvers: Resolvers = {
+  Node: {
+    // Rows carry no type tag; each kind has a column no other has.
+    __resolveType: (row) =>
+      'source' in row
+        ? 'Delivery'
+        : 'groupId' in row
+          ? 'Membership'
+          : 'email' in row
+            ? 'Member'
+            : 'kind' in row
+              ? 'Connection'
+              : 'product' in row
+                ? 'Tenant'
+                : 'Group',
+  },
+
+  Tenant: {
+    ...common<TenantRow>(),
+    id: (t) => toGlobalId('Tenant', t.id),
+    connections: (t, args, ctx) =>
+      nestedList(ctx, 'Tenant.connections', t.id, ctx.loaders.connection, connections,
+        connectionConditions(args.filter), belongsToTenant(connections), args),
+    members: (t, args, ctx) =>
+      nestedList(ctx, 'Tenant.members', t.id, ctx.loaders.member, members,
+        memberConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(members), args),
+    groups: (t, args, ctx) =>
+      nestedList(ctx, 'Tenant.groups', t.id, ctx.loaders.group, groups,
+        groupConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(groups), args),
+  },
+
+  Connection: {
+    ...common<ConnectionRow>(),
+    id: (c) => toGlobalId('Connection', c.id),
+    status: (c) => (c.deletedAt ? 'DELETED' : c.status),
+    tenant: (c, _args, ctx) => tenantOf(ctx, c.tenantId),
+  },
+
+  Member: {
+    ...common<MemberRow>(),
+    id: (m) => toGlobalId('Member', m.id),
+    status: (m) => (m.deletedAt ? 'DELETED' : m.status),
+    tenant: (m, _args, ctx) => tenantOf(ctx, m.tenantId),
+    directory: (m, _args, ctx) => connectionOf(ctx, m.connectionId),
+    groups: (m, args, ctx) =>
+      nestedList(ctx, 'Member.groups', m.id, ctx.loaders.group, groups, groupConditions(args.filter, viewerTenant(ctx.viewer)),
+        (parent) => groupOfMember(parent, args.filter?.includeDeleted), args),
+  },
+
+  Group: {
+    ...common<GroupRow>(),
+    id: (g) => toGlobalId('Group', g.id),
+    tenant: (g, _args, ctx) => tenantOf(ctx, g.tenantId),
+    directory: (g, _args, ctx) => connectionOf(ctx, g.connectionId),
+    members: (g, args, ctx) =>
+      nestedList(ctx, 'Group.members', g.id, ctx.loaders.member, members, memberConditions(args.filter, viewerTenant(ctx.viewer)),
+        (parent) => memberOfGroup(parent, args.filter?.includeDeleted), args),
+  },
+
+  Membership: {
+    id: (m) => toGlobalId('Membership', m.id),
+    tenant: (m, _args, ctx) => tenantOf(ctx, m.tenantId),
+    group: async (m, _args, ctx) =>
+      m.groupId === null ? null : visible(ctx.viewer, await ctx.loaders.group.load(m.groupId), (g) => g.tenantId),
+    member: async (m, _args, ctx) =>
+      m.memberId === null ? null : visible(ctx.viewer, await ctx.loaders.member.load(m.memberId), (x) => x.tenantId),
+  },
+
+  Delivery: {
+    id: (d) => toGlobalId('Delivery', d.id),
+  },
+};

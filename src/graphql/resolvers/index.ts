@@ -1,0 +1,22 @@
+// All resolvers, typed by the code generated from schema.graphql.
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { Resolvers } from '../generated/resolvers.js';
+import { entityResolvers } from './entities.js';
+import { feedResolvers } from './feed.js';
+import { listResolvers, pageInfoResolvers } from './pages.js';
+import { queryResolvers } from './query.js';
+
+export const resolvers: Resolvers = {
+  DateTime: DateTimeResolver,
+  JSON: JSONResolver,
+  ...queryResolvers,
+  ...entityResolvers,
+  ...feedResolvers,
+  PageInfo: pageInfoResolvers,
+  TenantConnection: listResolvers,
+  ConnectionConnection: listResolvers,
+  MemberConnection: listResolvers,
+  GroupConnection: listResolvers,
+  ChangeConnection: listResolvers,
+  DeliveryConnection: listResolvers,
+};

@@ -1,0 +1,74 @@
+// Root query fields: every list is confined to the viewer's tenant before anything is read.
+import { viewerTenant } from '../../auth/viewer.js';
+import { connections, groups, members, tenants } from '../../db/schema.js';
+import type { GraphQLContext } from '../context.js';
+import { parseRowCursor } from '../cursors.js';
+import { badInput } from '../errors.js';
+import { connectionConditions, groupConditions, memberConditions, tenantConditions, tenantScope } from '../filters.js';
+import type { Resolvers } from '../generated/resolvers.js';
+import { expectGlobalId, parseGlobalId, type NodeType } from '../ids.js';
+import { listPage, pageWindow, type ListTable, type PageArgs } from '../pages.js';
+import type { ConnectionRow, DeliveryRow, GroupRow, MemberRow, MembershipRow, TenantRow } from '../rows.js';
+import { listTenant, visible } from '../scope.js';
+import { changesPage, deliveriesPage } from './feed.js';
+import type { SQL } from 'drizzle-orm';
+import type DataLoader from 'dataloader';
+
+type NodeRow = TenantRow | ConnectionRow | MemberRow | GroupRow | MembershipRow | DeliveryRow;
+
+async function loadNode(ctx: GraphQLContext, type: NodeType, id: string): Promise<NodeRow | null> {
+  const { loaders, viewer } = ctx;
+  switch (type) {
+    case 'Tenant':
+      return visible(viewer, await loaders.tenant.load(id), (t) => t.id);
+    case 'Connection':
+      return visible(viewer, await loaders.connection.load(id), (r) => r.tenantId);
+    case 'Member':
+      return visible(viewer, await loaders.member.load(id), (r) => r.tenantId);
+    case 'Group':
+      return visible(viewer, await loaders.group.load(id), (r) => r.tenantId);
+    case 'Membership':
+      return visible(viewer, await loaders.membership.load(id), (r) => r.tenantId);
+    case 'Delivery':
+      return viewer.kind === 'admin' ? ((await loaders.delivery.load(id)) ?? null) : null;
+  }
+}
+
+async function list<T>(
+  ctx: GraphQLContext,
+  table: ListTable,
+  rows: DataLoader<string, T | undefined>,
+  conditions: SQL[],
+  args: PageArgs & { tenantId?: string | null },
+) {
+  const window = pageWindow(args, parseRowCursor);
+  const tenantId = await listTenant(ctx, args.tenantId);
+  return listPage(ctx.db, rows, { table, window, conditions: [...conditions, ...tenantScope(table, tenantId)] });
+}
+
+export const queryResolvers: Resolvers = {
+  Query: {
+    node: async (_root, { id }, ctx) => {
+      const parsed = parseGlobalId(id);
+      if (!parsed) throw badInput('id is not an id this API issued', 'id');
+      return loadNode(ctx, parsed.type, parsed.id);
+    },
+    tenant: async (_root, { id }, ctx) =>
+      visible(ctx.viewer, await ctx.loaders.tenant.load(expectGlobalId(id, 'Tenant', 'id')), (t) => t.id),
+    tenants: (_root, args, ctx) =>
+      listPage(ctx.db, ctx.loaders.tenant, {
+        table: tenants,
+        window: pageWindow(args, parseRowCursor),
+        conditions: [...tenantConditions(args.filter), ...tenantScope(tenants, viewerTenant(ctx.viewer))],
+      }),
+    connections: (_root, args, ctx) =>
+      list(ctx, connections, ctx.loaders.connection, connectionConditions(args.filter), args),
+    members: (_root, args, ctx) =>
+      list(ctx, members, ctx.loaders.member, memberConditions(args.filter, viewerTenant(ctx.viewer)), args),
+    groups: (_root, args, ctx) =>
+      list(ctx, groups, ctx.loaders.group, groupConditions(args.filter, viewerTenant(ctx.viewer)), args),
+    changes: (_root, args, ctx) => changesPage(ctx, args),
+    deliveries: (_root, args, ctx) => deliveriesPage(ctx, args),
+    viewer: (_root, _args, ctx) => ctx.viewer,
+  },
+};

@@ -1,0 +1,81 @@
+// DataLoaders at work: the number of SQL statements a request costs does not grow with the
+// page size. Counted at the driver boundary (every statement Drizzle sends).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backend, openTestDatabase, type TestDatabase } from '../support/backend.js';
+import { seedStytchOrg, type SeededOrg } from '../support/directory.js';
+import { gqlData, startTestServer, type TestServer } from '../support/server.js';
+
+let server: TestServer;
+let database: TestDatabase;
+let org: SeededOrg;
+let tenantId: string;
+const statements: string[] = [];
+
+beforeAll(async () => {
+  database = await openTestDatabase({ onQuery: (q) => statements.push(q) });
+  server = await startTestServer({ database });
+  const memberships: [number, number][] = [];
+  for (let m = 0; m < 60; m++) for (const g of [m % 10, (m + 3) % 10, (m + 7) % 10]) memberships.push([m, g]);
+  org = await seedStytchOrg(server, { members: 60, groups: 10, memberships });
+  const data = await gqlData<{ tenants: { edges: { node: { id: string } }[] } }>(
+    server,
+    `query ($id: String!) { tenants(filter: { externalId: $id }) { edges { node { id } } } }`,
+    { id: org.organizationId },
+  );
+  tenantId = data.tenants.edges[0]?.node.id as string;
+}, 120_000);
+afterAll(async () => {
+  await server?.close();
+  await database?.dispose();
+});
+
+/** Runs a query and returns how many statements it cost. */
+async function cost(query: string, variables: Record<string, unknown>): Promise<number> {
+  statements.length = 0;
+  await gqlData(server, query, variables);
+  return statements.length;
+}
+
+const membersWithGroups = `query ($t: ID!, $n: Int!) {
+  members(tenantId: $t, first: $n) { totalCount edges { node { email tenant { name }
+    groups(first: 10) { totalCount edges { node { name tenant { name } } } } } } } }`;
+
+const tenantTree = `query ($t: ID!, $n: Int!) {
+  tenant(id: $t) { members(first: $n) { edges { node { email directory { name }
+    groups(first: 3) { edges { node { name members(first: 5) { totalCount edges { node { email } } } } } } } } } } }`;
+
+describe(`SQL statements per request (${backend})`, () => {
+  it('a page of members with their groups and tenant: the same cost for 5 or 50', async () => {
+    const small = await cost(membersWithGroups, { t: tenantId, n: 5 });
+    const large = await cost(membersWithGroups, { t: tenantId, n: 50 });
+    console.log(`members(first: 5|50) with groups and tenant: ${small} | ${large} statements`);
+    expect(large).toBe(small);
+    // auth, tenant check, page ids, member rows, member count, groups lateral, group rows,
+    // group counts, tenant rows: a fixed handful.
+    expect(large).toBeLessThanOrEqual(10);
+  });
+
+  it('three levels deep (tenant → members → groups → members): the same cost for 5 or 50', async () => {
+    const small = await cost(tenantTree, { t: tenantId, n: 5 });
+    const large = await cost(tenantTree, { t: tenantId, n: 50 });
+    console.log(`tenant → members(5|50) → groups → members: ${small} | ${large} statements`);
+    // Can be one fewer for 50: the third level's members are then already in the loader's cache.
+    expect(large).toBeLessThanOrEqual(small);
+    expect(large).toBeLessThanOrEqual(12);
+  });
+
+  it('the answers are right, not just cheap', async () => {
+    const data = await gqlData<{ members: { edges: { node: { email: string; groups: { totalCount: number; edges: { node: { name: string } }[] } } }[] } }>(
+      server,
+      membersWithGroups,
+      { t: tenantId, n: 50 },
+    );
+    expect(data.members.edges).toHaveLength(50);
+    for (const { node } of data.members.edges) {
+      const m = org.emails.indexOf(node.email);
+      const expected = [m % 10, (m + 3) % 10, (m + 7) % 10].map((g) => org.groupNames[g]).sort();
+      expect(node.groups.totalCount).toBe(3);
+      expect(node.groups.edges.map((e) => e.node.name).sort()).toEqual(expected);
+    }
+  });
+});
