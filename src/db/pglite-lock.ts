@@ -4,7 +4,7 @@
 // lacks: a file next to the directory naming the owning process, taken over only once that
 // process is gone, so a crash never leaves the database locked.
 import { randomBytes } from 'node:crypto';
-import { link, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { errorCode, readTextIfExists } from '../lib/files.js';
@@ -59,7 +59,7 @@ export type TryLockResult =
  * owner that holds it. Never waits.
  */
 export async function tryLock(lockFile: string): Promise<TryLockResult> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     const owner: LockOwner = {
       pid: process.pid,
       host: hostname(),
@@ -84,24 +84,54 @@ export async function tryLock(lockFile: string): Promise<TryLockResult> {
     if (current === undefined) continue; // released meanwhile
     if (current !== null && isAlive(current)) return { owner: current };
 
-    // Stale. Move it aside (atomic), then make sure what was moved is the stale lock and not
-    // one another process took over an instant earlier; if it was, put that one back.
-    const aside = `${lockFile}.${owner.token}.stale`;
+    // Stale. Only the holder of the takeover guard may remove it, and only if it is still the
+    // same stale lock: moving it aside without a guard lets two takers each remove a lock the
+    // other had just taken, and both would win.
+    const guard = await takeGuard(`${lockFile}.takeover`);
+    if (!guard) {
+      await sleep(2 + Math.random() * 8);
+      continue;
+    }
     try {
-      await rename(lockFile, aside);
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') continue;
-      throw error;
+      const again = await readOwner(lockFile);
+      const same = again === null ? current === null : again !== undefined && again.token === current?.token;
+      if (same) await unlink(lockFile).catch(() => {});
+    } finally {
+      await guard();
     }
-    const moved = await readOwner(aside);
-    if (moved && moved.token !== current?.token && isAlive(moved)) {
-      await link(aside, lockFile).catch(() => {});
-      await unlink(aside).catch(() => {});
-      return { owner: moved };
-    }
-    await unlink(aside).catch(() => {});
   }
   return { contended: true };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The guard serialising stale-lock takeovers: a file created exclusively, held for a moment.
+ * One left by a process that died holding it is removed (that needs a crash inside a crash).
+ */
+async function takeGuard(guardFile: string): Promise<Release | undefined> {
+  const token = randomBytes(12).toString('hex');
+  const draft = `${guardFile}.${token}.tmp`;
+  await writeFile(draft, `${JSON.stringify({ pid: process.pid, host: hostname(), token, since: new Date().toISOString() })}\n`, {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  try {
+    await link(draft, guardFile);
+    heldHere.add(token);
+    return async () => {
+      const current = await readOwner(guardFile);
+      if (current?.token === token) await unlink(guardFile).catch(() => {});
+      heldHere.delete(token);
+    };
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw error;
+    const holder = await readOwner(guardFile);
+    if (holder && !isAlive(holder)) await unlink(guardFile).catch(() => {});
+    return undefined;
+  } finally {
+    await unlink(draft).catch(() => {});
+  }
 }
 
 async function release(lockFile: string, token: string): Promise<void> {
