@@ -7,16 +7,14 @@
 //
 // The server runs as its own process (as in production), started by this script, so the
 // load generator does not share its event loop.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { polisHeaders, stytchHeaders } from '../src/samples/sign.js';
+import { startBenchServer, type BenchServer } from './support/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
@@ -31,46 +29,14 @@ const CONCURRENCY = Number(values.concurrency);
 const polisSecret = randomBytes(32).toString('hex');
 const stytchSecret = `whsec_${randomBytes(32).toString('base64')}`;
 
-interface Server {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server under load.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      POLIS_WEBHOOK_SECRET: polisSecret,
-      STYTCH_WEBHOOK_SECRET: stytchSecret,
-      ...env,
-    },
+const startServer = (env: Record<string, string>): Promise<BenchServer> =>
+  startBenchServer({
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    POLIS_WEBHOOK_SECRET: polisSecret,
+    STYTCH_WEBHOOK_SECRET: stytchSecret,
+    ...env,
   });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 /** A realistic mix: Stytch members created and updated, Polis users, memberships. */
 function nextEvent(worker: number, n: number): { source: 'polis' | 'stytch'; body: string; headers: Record<string, string> } {
