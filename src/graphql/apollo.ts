@@ -58,7 +58,11 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       const original = unwrapResolverError(error);
       if (isUnavailable(original)) {
         logger.warn({ err: original }, 'GraphQL request failed: database unavailable');
-        return { ...apiError('SERVICE_UNAVAILABLE', 'the database is unavailable; retry shortly').toJSON(), path: formatted.path };
+        return {
+          message: 'the database is unavailable; retry shortly',
+          path: formatted.path,
+          extensions: { code: 'SERVICE_UNAVAILABLE' },
+        };
       }
       // Anything unexpected: log it in full, tell the client nothing about its insides.
       logger.error({ err: original, path: formatted.path }, 'GraphQL resolver failed');

@@ -1,7 +1,7 @@
 // Signed webhooks in over HTTP, the directory out over GraphQL: values, statuses, memberships,
 // tombstones, the change feed, deliveries and errors, all through the running server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backend } from '../support/backend.js';
+import { backend, openTestDatabase } from '../support/backend.js';
 import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
 import { polisAll, stytchSeed, uniquify, withPayloadSecret } from '../support/fixtures.js';
 import { gql, gqlData, sendPolis, sendStytch, startTestServer, tenantKey, type TestServer } from '../support/server.js';
@@ -464,6 +464,26 @@ describe(`errors (${backend})`, () => {
     expect(await simple.text()).toMatch(/CSRF/i);
     const landing = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await landing.text()).not.toMatch(/apollographql|cdn/i);
+  });
+});
+
+describe(`a database that is gone (${backend})`, () => {
+  it('answers SERVICE_UNAVAILABLE with nothing of its insides, not an internal error', async () => {
+    const database = await openTestDatabase();
+    const alone = await startTestServer({ database });
+    try {
+      await database.handle.close();
+      const reply = await gql(alone, '{ tenants { totalCount } }');
+      expect(reply.errors?.[0]).toEqual({
+        message: 'the database is unavailable; retry shortly',
+        path: ['tenants'],
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
+      });
+      expect(reply.data).toBeNull();
+    } finally {
+      await alone.close();
+      await database.dispose().catch(() => {});
+    }
   });
 });
 
