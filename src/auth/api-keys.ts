@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Database } from '../db/open.js';
 import { apiKeys, tenants } from '../db/schema.js';
 import type { Viewer } from './viewer.js';
+import { parseGlobalId } from '../graphql/ids.js';
 
 export const API_KEY_PREFIX = 'dsk_';
 /** `dsk_` and 32 random bytes in base64url (43 characters, no padding). */
@@ -38,9 +39,8 @@ export function hashApiKey(key: string): string {
 export function tenantIdFromRef(ref: string): string | undefined {
   const value = ref.trim();
   if (UUID.test(value)) return value.toLowerCase();
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(value)) return undefined;
-  const match = /^Tenant:(.+)$/.exec(Buffer.from(value, 'base64url').toString('utf8'));
-  return match && UUID.test(match[1]!) ? match[1]!.toLowerCase() : undefined;
+  const parsed = parseGlobalId(value);
+  return parsed?.type === 'Tenant' ? parsed.id : undefined;
 }
 
 // ---- managing keys ----------------------------------------------------------------------

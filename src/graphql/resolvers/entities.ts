@@ -125,8 +125,4 @@ export const entityResolvers: Resolvers = {
     member: async (m, _args, ctx) =>
       m.memberId === null ? null : visible(ctx.viewer, await ctx.loaders.member.load(m.memberId), (x) => x.tenantId),
   },
-
-  Delivery: {
-    id: (d) => toGlobalId('Delivery', d.id),
-  },
 };

@@ -9,6 +9,7 @@ import type { DeliveryStatus } from '../../directory/types.js';
 import { apiError, badInput } from '../errors.js';
 import type { DeliveryFilter, Resolvers } from '../generated/resolvers.js';
 import { toGlobalId } from '../ids.js';
+import { ENTITY_NODE_TYPE, loadNode } from '../nodes.js';
 import { assemblePage, pageWindow, type Page } from '../pages.js';
 import type { ChangeRow, DeliveryRow } from '../rows.js';
 import { canSee, listTenant, visible } from '../scope.js';
@@ -85,21 +86,7 @@ export const feedResolvers: Resolvers = {
     cursor: (c) => feedCursor(c.seq),
     tenant: async (c, _args, ctx) =>
       c.tenantId === null ? null : visible(ctx.viewer, await ctx.loaders.tenant.load(c.tenantId), (t) => t.id),
-    node: async (c, _args, ctx) => {
-      const { loaders, viewer } = ctx;
-      switch (c.entity) {
-        case 'TENANT':
-          return visible(viewer, await loaders.tenant.load(c.entityId), (t) => t.id);
-        case 'CONNECTION':
-          return visible(viewer, await loaders.connection.load(c.entityId), (r) => r.tenantId);
-        case 'MEMBER':
-          return visible(viewer, await loaders.member.load(c.entityId), (r) => r.tenantId);
-        case 'GROUP':
-          return visible(viewer, await loaders.group.load(c.entityId), (r) => r.tenantId);
-        case 'MEMBERSHIP':
-          return visible(viewer, await loaders.membership.load(c.entityId), (r) => r.tenantId);
-      }
-    },
+    node: (c, _args, ctx) => loadNode(ctx, ENTITY_NODE_TYPE[c.entity], c.entityId),
   },
   Viewer: {
     role: (v) => (v.kind === 'admin' ? 'ADMIN' : 'TENANT'),

@@ -6,33 +6,13 @@ import { parseRowCursor } from '../cursors.js';
 import { badInput } from '../errors.js';
 import { connectionConditions, groupConditions, memberConditions, tenantConditions, tenantScope } from '../filters.js';
 import type { Resolvers } from '../generated/resolvers.js';
-import { expectGlobalId, parseGlobalId, type NodeType } from '../ids.js';
+import { expectGlobalId, parseGlobalId } from '../ids.js';
+import { loadNode } from '../nodes.js';
 import { listPage, pageWindow, type ListTable, type PageArgs } from '../pages.js';
-import type { ConnectionRow, DeliveryRow, GroupRow, MemberRow, MembershipRow, TenantRow } from '../rows.js';
 import { listTenant, visible } from '../scope.js';
 import { changesPage, deliveriesPage } from './feed.js';
 import type { SQL } from 'drizzle-orm';
 import type DataLoader from 'dataloader';
-
-type NodeRow = TenantRow | ConnectionRow | MemberRow | GroupRow | MembershipRow | DeliveryRow;
-
-async function loadNode(ctx: GraphQLContext, type: NodeType, id: string): Promise<NodeRow | null> {
-  const { loaders, viewer } = ctx;
-  switch (type) {
-    case 'Tenant':
-      return visible(viewer, await loaders.tenant.load(id), (t) => t.id);
-    case 'Connection':
-      return visible(viewer, await loaders.connection.load(id), (r) => r.tenantId);
-    case 'Member':
-      return visible(viewer, await loaders.member.load(id), (r) => r.tenantId);
-    case 'Group':
-      return visible(viewer, await loaders.group.load(id), (r) => r.tenantId);
-    case 'Membership':
-      return visible(viewer, await loaders.membership.load(id), (r) => r.tenantId);
-    case 'Delivery':
-      return viewer.kind === 'admin' ? ((await loaders.delivery.load(id)) ?? null) : null;
-  }
-}
 
 async function list<T>(
   ctx: GraphQLContext,
