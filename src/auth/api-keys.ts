@@ -1,13 +1,14 @@
 // API keys for the GraphQL API: issuing, listing, revoking, and turning an Authorization
 // header into a Viewer. Only a SHA-256 of each key is stored; keys carry 256 random bits, so
 // a fast unsalted hash is safe and lets a request find its key through a unique index.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../db/open.js';
 import { apiKeys, tenants } from '../db/schema.js';
-import type { Viewer } from './viewer.js';
 import { parseGlobalId } from '../graphql/ids.js';
+import { sha256Hex } from '../lib/hash.js';
+import type { Viewer } from './viewer.js';
 
 export const API_KEY_PREFIX = 'dsk_';
 /** `dsk_` and 32 random bytes in base64url (43 characters, no padding). */
@@ -29,7 +30,7 @@ export function generateApiKey(): string {
 }
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return sha256Hex(key);
 }
 
 /**
