@@ -27,6 +27,9 @@ const envSchema = z.object({
     'must be at least 16 characters with no spaces (it is sent as "Authorization: Bearer <key>")',
   ),
   CORS_ORIGINS: optionalString,
+  // Changes buffered per subscription for a client that reads slower than they arrive; past
+  // it the socket is closed (4413) and the client resumes from its last cursor.
+  SUBSCRIPTION_BUFFER: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -43,6 +46,7 @@ export interface Config {
   toleranceSeconds: number;
   adminApiKey: string | undefined;
   corsOrigins: string[];
+  subscriptionBuffer: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -91,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,
     corsOrigins: splitList(e.CORS_ORIGINS, /,/),
+    subscriptionBuffer: e.SUBSCRIPTION_BUFFER,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,10 +1,14 @@
-// Wires the pieces together: directory store -> sources -> HTTP app -> listening, on a database
-// the caller opened (main.ts waits for it; tests bring their own) and still owns.
+// Wires the pieces together: directory store -> sources -> feed follower and subscription hub
+// -> HTTP app (with WebSocket) -> listening, on a database the caller opened (main.ts waits for
+// it; tests bring their own) and still owns.
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/api-keys.js';
+import { watchRevocations } from './auth/revocations.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/open.js';
+import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
+import { createLiveHub, type LiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { createSources } from './sources/index.js';
 
@@ -13,6 +17,7 @@ export interface RunningServer {
   url: string;
   app: App;
   database: DatabaseHandle;
+  hub: LiveHub;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -21,6 +26,10 @@ export interface StartOptions {
   database: DatabaseHandle;
   /** How long a webhook waits for the database before answering 503 (default 10 s). */
   storeTimeoutMs?: number;
+  /** The feed follower's backstop poll in ms (default 5 s; 0: notifications only). */
+  feedPollMs?: number;
+  /** How often open WebSockets' keys are re-checked for revocation (default 60 s). */
+  keyRecheckMs?: number;
 }
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
@@ -29,21 +38,47 @@ export async function startServer(config: Config, logger: Logger, options: Start
     bootstrapKeys: config.adminApiKey ? [config.adminApiKey] : [],
     onError: (error) => logger.warn({ err: error }, 'could not record an API key\'s last use'),
   });
-  const app = await buildApp({
-    database,
-    store: createDirectoryStore(database.db),
-    sources: createSources(config),
-    logger,
-    storeTimeoutMs: options.storeTimeoutMs,
-    graphql: {
-      db: database.db,
-      authenticate,
-      logger,
-      production: config.env === 'production',
-      corsOrigins: config.corsOrigins,
-    },
+  const follower = await followFeed(database, {
+    pollIntervalMs: options.feedPollMs,
+    onError: (error) => logger.warn({ err: error }, 'could not read the change feed; retrying'),
   });
-  await app.fastify.listen({ port: config.port, host: config.host });
+  const hub = createLiveHub(follower, database.db, {
+    bufferLimit: config.subscriptionBuffer,
+    onError: (error) => logger.warn({ err: error }, 'could not preload a feed batch; subscribers will load it'),
+  });
+  const stopLive = async () => {
+    await hub.stop();
+    await follower.stop();
+  };
+
+  let app: App;
+  try {
+    app = await buildApp({
+      database,
+      store: createDirectoryStore(database.db),
+      sources: createSources(config),
+      logger,
+      storeTimeoutMs: options.storeTimeoutMs,
+      graphql: {
+        db: database.db,
+        authenticate,
+        logger,
+        production: config.env === 'production',
+        corsOrigins: config.corsOrigins,
+      },
+      hub,
+    });
+    await app.fastify.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await stopLive();
+    throw error;
+  }
+  const revocations = await watchRevocations(database, {
+    activeKeyIds: () => app.ws.activeKeyIds(),
+    onRevoked: (keyIds) => app.ws.closeKeys(keyIds),
+    intervalMs: options.keyRecheckMs,
+    onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
+  });
   const address = app.fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -51,9 +86,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
     database,
+    hub,
     close: async () => {
       app.stopAccepting();
       await app.close();
+      await revocations.stop();
+      await stopLive();
       await authenticate.flush();
     },
   };

@@ -2,7 +2,7 @@
 // header into a Viewer. Only a SHA-256 of each key is stored; keys carry 256 random bits, so
 // a fast unsalted hash is safe and lets a request find its key through a unique index.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, desc, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../db/open.js';
 import { apiKeys, tenants } from '../db/schema.js';
@@ -17,6 +17,9 @@ export const API_KEY_PATTERN = /^dsk_[A-Za-z0-9_-]{43}$/;
 const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
 /** A key's last use is recorded at most this often, so requests do not each cost a write. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** NOTIFY channel on which a revocation announces the key's id. */
+export const API_KEY_REVOKED_CHANNEL = 'api_key_revoked';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -171,20 +174,36 @@ export async function revokeApiKey(db: Database, idOrPrefix: string): Promise<Re
   }
   const target = found[0]!;
 
-  // coalesce: a second revocation keeps the time of the first.
-  const [row] = await db
-    .update(apiKeys)
-    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
-    .where(eq(apiKeys.id, target.id))
-    .returning({
-      id: apiKeys.id,
-      name: apiKeys.name,
-      prefix: apiKeys.prefix,
-      tenantId: apiKeys.tenantId,
-      revokedAt: apiKeys.revokedAt,
-    });
+  // coalesce: a second revocation keeps the time of the first. The notification (sent on
+  // commit) tells every running instance to close the key's open WebSockets now.
+  const [row] = await db.transaction(async (tx) => {
+    const updated = await tx
+      .update(apiKeys)
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+      .where(eq(apiKeys.id, target.id))
+      .returning({
+        id: apiKeys.id,
+        name: apiKeys.name,
+        prefix: apiKeys.prefix,
+        tenantId: apiKeys.tenantId,
+        revokedAt: apiKeys.revokedAt,
+      });
+    await tx.execute(sql`select pg_notify(${API_KEY_REVOKED_CHANNEL}, ${target.id})`);
+    return updated;
+  });
   if (!row?.revokedAt) throw new ApiKeyError(`no API key matches ${ref}`);
   return { ...row, revokedAt: row.revokedAt, alreadyRevoked: target.revokedAt !== null };
+}
+
+/** Of these key ids, the ones that are revoked or no longer exist. */
+export async function revokedAmong(db: Database, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const live = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(inArray(apiKeys.id, [...ids]), isNull(apiKeys.revokedAt)));
+  const alive = new Set(live.map((r) => r.id));
+  return new Set(ids.filter((id) => !alive.has(id)));
 }
 
 // ---- authenticating requests -----------------------------------------------------------

@@ -27,8 +27,12 @@ export interface DatabaseHandle {
   ping(): Promise<void>;
   /** True when every migration shipped with this build has been applied. */
   migrationsApplied(): Promise<boolean>;
-  /** LISTENs on a channel (on its own connection for Postgres); resolves to an unlisten. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTENs on a channel; resolves to an unlisten once listening. On Postgres the listener has
+   * a connection of its own, re-established whenever it drops; `onListen` runs each time
+   * listening (re)starts, so a caller can catch up on what it missed while it was gone.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -91,7 +95,15 @@ async function openPglite(dir: string, onQuery?: (query: string) => void): Promi
     ping: async () => {
       await client.query('select 1');
     },
-    listen: async (channel, onPayload) => client.listen(channel, onPayload),
+    // In-process: a listener can never be disconnected from it.
+    listen: async (channel, onPayload, onListen) => {
+      const unlisten = await client.listen(channel, onPayload);
+      onListen?.();
+      // Once the database is closed there is nothing left to stop listening to.
+      return async () => {
+        if (!client.closed) await unlisten();
+      };
+    },
     close: async () => {
       try {
         await client.close();
@@ -132,11 +144,77 @@ async function openPostgres(
     ping: async () => {
       await client`select 1`;
     },
-    listen: async (channel, onPayload) => {
-      const { unlisten } = await client.listen(channel, onPayload);
-      return unlisten;
-    },
+    listen: (channel, onPayload, onListen) => listenPostgres(url, common, channel, onPayload, onListen),
     close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/**
+ * A LISTEN on a connection of its own that comes back after it drops. postgres.js re-listens
+ * after a drop too, but only once: if the server is still down at that moment the listener is
+ * silently gone for good. Here a dropped connection is retried with backoff until it listens.
+ */
+async function listenPostgres(
+  url: string,
+  common: postgres.Options<Record<string, never>>,
+  channel: string,
+  onPayload: (payload: string) => void,
+  onListen: (() => void) | undefined,
+): Promise<() => Promise<void>> {
+  let stopped = false;
+  let wanted = true;
+  let running: Promise<void> | undefined;
+  const options: postgres.Options<Record<string, never>> = {
+    ...common,
+    max: 1,
+    max_lifetime: 0, // never recycled: a recycled connection would miss notifications
+    fetch_types: false,
+    onclose: () => {
+      wanted = true;
+      if (!stopped) void establish();
+    },
+  };
+  // onnotify is the option postgres.js's own listen() uses; its types leave it out.
+  const client = postgres(
+    url,
+    Object.assign(options, {
+      onnotify: (name: string, payload: string) => {
+        if (name === channel) onPayload(payload);
+      },
+    }),
+  );
+  const statement = `listen "${channel.replace(/"/g, '""')}"`;
+
+  const establish = (): Promise<void> =>
+    (running ??= (async () => {
+      for (let attempt = 0; wanted && !stopped; attempt++) {
+        wanted = false;
+        try {
+          await client.unsafe(statement);
+          if (!stopped) onListen?.();
+        } catch {
+          wanted = true;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+        }
+      }
+    })().finally(() => {
+      running = undefined;
+      // A drop while we were finishing: go again.
+      if (wanted && !stopped) void establish();
+    }));
+
+  // The first attempt must succeed (the caller learns the database is there); later drops are
+  // retried for ever in the background.
+  await client.unsafe(statement).catch(async (error: unknown) => {
+    stopped = true;
+    await client.end({ timeout: 1 });
+    throw error;
+  });
+  wanted = false;
+  onListen?.();
+  return async () => {
+    stopped = true;
+    await client.end({ timeout: 5 });
   };
 }
 

@@ -1,10 +1,24 @@
 // What every resolver receives: who is asking, the database, and this request's loaders.
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
+import type { LiveHub } from './live/hub.js';
 import type { Loaders } from './loaders.js';
+
+/** What a WebSocket operation adds: the process's hub, and how to cut off a slow client. */
+export interface LiveSession {
+  hub: LiveHub;
+  /** Closes the client's socket: it fell too far behind. */
+  onOverflow(): void;
+}
 
 export interface GraphQLContext {
   viewer: Viewer;
   db: Database;
+  /**
+   * Per request; a subscription swaps in each event's own (shared with every subscriber of
+   * that batch), so nothing cached outlives the event.
+   */
   loaders: Loaders;
+  /** Present on WebSocket operations only. */
+  live?: LiveSession;
 }

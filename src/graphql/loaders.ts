@@ -1,6 +1,8 @@
-// Per-request DataLoaders: every row fetched by id, and every nested list, is read in one
-// batched query per kind however many parents ask. Created fresh for each request so nothing
-// cached outlives it (or crosses from one viewer to another).
+// DataLoaders: every row fetched by id, and every nested list, is read in one batched query
+// per kind however many parents ask. Created fresh for each request, or for each batch of
+// subscription events (shared by every subscriber of the process), so nothing cached outlives
+// it. Rows by id are unscoped (resolvers check visibility); a nested list's key carries the
+// viewer's tenant scope, so sharing loaders between viewers never shares a scoped list.
 import DataLoader from 'dataloader';
 import { inArray } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
@@ -51,8 +53,8 @@ export class Loaders {
 
   /**
    * The loader of one nested list (say `Member.groups(first: 10)`): parents asking with the
-   * same arguments share it, so they are read in one query. `key` must identify the field and
-   * its arguments.
+   * same arguments share it, so they are read in one query. `key` must identify the field, its
+   * arguments and the viewer's tenant scope.
    */
   nested<T>(
     key: string,

@@ -4,9 +4,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { DatabaseHandle } from '../db/open.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { createApollo, createContext, type GraphQLOptions } from '../graphql/apollo.js';
+import { createErrorFormatter } from '../graphql/format-error.js';
+import type { LiveHub } from '../graphql/live/hub.js';
+import { buildSchema } from '../graphql/schema.js';
 import type { SourceAdapter } from '../sources/types.js';
 import { graphiqlRoutes } from './graphiql.js';
 import { graphqlRoutes } from './graphql.js';
+import { attachGraphqlWs, type GraphqlWs } from './graphql-ws.js';
 import { healthRoutes } from './health.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -17,14 +21,21 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   /** See WebhookDeps.storeTimeoutMs. */
   storeTimeoutMs?: number;
-  graphql: Omit<GraphQLOptions, 'plugins'> & { corsOrigins: string[] };
+  graphql: Omit<GraphQLOptions, 'plugins' | 'schema'> & { corsOrigins: string[] };
+  /** Where subscriptions read the change feed from. */
+  hub: LiveHub;
 }
 
 export interface App {
   fastify: FastifyInstance;
+  /** GraphQL over WebSocket at /graphql (subscriptions). */
+  ws: GraphqlWs;
   /** Stop taking new deliveries (they get 503) while in-flight ones finish. */
   stopAccepting(): void;
-  /** Stops Apollo, which drains and closes the HTTP server (Apollo's Fastify drain plugin). */
+  /**
+   * Stops Apollo, which drains and closes the HTTP server (Apollo's Fastify drain plugin) and
+   * closes every WebSocket with 1001.
+   */
   close(): Promise<void>;
 }
 
@@ -63,8 +74,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
   );
 
-  // Apollo owns shutdown: stopping it drains in-flight operations, then closes Fastify.
-  const apollo = createApollo({ ...deps.graphql, plugins: [fastifyApolloDrainPlugin(fastify)] });
+  // Apollo owns shutdown: stopping it drains in-flight operations, closes every WebSocket
+  // (1001, going away) and closes Fastify.
+  const schema = buildSchema();
+  const ws = attachGraphqlWs({
+    server: fastify.server,
+    path: '/graphql',
+    schema,
+    db: deps.graphql.db,
+    hub: deps.hub,
+    authenticate: deps.graphql.authenticate,
+    formatError: createErrorFormatter(deps.graphql),
+    logger: deps.graphql.logger,
+    production: deps.graphql.production,
+  });
+  const apollo = createApollo({
+    ...deps.graphql,
+    schema,
+    plugins: [
+      fastifyApolloDrainPlugin(fastify),
+      { serverWillStart: async () => ({ drainServer: () => ws.dispose() }) },
+    ],
+  });
   await apollo.start();
   await fastify.register(
     graphqlRoutes({
@@ -77,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   return {
     fastify,
+    ws,
     stopAccepting: () => {
       accepting = false;
     },

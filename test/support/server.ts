@@ -33,6 +33,8 @@ export interface TestServerOptions {
   /** Collects every log line the service writes (set LOG_LEVEL in env to see more). */
   logs?: string[];
   storeTimeoutMs?: number;
+  /** The feed follower's backstop poll (0: notifications only, so tests see LISTEN alone at work). */
+  feedPollMs?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -57,6 +59,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const server = await startServer(config, logger, {
     database: database.handle,
     storeTimeoutMs: options.storeTimeoutMs,
+    feedPollMs: options.feedPollMs,
   });
   return {
     url: server.url,

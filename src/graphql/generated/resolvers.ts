@@ -3,6 +3,7 @@
 import type { Json } from '../../directory/types.js';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { TenantRow, ConnectionRow, MemberRow, GroupRow, MembershipRow, DeliveryRow, ChangeRow, TenantPage, ConnectionPage, MemberPage, GroupPage, ChangePage, DeliveryPage } from '../rows.js';
+import type { ConnectionChangeEvent, MemberChangeEvent, GroupChangeEvent, TenantChangeEvent } from '../live/events.js';
 import type { Viewer as ViewerSource } from '../../auth/viewer.js';
 import type { PageInfoSource } from '../pages.js';
 import type { GraphQLContext } from '../context.js';
@@ -77,6 +78,20 @@ export type Connection = Node & {
   status: Maybe<ConnectionStatus>;
   tenant: Maybe<Tenant>;
   updatedAt: Scalars['DateTime']['output'];
+};
+
+/** A change to a connection. */
+export type ConnectionChange = {
+  __typename?: 'ConnectionChange';
+  action: ChangeAction;
+  /** The connection as it is now. */
+  connection: Connection;
+  /** Pass as `after` (to this subscription, or to `changes`) to resume after this change. */
+  cursor: Scalars['String']['output'];
+  /** When the provider says it happened. */
+  occurredAt: Scalars['DateTime']['output'];
+  /** When this service committed it. */
+  recordedAt: Scalars['DateTime']['output'];
 };
 
 export type ConnectionConnection = {
@@ -196,6 +211,24 @@ export type GroupMembersArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A change to a group, or a member joining or leaving it. */
+export type GroupChange = {
+  __typename?: 'GroupChange';
+  /**
+   * What happened to the group. A member joining or leaving it is UPDATED, with `membership`
+   * set.
+   */
+  action: ChangeAction;
+  /** Pass as `after` (to this subscription, or to `changes`) to resume after this change. */
+  cursor: Scalars['String']['output'];
+  /** The group as it is now. */
+  group: Group;
+  /** Set when a member joined or left the group; `deletedAt` is set when it left. */
+  membership: Maybe<Membership>;
+  occurredAt: Scalars['DateTime']['output'];
+  recordedAt: Scalars['DateTime']['output'];
+};
+
 export type GroupConnection = {
   __typename?: 'GroupConnection';
   edges: Array<GroupEdge>;
@@ -253,6 +286,24 @@ export type MemberGroupsArgs = {
   filter?: InputMaybe<GroupFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A change to a member, or the member joining or leaving a group. */
+export type MemberChange = {
+  __typename?: 'MemberChange';
+  /**
+   * What happened to the member. A member joining or leaving a group is UPDATED, with
+   * `membership` set.
+   */
+  action: ChangeAction;
+  /** Pass as `after` (to this subscription, or to `changes`) to resume after this change. */
+  cursor: Scalars['String']['output'];
+  /** The member as it is now. */
+  member: Member;
+  /** Set when the member joined or left a group; `deletedAt` is set when it left. */
+  membership: Maybe<Membership>;
+  occurredAt: Scalars['DateTime']['output'];
+  recordedAt: Scalars['DateTime']['output'];
 };
 
 export type MemberConnection = {
@@ -453,6 +504,112 @@ export type QueryTenantsArgs = {
 };
 
 /**
+ * Changes pushed as they are committed, over WebSocket (graphql-ws). Every instance of the
+ * service pushes every change, whichever instance received the webhook.
+ *
+ * `tenantId` confines the stream to one tenant; a tenant key is always confined to its own, and
+ * naming another tenant is NOT_FOUND. `after` (a `cursor` from a change payload or from the
+ * `changes` query) first replays every matching change since that cursor, oldest first, then
+ * continues live with no gap and no repeat at the seam. Without `after`, only changes committed
+ * from the moment of subscribing are pushed.
+ *
+ * A client that reads more slowly than changes arrive has a bounded buffer per subscription. When
+ * it overflows, the server closes the socket with code 4413; reconnect and pass the last cursor
+ * you received as `after` to continue where you stopped.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Connections created, updated, activated, deactivated or deleted. */
+  connectionChanged: ConnectionChange;
+  /** Groups created, updated or deleted, and members joining or leaving them. */
+  groupChanged: GroupChange;
+  /** Members created, updated, activated, deactivated or deleted, and members joining or leaving groups. */
+  memberChanged: MemberChange;
+  /** Tenants created, updated or deleted. */
+  tenantChanged: TenantChange;
+};
+
+
+/**
+ * Changes pushed as they are committed, over WebSocket (graphql-ws). Every instance of the
+ * service pushes every change, whichever instance received the webhook.
+ *
+ * `tenantId` confines the stream to one tenant; a tenant key is always confined to its own, and
+ * naming another tenant is NOT_FOUND. `after` (a `cursor` from a change payload or from the
+ * `changes` query) first replays every matching change since that cursor, oldest first, then
+ * continues live with no gap and no repeat at the seam. Without `after`, only changes committed
+ * from the moment of subscribing are pushed.
+ *
+ * A client that reads more slowly than changes arrive has a bounded buffer per subscription. When
+ * it overflows, the server closes the socket with code 4413; reconnect and pass the last cursor
+ * you received as `after` to continue where you stopped.
+ */
+export type SubscriptionConnectionChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Changes pushed as they are committed, over WebSocket (graphql-ws). Every instance of the
+ * service pushes every change, whichever instance received the webhook.
+ *
+ * `tenantId` confines the stream to one tenant; a tenant key is always confined to its own, and
+ * naming another tenant is NOT_FOUND. `after` (a `cursor` from a change payload or from the
+ * `changes` query) first replays every matching change since that cursor, oldest first, then
+ * continues live with no gap and no repeat at the seam. Without `after`, only changes committed
+ * from the moment of subscribing are pushed.
+ *
+ * A client that reads more slowly than changes arrive has a bounded buffer per subscription. When
+ * it overflows, the server closes the socket with code 4413; reconnect and pass the last cursor
+ * you received as `after` to continue where you stopped.
+ */
+export type SubscriptionGroupChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Changes pushed as they are committed, over WebSocket (graphql-ws). Every instance of the
+ * service pushes every change, whichever instance received the webhook.
+ *
+ * `tenantId` confines the stream to one tenant; a tenant key is always confined to its own, and
+ * naming another tenant is NOT_FOUND. `after` (a `cursor` from a change payload or from the
+ * `changes` query) first replays every matching change since that cursor, oldest first, then
+ * continues live with no gap and no repeat at the seam. Without `after`, only changes committed
+ * from the moment of subscribing are pushed.
+ *
+ * A client that reads more slowly than changes arrive has a bounded buffer per subscription. When
+ * it overflows, the server closes the socket with code 4413; reconnect and pass the last cursor
+ * you received as `after` to continue where you stopped.
+ */
+export type SubscriptionMemberChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Changes pushed as they are committed, over WebSocket (graphql-ws). Every instance of the
+ * service pushes every change, whichever instance received the webhook.
+ *
+ * `tenantId` confines the stream to one tenant; a tenant key is always confined to its own, and
+ * naming another tenant is NOT_FOUND. `after` (a `cursor` from a change payload or from the
+ * `changes` query) first replays every matching change since that cursor, oldest first, then
+ * continues live with no gap and no repeat at the seam. Without `after`, only changes committed
+ * from the moment of subscribing are pushed.
+ *
+ * A client that reads more slowly than changes arrive has a bounded buffer per subscription. When
+ * it overflows, the server closes the socket with code 4413; reconnect and pass the last cursor
+ * you received as `after` to continue where you stopped.
+ */
+export type SubscriptionTenantChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/**
  * A customer organisation: a Stytch organization, or an Ory Polis (tenant, product) pair.
  * Objects can be named by another event before their own arrives; until then their fields
  * are null.
@@ -519,6 +676,18 @@ export type TenantMembersArgs = {
   filter?: InputMaybe<MemberFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A change to a tenant. */
+export type TenantChange = {
+  __typename?: 'TenantChange';
+  action: ChangeAction;
+  /** Pass as `after` (to this subscription, or to `changes`) to resume after this change. */
+  cursor: Scalars['String']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  recordedAt: Scalars['DateTime']['output'];
+  /** The tenant as it is now. */
+  tenant: Tenant;
 };
 
 export type TenantConnection = {
@@ -651,6 +820,7 @@ export type ResolversTypes = {
   ChangeConnection: ResolverTypeWrapper<ChangePage>;
   ChangeEdge: ResolverTypeWrapper<Omit<ChangeEdge, 'node'> & { node: ResolversTypes['Change'] }>;
   Connection: ResolverTypeWrapper<ConnectionRow>;
+  ConnectionChange: ResolverTypeWrapper<ConnectionChangeEvent>;
   ConnectionConnection: ResolverTypeWrapper<ConnectionPage>;
   ConnectionEdge: ResolverTypeWrapper<Omit<ConnectionEdge, 'node'> & { node: ResolversTypes['Connection'] }>;
   ConnectionFilter: ConnectionFilter;
@@ -663,6 +833,7 @@ export type ResolversTypes = {
   DeliveryFilter: DeliveryFilter;
   EntityKind: EntityKind;
   Group: ResolverTypeWrapper<GroupRow>;
+  GroupChange: ResolverTypeWrapper<GroupChangeEvent>;
   GroupConnection: ResolverTypeWrapper<GroupPage>;
   GroupEdge: ResolverTypeWrapper<Omit<GroupEdge, 'node'> & { node: ResolversTypes['Group'] }>;
   GroupFilter: GroupFilter;
@@ -670,6 +841,7 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Member: ResolverTypeWrapper<MemberRow>;
+  MemberChange: ResolverTypeWrapper<MemberChangeEvent>;
   MemberConnection: ResolverTypeWrapper<MemberPage>;
   MemberEdge: ResolverTypeWrapper<Omit<MemberEdge, 'node'> & { node: ResolversTypes['Member'] }>;
   MemberFilter: MemberFilter;
@@ -680,7 +852,9 @@ export type ResolversTypes = {
   Provider: Provider;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tenant: ResolverTypeWrapper<TenantRow>;
+  TenantChange: ResolverTypeWrapper<TenantChangeEvent>;
   TenantConnection: ResolverTypeWrapper<TenantPage>;
   TenantEdge: ResolverTypeWrapper<Omit<TenantEdge, 'node'> & { node: ResolversTypes['Tenant'] }>;
   TenantFilter: TenantFilter;
@@ -695,6 +869,7 @@ export type ResolversParentTypes = {
   ChangeConnection: ChangePage;
   ChangeEdge: Omit<ChangeEdge, 'node'> & { node: ResolversParentTypes['Change'] };
   Connection: ConnectionRow;
+  ConnectionChange: ConnectionChangeEvent;
   ConnectionConnection: ConnectionPage;
   ConnectionEdge: Omit<ConnectionEdge, 'node'> & { node: ResolversParentTypes['Connection'] };
   ConnectionFilter: ConnectionFilter;
@@ -704,6 +879,7 @@ export type ResolversParentTypes = {
   DeliveryEdge: Omit<DeliveryEdge, 'node'> & { node: ResolversParentTypes['Delivery'] };
   DeliveryFilter: DeliveryFilter;
   Group: GroupRow;
+  GroupChange: GroupChangeEvent;
   GroupConnection: GroupPage;
   GroupEdge: Omit<GroupEdge, 'node'> & { node: ResolversParentTypes['Group'] };
   GroupFilter: GroupFilter;
@@ -711,6 +887,7 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   Member: MemberRow;
+  MemberChange: MemberChangeEvent;
   MemberConnection: MemberPage;
   MemberEdge: Omit<MemberEdge, 'node'> & { node: ResolversParentTypes['Member'] };
   MemberFilter: MemberFilter;
@@ -719,7 +896,9 @@ export type ResolversParentTypes = {
   PageInfo: PageInfoSource;
   Query: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Tenant: TenantRow;
+  TenantChange: TenantChangeEvent;
   TenantConnection: TenantPage;
   TenantEdge: Omit<TenantEdge, 'node'> & { node: ResolversParentTypes['Tenant'] };
   TenantFilter: TenantFilter;
@@ -760,6 +939,14 @@ export type ConnectionResolvers<ContextType = GraphQLContext, ParentType extends
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ConnectionChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConnectionChange'] = ResolversParentTypes['ConnectionChange']> = {
+  action?: Resolver<ResolversTypes['ChangeAction'], ParentType, ContextType>;
+  connection?: Resolver<ResolversTypes['Connection'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  recordedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type ConnectionConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConnectionConnection'] = ResolversParentTypes['ConnectionConnection']> = {
@@ -818,6 +1005,15 @@ export type GroupResolvers<ContextType = GraphQLContext, ParentType extends Reso
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type GroupChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['GroupChange'] = ResolversParentTypes['GroupChange']> = {
+  action?: Resolver<ResolversTypes['ChangeAction'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  group?: Resolver<ResolversTypes['Group'], ParentType, ContextType>;
+  membership?: Resolver<Maybe<ResolversTypes['Membership']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  recordedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
 export type GroupConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['GroupConnection'] = ResolversParentTypes['GroupConnection']> = {
   edges?: Resolver<Array<ResolversTypes['GroupEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
@@ -851,6 +1047,15 @@ export type MemberResolvers<ContextType = GraphQLContext, ParentType extends Res
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MemberChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberChange'] = ResolversParentTypes['MemberChange']> = {
+  action?: Resolver<ResolversTypes['ChangeAction'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  membership?: Resolver<Maybe<ResolversTypes['Membership']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  recordedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type MemberConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberConnection'] = ResolversParentTypes['MemberConnection']> = {
@@ -901,6 +1106,13 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 };
 
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  connectionChanged?: SubscriptionResolver<ResolversTypes['ConnectionChange'], "connectionChanged", ParentType, ContextType, Partial<SubscriptionConnectionChangedArgs>>;
+  groupChanged?: SubscriptionResolver<ResolversTypes['GroupChange'], "groupChanged", ParentType, ContextType, Partial<SubscriptionGroupChangedArgs>>;
+  memberChanged?: SubscriptionResolver<ResolversTypes['MemberChange'], "memberChanged", ParentType, ContextType, Partial<SubscriptionMemberChangedArgs>>;
+  tenantChanged?: SubscriptionResolver<ResolversTypes['TenantChange'], "tenantChanged", ParentType, ContextType, Partial<SubscriptionTenantChangedArgs>>;
+};
+
 export type TenantResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Tenant'] = ResolversParentTypes['Tenant']> = {
   connections?: Resolver<ResolversTypes['ConnectionConnection'], ParentType, ContextType, Partial<TenantConnectionsArgs>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -916,6 +1128,14 @@ export type TenantResolvers<ContextType = GraphQLContext, ParentType extends Res
   slug?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TenantChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TenantChange'] = ResolversParentTypes['TenantChange']> = {
+  action?: Resolver<ResolversTypes['ChangeAction'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  recordedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  tenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType>;
 };
 
 export type TenantConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TenantConnection'] = ResolversParentTypes['TenantConnection']> = {
@@ -940,6 +1160,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ChangeConnection?: ChangeConnectionResolvers<ContextType>;
   ChangeEdge?: ChangeEdgeResolvers<ContextType>;
   Connection?: ConnectionResolvers<ContextType>;
+  ConnectionChange?: ConnectionChangeResolvers<ContextType>;
   ConnectionConnection?: ConnectionConnectionResolvers<ContextType>;
   ConnectionEdge?: ConnectionEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
@@ -947,17 +1168,21 @@ export type Resolvers<ContextType = GraphQLContext> = {
   DeliveryConnection?: DeliveryConnectionResolvers<ContextType>;
   DeliveryEdge?: DeliveryEdgeResolvers<ContextType>;
   Group?: GroupResolvers<ContextType>;
+  GroupChange?: GroupChangeResolvers<ContextType>;
   GroupConnection?: GroupConnectionResolvers<ContextType>;
   GroupEdge?: GroupEdgeResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Member?: MemberResolvers<ContextType>;
+  MemberChange?: MemberChangeResolvers<ContextType>;
   MemberConnection?: MemberConnectionResolvers<ContextType>;
   MemberEdge?: MemberEdgeResolvers<ContextType>;
   Membership?: MembershipResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
+  TenantChange?: TenantChangeResolvers<ContextType>;
   TenantConnection?: TenantConnectionResolvers<ContextType>;
   TenantEdge?: TenantEdgeResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;

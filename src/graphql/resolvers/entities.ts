@@ -32,8 +32,10 @@ function nestedList<T>(
   args: PageArgs,
 ): Promise<Page<T>> {
   const window = pageWindow(args, parseRowCursor);
-  const spec = { table, window, conditions: [...conditions, ...tenantScope(table, viewerTenant(ctx.viewer))] };
-  return ctx.loaders.nested(`${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
+  const scope = viewerTenant(ctx.viewer);
+  const spec = { table, window, conditions: [...conditions, ...tenantScope(table, scope)] };
+  // The scope is part of the key: a subscription batch's loaders serve viewers of every tenant.
+  return ctx.loaders.nested(`${scope ?? '*'}|${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
 }
 
 async function tenantOf(ctx: GraphQLContext, tenantId: string | null): Promise<TenantRow | null> {

@@ -5,6 +5,7 @@ import { entityResolvers } from './entities.js';
 import { feedResolvers } from './feed.js';
 import { listResolvers, pageInfoResolvers } from './pages.js';
 import { queryResolvers } from './query.js';
+import { subscriptionResolvers } from './subscriptions.js';
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
@@ -12,6 +13,7 @@ export const resolvers: Resolvers = {
   ...queryResolvers,
   ...entityResolvers,
   ...feedResolvers,
+  ...subscriptionResolvers,
   PageInfo: pageInfoResolvers,
   TenantConnection: listResolvers,
   ConnectionConnection: listResolvers,

@@ -1,0 +1,49 @@
+// What an error may tell a client, the same over HTTP (Apollo) and WebSocket (graphql-ws):
+// our own codes and GraphQL's request errors pass as they are; a database outage is a plain
+// SERVICE_UNAVAILABLE; anything else is logged in full and masked.
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import { isUnavailable } from '../db/errors.js';
+
+const OWN_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'SERVICE_UNAVAILABLE']);
+// Apollo's own codes for requests it rejects before any resolver runs.
+const APOLLO_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+export type ErrorFormatter = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+
+export function createErrorFormatter(options: { logger: Logger; production: boolean }): ErrorFormatter {
+  const { logger, production } = options;
+  return (formatted, error) => {
+    const code = String(formatted.extensions?.code ?? '');
+    if (OWN_CODES.has(code) || APOLLO_CODES.has(code)) {
+      // Apollo prefixes errors thrown while building the context; ours are complete sentences.
+      // A client's own mistake needs no server stack trace, even in development.
+      const { stacktrace: _trace, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, message: formatted.message.replace(/^Context creation failed: /, ''), extensions };
+    }
+    const original = unwrapResolverError(error);
+    if (isUnavailable(original)) {
+      logger.warn({ err: original }, 'GraphQL request failed: database unavailable');
+      return {
+        message: 'the database is unavailable; retry shortly',
+        path: formatted.path,
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
+      };
+    }
+    // Anything unexpected: log it in full, tell the client nothing about its insides.
+    logger.error({ err: original, path: formatted.path }, 'GraphQL resolver failed');
+    return {
+      message: 'internal error',
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR', ...(production ? {} : { detail: formatted.message }) },
+    };
+  };
+}

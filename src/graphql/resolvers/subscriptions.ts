@@ -1,0 +1,54 @@
+// Subscriptions: each opens a LiveStream on the process's hub (WebSocket only) and renders
+// every event it yields through the event's own loaders.
+import type { GraphQLContext } from '../context.js';
+import { feedCursor, parseFeedCursor } from '../cursors.js';
+import { apiError } from '../errors.js';
+import type { Resolvers } from '../generated/resolvers.js';
+import type { LiveEvent, LiveEventOf, LiveKind } from '../live/events.js';
+import { LiveStream } from '../live/stream.js';
+import { listTenant } from '../scope.js';
+
+interface SubscriptionArgs {
+  tenantId?: string | null;
+  after?: string | null;
+}
+
+function subscription<K extends LiveKind>(kind: K) {
+  return {
+    subscribe: async (_root: unknown, args: SubscriptionArgs, ctx: GraphQLContext): Promise<AsyncIterable<LiveEventOf[K]>> => {
+      if (!ctx.live) {
+        throw apiError('BAD_USER_INPUT', 'subscriptions are served over WebSocket at /graphql (the graphql-ws protocol)');
+      }
+      // Checked before joining: a bad cursor or an invisible tenant is an error, not a silent stream.
+      const after = args.after === null || args.after === undefined ? undefined : parseFeedCursor(args.after, 'after');
+      const tenantId = await listTenant(ctx, args.tenantId);
+      return new LiveStream(ctx.live.hub, { viewer: ctx.viewer, kind, tenantId, after, onOverflow: ctx.live.onOverflow });
+    },
+    resolve: (event: LiveEventOf[K], _args: unknown, ctx: GraphQLContext): LiveEventOf[K] => {
+      ctx.loaders = event.loaders;
+      return event;
+    },
+  };
+}
+
+/** The fields every change payload shares. */
+const common = {
+  cursor: (e: LiveEvent<unknown>) => feedCursor(e.change.seq),
+  // A member joining or leaving a group is, for the member and the group, an update.
+  action: (e: LiveEvent<unknown>) => (e.membership ? 'UPDATED' : e.change.action),
+  occurredAt: (e: LiveEvent<unknown>) => e.change.occurredAt,
+  recordedAt: (e: LiveEvent<unknown>) => e.change.recordedAt,
+} as const;
+
+export const subscriptionResolvers: Resolvers = {
+  Subscription: {
+    tenantChanged: subscription('TENANT'),
+    connectionChanged: subscription('CONNECTION'),
+    memberChanged: subscription('MEMBER'),
+    groupChanged: subscription('GROUP'),
+  },
+  TenantChange: { ...common, tenant: (e) => e.subject },
+  ConnectionChange: { ...common, connection: (e) => e.subject },
+  MemberChange: { ...common, member: (e) => e.subject, membership: (e) => e.membership },
+  GroupChange: { ...common, group: (e) => e.subject, membership: (e) => e.membership },
+};

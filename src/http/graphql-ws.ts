@@ -1,0 +1,138 @@
+// GraphQL over WebSocket (the graphql-ws protocol) at /graphql, on the same HTTP server as
+// everything else: graphql-ws's `use/ws` adapter over ws, with who-is-asking settled once, on
+// connect, from the connection params. Subscriptions read from the process's LiveHub.
+import type { Server } from 'node:http';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Viewer } from '../auth/viewer.js';
+import type { Database } from '../db/open.js';
+import { isUnavailable } from '../db/errors.js';
+import type { Authenticate } from '../graphql/apollo.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import type { ErrorFormatter } from '../graphql/format-error.js';
+import type { LiveHub } from '../graphql/live/hub.js';
+import { Loaders } from '../graphql/loaders.js';
+
+/** Close codes this server uses (graphql-ws's own are 44xx/4500 too; these are documented). */
+export const WS_CLOSE = {
+  /** Missing, bad or revoked API key (graphql-ws's Forbidden). */
+  forbidden: 4403,
+  /** The client read too slowly and its buffer overflowed: reconnect with `after`. */
+  overflow: 4413,
+  /** The database could not be reached to check the key: try again later. */
+  unavailable: 1013,
+  /** The server is shutting down. */
+  goingAway: 1001,
+} as const;
+
+export interface GraphqlWsDeps {
+  server: Server;
+  path: string;
+  schema: GraphQLSchema;
+  db: Database;
+  hub: LiveHub;
+  authenticate: Authenticate;
+  formatError: ErrorFormatter;
+  logger: Logger;
+  production: boolean;
+}
+
+export interface GraphqlWs {
+  /** Closes every socket with 1001 and stops taking new ones. */
+  dispose(): Promise<void>;
+  /** Key ids of the open sockets (bootstrap admin keys have none). */
+  activeKeyIds(): Iterable<string>;
+  /** Closes every socket authenticated with one of these keys. */
+  closeKeys(keyIds: ReadonlySet<string>): void;
+}
+
+// A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
+type Extra = { viewer?: Viewer };
+
+/** `authorization` from the connection params, whatever its case (GraphiQL sends `Authorization`). */
+function authorizationOf(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  if (!params) return undefined;
+  for (const [key, value] of Object.entries(params)) {
+    if (key.toLowerCase() === 'authorization' && typeof value === 'string') return value;
+  }
+  return undefined;
+}
+
+export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
+  const { logger, db, hub } = deps;
+  // Same body limit as HTTP: no operation needs more.
+  const wss = new WebSocketServer({ server: deps.server, path: deps.path, maxPayload: 1024 * 1024 });
+  const sessions = new Map<WebSocket, Viewer>();
+
+  const formatErrors = (errors: readonly GraphQLError[]) => errors.map((e) => deps.formatError(e.toJSON(), e));
+
+  const graphqlWs = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      schema: deps.schema,
+      // Internal errors' messages in close reasons only outside production.
+      isProd: deps.production,
+      onConnect: async (ctx) => {
+        const { socket } = ctx.extra;
+        let result: Awaited<ReturnType<Authenticate>>;
+        try {
+          result = await deps.authenticate(authorizationOf(ctx.connectionParams));
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          logger.warn({ err: error }, 'WebSocket refused: database unavailable');
+          socket.close(WS_CLOSE.unavailable, 'database unavailable; retry shortly');
+          return false;
+        }
+        if ('error' in result) {
+          // The reason says what is wrong, as the HTTP 401 does (close reasons stay short).
+          socket.close(WS_CLOSE.forbidden, result.error.slice(0, 120));
+          return false;
+        }
+        ctx.extra.viewer = result;
+        sessions.set(socket, result);
+        socket.once('close', () => sessions.delete(socket));
+        logger.debug({ key: result.name }, 'WebSocket connected');
+        return true;
+      },
+      context: (ctx): GraphQLContext => {
+        const { socket, viewer } = ctx.extra;
+        // onConnect ran first: graphql-ws refuses operations before the connection is acked.
+        if (!viewer) throw new Error('operation on an unauthenticated socket');
+        return {
+          viewer,
+          db,
+          loaders: new Loaders(db),
+          live: {
+            hub,
+            onOverflow: () => {
+              logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');
+              socket.close(WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
+            },
+          },
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined,
+    },
+    wss,
+  );
+
+  return {
+    dispose: async () => {
+      await graphqlWs.dispose();
+    },
+    activeKeyIds: function* () {
+      for (const viewer of sessions.values()) if (viewer.keyId) yield viewer.keyId;
+    },
+    closeKeys: (keyIds) => {
+      for (const [socket, viewer] of sessions) {
+        if (viewer.keyId && keyIds.has(viewer.keyId)) {
+          logger.info({ key: viewer.name }, 'WebSocket closed: API key revoked');
+          socket.close(WS_CLOSE.forbidden, 'API key revoked');
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// Subscribes to the running service over a real WebSocket with the real graphql-ws client, and
+// collects what is pushed, for tests to wait on and inspect.
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+export interface LiveSubscription<T> {
+  /** Payloads (`data`) received, in order. */
+  events: T[];
+  /** GraphQL errors the server sent for the operation, if it failed. */
+  errors: unknown[];
+  /** Resolves when the operation completes, fails, or the socket closes. */
+  done: Promise<void>;
+  /** Resolves with the socket's close code and reason once it closes. */
+  closed: Promise<Closed>;
+  /** Waits until at least `n` events arrived; fails with what did arrive after the timeout. */
+  waitFor(n: number, timeoutMs?: number): Promise<T[]>;
+  /** Unsubscribes and closes the socket. */
+  close(): Promise<void>;
+}
+
+export const wsUrl = (httpUrl: string) => `${httpUrl.replace(/^http/, 'ws')}/graphql`;
+
+/** graphql-ws client on its own socket; `key` null sends no connection params. */
+export function connect(httpUrl: string, key: string | null, params?: Record<string, unknown>): { client: Client; closed: Promise<Closed> } {
+  let onClosed: (c: Closed) => void = () => {};
+  const closed = new Promise<Closed>((resolve) => (onClosed = resolve));
+  const client = createClient({
+    url: wsUrl(httpUrl),
+    webSocketImpl: WebSocket,
+    connectionParams: params ?? (key === null ? undefined : { authorization: `Bearer ${key}` }),
+    lazy: false,
+    retryAttempts: 0,
+    // Tests assert close codes: report the first close, never reconnect.
+    shouldRetry: () => false,
+    on: {
+      closed: (event) => {
+        const e = event as { code?: number; reason?: string | Buffer };
+        onClosed({ code: e.code ?? 0, reason: String(e.reason ?? '') });
+      },
+    },
+    onNonLazyError: () => {},
+  });
+  return { client, closed };
+}
+
+export function subscribe<T = Record<string, unknown>>(
+  httpUrl: string,
+  key: string | null,
+  query: string,
+  variables: Record<string, unknown> = {},
+  params?: Record<string, unknown>,
+): LiveSubscription<T> {
+  const { client, closed } = connect(httpUrl, key, params);
+  const events: T[] = [];
+  const errors: unknown[] = [];
+  const waiters = new Set<() => void>();
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  void closed.then(() => finish());
+
+  client.subscribe<T>(
+    { query, variables },
+    {
+      next: (result) => {
+        if (result.errors) errors.push(...result.errors);
+        if (result.data) events.push(result.data as T);
+        for (const w of waiters) w();
+      },
+      error: (error) => {
+        errors.push(...(Array.isArray(error) ? error : [error]));
+        finish();
+      },
+      complete: () => finish(),
+    },
+  );
+
+  return {
+    events,
+    errors,
+    done,
+    closed,
+    waitFor: (n, timeoutMs = 15_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (events.length >= n) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(events.slice());
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`expected ${n} events, got ${events.length}; errors: ${JSON.stringify(errors)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+    close: async () => {
+      await client.dispose();
+    },
+  };
+}
+
+/** Decodes a feed cursor to its sequence number (tests compare order with it). */
+export function cursorSeq(cursor: string): number {
+  const [tag, seq] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, number];
+  if (tag !== 's') throw new Error(`not a feed cursor: ${cursor}`);
+  return seq;
+}
+
+/** Waits until `check` holds, polling. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
