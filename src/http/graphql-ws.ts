@@ -12,6 +12,7 @@ import { isUnavailable } from '../db/errors.js';
 import type { Authenticate } from '../graphql/apollo.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { ErrorFormatter } from '../graphql/format-error.js';
+import { subscribeShared } from '../graphql/live/execute.js';
 import type { LiveHub } from '../graphql/live/hub.js';
 import { Loaders } from '../graphql/loaders.js';
 
@@ -112,6 +113,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           },
         };
       },
+      subscribe: subscribeShared,
       onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined,

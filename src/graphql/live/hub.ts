@@ -9,6 +9,8 @@ import { Loaders } from '../loaders.js';
 export interface LiveBatch {
   rows: readonly FeedRow[];
   loaders: Loaders;
+  /** Executions shared by the batch's subscribers (see execute.ts). */
+  shared: Map<string, unknown>;
 }
 
 export type BatchListener = (batch: LiveBatch) => void;
@@ -71,7 +73,7 @@ export function createLiveHub(follower: FeedFollower, db: Database, options: Hub
     chain = chain.then(async () => {
       const loaders = listeners.size > 0 ? await loadersFor(rows) : new Loaders(db);
       position = rows[rows.length - 1]!.seq;
-      const batch = { rows, loaders };
+      const batch = { rows, loaders, shared: new Map<string, unknown>() };
       for (const listener of listeners) listener(batch);
     });
   });

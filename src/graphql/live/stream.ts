@@ -37,6 +37,7 @@ interface Replay {
 interface Pending {
   row: FeedRow;
   loaders: Loaders;
+  shared: Map<string, unknown>;
 }
 
 const REPLAY_PAGE = 200;
@@ -67,7 +68,7 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
     const joined = hub.join((batch) => {
       for (const row of batch.rows) {
         if (!this.#matches(row)) continue;
-        if (!this.#queue.push({ row, loaders: batch.loaders })) {
+        if (!this.#queue.push({ row, loaders: batch.loaders, shared: batch.shared })) {
           if (!this.#closed) this.#overflow();
           return;
         }
@@ -94,7 +95,8 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
           else await this.#retrying(() => this.#readHistory(replay));
           continue;
         }
-        pending = { row: replay.rows.shift()!, loaders: replay.loaders! };
+        // History is this stream's alone: nothing to share.
+        pending = { row: replay.rows.shift()!, loaders: replay.loaders!, shared: new Map() };
       } else {
         const taken = await this.#queue.next();
         if (taken.done) break;
@@ -158,7 +160,7 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
   }
 
   /** The event for a row, or null when its object is gone or not visible to this viewer. */
-  async #toEvent({ row, loaders }: Pending): Promise<LiveEventOf[K] | null> {
+  async #toEvent({ row, loaders, shared }: Pending): Promise<LiveEventOf[K] | null> {
     const { kind, viewer } = this.#spec;
     let membership = null;
     let subjectId: string | null = row.entityId;
@@ -172,22 +174,22 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
     switch (kind as LiveKind) {
       case 'TENANT': {
         const subject = await loaders.tenant.load(subjectId);
-        if (subject && canSee(viewer, subject.id)) event = { change: row, subject, membership, loaders };
+        if (subject && canSee(viewer, subject.id)) event = { change: row, subject, membership, loaders, shared };
         break;
       }
       case 'CONNECTION': {
         const subject = await loaders.connection.load(subjectId);
-        if (subject && canSee(viewer, subject.tenantId)) event = { change: row, subject, membership, loaders };
+        if (subject && canSee(viewer, subject.tenantId)) event = { change: row, subject, membership, loaders, shared };
         break;
       }
       case 'MEMBER': {
         const subject = await loaders.member.load(subjectId);
-        if (subject && canSee(viewer, subject.tenantId)) event = { change: row, subject, membership, loaders };
+        if (subject && canSee(viewer, subject.tenantId)) event = { change: row, subject, membership, loaders, shared };
         break;
       }
       case 'GROUP': {
         const subject = await loaders.group.load(subjectId);
-        if (subject && canSee(viewer, subject.tenantId)) event = { change: row, subject, membership, loaders };
+        if (subject && canSee(viewer, subject.tenantId)) event = { change: row, subject, membership, loaders, shared };
         break;
       }
     }

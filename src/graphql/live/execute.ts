@@ -1,0 +1,69 @@
+// Runs a subscription as graphql-js's own subscribe() does (the source stream from the
+// field's subscribe resolver, then an execution of the selection set per event), except that
+// subscribers of this process whose operation, variables and tenant scope are the same share
+// each live event's execution. A thousand dashboards on one query cost one execution per
+// change, not a thousand; each still gets its own message.
+//
+// Sharing is sound because a payload can depend only on the event, the operation and the
+// viewer's tenant scope: no field reachable from a subscription payload reads anything else
+// of the viewer (which key, its name).
+import {
+  createSourceEventStream,
+  execute,
+  print,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
+import { viewerTenant } from '../../auth/viewer.js';
+import type { GraphQLContext } from '../context.js';
+import type { LiveEvent } from './events.js';
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+
+/** What makes two subscriptions' payloads equal for the same event. */
+function operationKey(args: ExecutionArgs): string {
+  const ctx = args.contextValue as GraphQLContext;
+  const scope = viewerTenant(ctx.viewer) ?? '*';
+  return `${scope}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}\n${print(args.document)}`;
+}
+
+export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!isAsyncIterable(source)) return source as ExecutionResult;
+  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<LiveEvent<unknown>>;
+  const key = operationKey(args);
+  const ctx = args.contextValue as GraphQLContext;
+
+  const run = (event: LiveEvent<unknown>): Result => {
+    const slot = `${event.change.seq}\n${key}`;
+    let result = event.shared.get(slot) as Result | undefined;
+    if (!result) {
+      // The event's loaders, not this subscription's: they are what every sharer reads through.
+      result = execute({ ...args, rootValue: event, contextValue: { ...ctx, loaders: event.loaders } });
+      event.shared.set(slot, result);
+    }
+    return result;
+  };
+
+  const results: AsyncIterableIterator<ExecutionResult> = {
+    [Symbol.asyncIterator]() {
+      return results;
+    },
+    async next() {
+      const step = await iterator.next();
+      return step.done ? { value: undefined, done: true } : { value: await run(step.value), done: false };
+    },
+    async return() {
+      await iterator.return?.();
+      return { value: undefined, done: true };
+    },
+    async throw(error: unknown) {
+      await iterator.return?.();
+      throw error;
+    },
+  };
+  return results;
+}
