@@ -12,6 +12,7 @@ import { isUnavailable } from '../db/errors.js';
 import type { Authenticate } from '../graphql/apollo.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { ErrorFormatter } from '../graphql/format-error.js';
+import { createDocumentCache } from '../graphql/live/documents.js';
 import { subscribeShared } from '../graphql/live/execute.js';
 import type { LiveHub } from '../graphql/live/hub.js';
 import { Loaders } from '../graphql/loaders.js';
@@ -67,6 +68,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
   const wss = new WebSocketServer({ server: deps.server, path: deps.path, maxPayload: 1024 * 1024 });
   const sessions = new Map<WebSocket, Viewer>();
 
+  const documents = createDocumentCache(deps.schema);
   const formatErrors = (errors: readonly GraphQLError[]) => errors.map((e) => deps.formatError(e.toJSON(), e));
 
   const graphqlWs = useServer<Record<string, unknown> | undefined, Extra>(
@@ -96,14 +98,27 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         logger.debug({ key: result.name }, 'WebSocket connected');
         return true;
       },
+      onSubscribe: (_ctx, _id, payload) => {
+        const document = documents.get(payload.query);
+        if (!('kind' in document)) return document;
+        return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
+      },
       context: (ctx): GraphQLContext => {
         const { socket, viewer } = ctx.extra;
         // onConnect ran first: graphql-ws refuses operations before the connection is acked.
         if (!viewer) throw new Error('operation on an unauthenticated socket');
+        // Made on first use: a subscription reads through each event's loaders instead, and
+        // ten thousand idle subscriptions should not each hold a set of empty ones.
+        let loaders: Loaders | undefined;
         return {
           viewer,
           db,
-          loaders: new Loaders(db),
+          get loaders() {
+            return (loaders ??= new Loaders(db));
+          },
+          set loaders(value) {
+            loaders = value;
+          },
           live: {
             hub,
             onOverflow: () => {

@@ -305,11 +305,21 @@ describe(`subscriptions (${backend})`, () => {
     expect(reply.errors?.[0]?.message).toMatch(/WebSocket at \/graphql/);
   });
 
-  it('a bad cursor is BAD_USER_INPUT, and the socket stays open for other operations', async () => {
+  it('a bad cursor is BAD_USER_INPUT; a bad operation is a validation or syntax error', async () => {
     const bad = subscribe(server.url, server.adminKey, MEMBER_CHANGED, { after: 'garbage!' });
     await bad.done;
     expect(JSON.stringify(bad.errors)).toContain('BAD_USER_INPUT');
     await bad.close();
+
+    const unknown = subscribe(server.url, server.adminKey, 'subscription { memberChanged { nope } }');
+    await unknown.done;
+    expect(unknown.errors).toMatchObject([{ message: expect.stringMatching(/Cannot query field "nope"/), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
+    await unknown.close();
+
+    const broken = subscribe(server.url, server.adminKey, 'subscription { memberChanged {');
+    await broken.done;
+    expect(broken.errors).toMatchObject([{ message: expect.stringMatching(/Syntax Error/), extensions: { code: 'GRAPHQL_PARSE_FAILED' } }]);
+    await broken.close();
   });
 });
 

@@ -11,6 +11,7 @@ import {
   createSourceEventStream,
   execute,
   print,
+  type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
 } from 'graphql';
@@ -23,11 +24,16 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
+// Documents are shared between subscriptions (documents.ts): print each once.
+const printed = new WeakMap<DocumentNode, string>();
+
 /** What makes two subscriptions' payloads equal for the same event. */
 function operationKey(args: ExecutionArgs): string {
   const ctx = args.contextValue as GraphQLContext;
   const scope = viewerTenant(ctx.viewer) ?? '*';
-  return `${scope}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}\n${print(args.document)}`;
+  let text = printed.get(args.document);
+  if (text === undefined) printed.set(args.document, (text = print(args.document)));
+  return `${scope}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}\n${text}`;
 }
 
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
@@ -42,7 +48,8 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterabl
     let result = event.shared.get(slot) as Result | undefined;
     if (!result) {
       // The event's loaders, not this subscription's: they are what every sharer reads through.
-      result = execute({ ...args, rootValue: event, contextValue: { ...ctx, loaders: event.loaders } });
+      const context: GraphQLContext = { viewer: ctx.viewer, db: ctx.db, loaders: event.loaders, live: ctx.live };
+      result = execute({ ...args, rootValue: event, contextValue: context });
       event.shared.set(slot, result);
     }
     return result;
