@@ -122,6 +122,10 @@ async function openPostgres(
   const common = {
     onnotice: () => {},
     connect_timeout: 5,
+    // postgres.js waits longer before each reconnect, up to 20 s, counting failures across the
+    // whole pool: after a short restart the service would stay unavailable for many seconds
+    // with the database already back. Retry quickly instead, at most a second apart.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     connection: { application_name: 'directory-sync' },
   } as const;
 

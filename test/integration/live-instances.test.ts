@@ -1,0 +1,441 @@
+// Subscriptions across real service processes and real failures: a change reaches subscribers
+// of every instance whichever instance took the webhook, each subscriber gets every change
+// exactly once in feed order under concurrent load, a cursor from one instance resumes on
+// another, and a subscriber misses nothing when its instance's LISTEN connection drops or when
+// Postgres itself restarts underneath an open WebSocket.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../../src/auth/api-keys.js';
+import { openDatabase } from '../../src/db/open.js';
+import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
+import { stytchEvent } from '../support/directory.js';
+import { cursorSeq, eventually, subscribe, type LiveSubscription } from '../support/live.js';
+import { pgCtl, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
+import { spawnService, type ServiceProcess } from '../support/process.js';
+import { gqlData, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
+import { newStytchSecret } from '../support/sign.js';
+import { startProxy, type Proxy } from '../support/tcp-proxy.js';
+
+/** Where webhooks go and GraphQL is asked: an in-process server or a spawned process. */
+interface Target {
+  url: string;
+  adminKey: string;
+  stytchSecret: string;
+}
+
+interface MemberChanged {
+  memberChanged: {
+    cursor: string;
+    action: string;
+    occurredAt: string;
+    recordedAt: string;
+    member: { externalId: string; email: string | null };
+  };
+}
+type Live = LiveSubscription<MemberChanged>;
+
+// No tenantId: an admin hears every tenant's member changes, so nothing can be filtered away.
+const MEMBER_CHANGED = `subscription ($after: String) {
+  memberChanged(after: $after) { cursor action occurredAt recordedAt member { externalId email } }
+}`;
+
+const FEED = `query ($after: String) {
+  changes(first: 100, after: $after) {
+    edges { cursor node { entity node { ... on Member { externalId } } } }
+    pageInfo { hasNextPage }
+  }
+}`;
+
+interface FeedEdge {
+  cursor: string;
+  node: { entity: string; node: { externalId?: string } | null };
+}
+
+const tag = () => randomBytes(4).toString('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const emailOf = (id: string) => `${id}@live.example`;
+
+// A fresh name every time: an event identical to what is stored is no change at all.
+const memberEvent = (org: string, id: string) =>
+  stytchEvent('member', 'CREATE', id, {
+    member_id: id,
+    organization_id: org,
+    email_address: emailOf(id),
+    status: 'active',
+    name: `Name ${randomBytes(3).toString('hex')}`,
+  });
+
+async function send(target: Target, event: Record<string, unknown>): Promise<void> {
+  const r = stytchRequest(target.stytchSecret, event);
+  const reply = await post(`${target.url}/webhooks/stytch`, r.body, r.headers);
+  if (reply.status !== 200) throw new Error(`webhook answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+}
+
+/** The member-feed entries after a cursor, read through `changes` a page of 100 at a time. */
+async function memberFeedAfter(target: Target, after: string): Promise<{ cursor: string; externalId: string | undefined }[]> {
+  const out: { cursor: string; externalId: string | undefined }[] = [];
+  let cursor = after;
+  for (;;) {
+    const page = await gqlData<{ changes: { edges: FeedEdge[]; pageInfo: { hasNextPage: boolean } } }>(target, FEED, { after: cursor });
+    for (const edge of page.changes.edges) {
+      // What memberChanged carries: members, and memberships (none are made here).
+      if (edge.node.entity === 'MEMBER' || edge.node.entity === 'MEMBERSHIP') {
+        out.push({ cursor: edge.cursor, externalId: edge.node.node?.externalId });
+      }
+    }
+    if (!page.changes.pageInfo.hasNextPage || page.changes.edges.length === 0) return out;
+    cursor = page.changes.edges[page.changes.edges.length - 1]!.cursor;
+  }
+}
+
+/**
+ * Makes the subscribers provably live, then draws a line: a subscription without `after` only
+ * hears what commits after it is registered, so warm-up events go out until each has heard one;
+ * a final fence event, once every subscriber has it, is the point after which each must have
+ * heard everything. Returns the fence's cursor.
+ */
+async function warmUp(target: Target, subs: Live[], org: string): Promise<string> {
+  const t = tag();
+  let i = 0;
+  await eventually(
+    async () => {
+      if (subs.every((s) => s.events.length > 0)) return true;
+      await send(target, memberEvent(org, `member-warm-${t}-${i++}`));
+      await sleep(50);
+      return false;
+    },
+    30_000,
+    'every subscriber to be live',
+  );
+  const fence = `member-fence-${t}`;
+  await send(target, memberEvent(org, fence));
+  let cursor = '';
+  for (const s of subs) {
+    await eventually(
+      () => {
+        const hit = s.events.find((e) => e.memberChanged.member.externalId === fence);
+        if (hit) cursor = hit.memberChanged.cursor;
+        return hit !== undefined;
+      },
+      30_000,
+      'every subscriber to hear the fence',
+    );
+  }
+  return cursor;
+}
+
+/** What a subscriber heard after the fence. */
+const afterFence = (s: Live, fence: string) => {
+  const i = s.events.findIndex((e) => e.memberChanged.cursor === fence);
+  if (i < 0) throw new Error('the subscriber never heard the fence');
+  return s.events.slice(i + 1).map((e) => e.memberChanged);
+};
+
+const missing = (s: Live, ids: Iterable<string>) => {
+  const got = new Set(s.events.map((e) => e.memberChanged.member.externalId));
+  return [...ids].filter((id) => !got.has(id));
+};
+
+/** Waits until the subscriber heard every one of `ids`; says which it lacks when it times out. */
+async function waitForAll(s: Live, ids: readonly string[], timeoutMs: number, what: string): Promise<void> {
+  try {
+    await eventually(() => missing(s, ids).length === 0, timeoutMs, what);
+  } catch {
+    const lacking = missing(s, ids);
+    throw new Error(
+      `timed out waiting for ${what}: ${lacking.length} of ${ids.length} never arrived (e.g. ${lacking.slice(0, 5).join(', ')}); ` +
+        `${s.events.length} events in all; errors: ${JSON.stringify(s.errors)}`,
+    );
+  }
+}
+
+/** Every change after the fence exactly once, in the feed's order, and nothing else. */
+async function expectFeedOrder(s: Live, fence: string, feed: { cursor: string }[], label: string): Promise<void> {
+  const cursors = afterFence(s, fence).map((e) => e.cursor);
+  expect(new Set(cursors).size, `${label}: no change twice`).toBe(cursors.length);
+  expect(cursors, `${label}: the feed's changes in the feed's order`).toEqual(feed.map((e) => e.cursor));
+  const seqs = cursors.map(cursorSeq);
+  expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+}
+
+describe.runIf(onPostgres)(`subscriptions across two service processes (${backend})`, () => {
+  const stytchSecret = newStytchSecret();
+  const adminKey = generateApiKey();
+  const org = `organization-live-${tag()}`;
+  let a: ServiceProcess;
+  let b: ServiceProcess;
+  let A: Target;
+  let B: Target;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const created = await createPostgresDatabase();
+    drop = created.drop;
+    const env = {
+      DATABASE_URL: created.url,
+      STYTCH_WEBHOOK_SECRET: stytchSecret,
+      POLIS_WEBHOOK_SECRET: 'p'.repeat(32),
+      ADMIN_API_KEY: adminKey,
+      LOG_LEVEL: 'warn',
+    };
+    [a, b] = await Promise.all([spawnService(env), spawnService(env)]);
+    A = { url: a.url, adminKey, stytchSecret };
+    B = { url: b.url, adminKey, stytchSecret };
+  });
+  afterAll(async () => {
+    const codes = await Promise.all([a?.stop(), b?.stop()]);
+    await drop?.();
+    expect(codes).toEqual([0, 0]);
+  });
+
+  it('a webhook taken by A is pushed to a subscriber of B, with the feed\'s own cursor', async () => {
+    const live = subscribe<MemberChanged>(B.url, adminKey, MEMBER_CHANGED);
+    try {
+      const fence = await warmUp(A, [live], org);
+      const id = `member-cross-${tag()}`;
+      await send(A, memberEvent(org, id));
+      await waitForAll(live, [id], 30_000, 'B\'s subscriber to hear A\'s change');
+
+      const [change, ...rest] = afterFence(live, fence);
+      expect(rest).toEqual([]);
+      expect(change!.action).toBe('CREATED');
+      expect(change!.member).toEqual({ externalId: id, email: emailOf(id) });
+      const feed = await memberFeedAfter(A, fence);
+      expect(feed).toEqual([{ cursor: change!.cursor, externalId: id }]);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('500 concurrent webhooks over both instances reach three subscribers once each, in feed order', async () => {
+    const subs = [
+      subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED),
+      subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED),
+      subscribe<MemberChanged>(B.url, adminKey, MEMBER_CHANGED),
+    ];
+    try {
+      const fence = await warmUp(A, subs, org);
+      const t = tag();
+      const senders = 5;
+      const perSender = 100;
+      const ids = Array.from({ length: senders * perSender }, (_, i) => `member-load-${t}-${i}`);
+      // Each sender alternates instances, so commits from both interleave in the feed.
+      await Promise.all(
+        Array.from({ length: senders }, async (_, s) => {
+          for (let i = 0; i < perSender; i++) {
+            await send([A, B][(s + i) % 2]!, memberEvent(org, ids[s * perSender + i]!));
+          }
+        }),
+      );
+      for (const [n, s] of subs.entries()) {
+        await waitForAll(s, ids, 120_000, `subscriber ${n} to hear every change`);
+      }
+
+      const feed = await memberFeedAfter(A, fence);
+      expect(feed.map((e) => e.externalId).sort()).toEqual([...ids].sort());
+      for (const [n, s] of subs.entries()) await expectFeedOrder(s, fence, feed, `subscriber ${n}`);
+    } finally {
+      await Promise.all(subs.map((s) => s.close()));
+    }
+  }, 180_000);
+
+  it('a cursor from A resumes on A after changes delivered to B: exactly those, in order, then live', async () => {
+    const first = subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED);
+    let last: string;
+    try {
+      last = await warmUp(A, [first], org);
+    } finally {
+      await first.close();
+    }
+
+    const t = tag();
+    const missed = Array.from({ length: 20 }, (_, i) => `member-resume-${t}-${i}`);
+    for (const id of missed) await send(B, memberEvent(org, id));
+
+    const resumed = subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED, { after: last });
+    try {
+      const replayed = (await resumed.waitFor(20, 60_000)).map((e) => e.memberChanged);
+      expect(replayed.map((e) => e.member.externalId)).toEqual(missed);
+      const feed = await memberFeedAfter(A, last);
+      expect(replayed.map((e) => e.cursor)).toEqual(feed.map((e) => e.cursor));
+
+      // Live again, from the other instance, with nothing repeated at the seam.
+      const next = `member-resume-${t}-live`;
+      await send(B, memberEvent(org, next));
+      const all = (await resumed.waitFor(21, 30_000)).map((e) => e.memberChanged);
+      expect(all.map((e) => e.member.externalId)).toEqual([...missed, next]);
+      expect(new Set(all.map((e) => e.cursor)).size).toBe(21);
+    } finally {
+      await resumed.close();
+    }
+  });
+});
+
+describe.runIf(onPostgres)(`a subscriber whose instance lost its LISTEN connection (${backend})`, () => {
+  const org = `organization-listen-${tag()}`;
+  let proxy: Proxy;
+  let proxied: TestServer;
+  let other: TestServer;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const created = await createPostgresDatabase();
+    drop = created.drop;
+    const target = new URL(created.url);
+    proxy = await startProxy(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(created.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    // Notifications only: no backstop poll, so only the catch-up on re-listening can deliver
+    // what was committed while the listener was gone.
+    proxied = await startTestServer({
+      database: { handle: await openDatabase({ databaseUrl: viaProxy.toString(), poolSize: 4 }), url: viaProxy.toString(), dispose: async () => {} },
+      feedPollMs: 0,
+    });
+    // A second instance that reaches the database directly, around the proxy.
+    other = await startTestServer({
+      database: { handle: await openDatabase({ databaseUrl: created.url, poolSize: 4 }), url: created.url, dispose: async () => {} },
+    });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+    await other?.close();
+    await proxied?.database.close();
+    await other?.database.close();
+    await proxy?.close();
+    await drop?.();
+  });
+
+  it('gets every change committed while it was not listening, once it listens again, with no further webhook', async () => {
+    const live = subscribe<MemberChanged>(proxied.url, proxied.adminKey, MEMBER_CHANGED);
+    try {
+      const fence = await warmUp(proxied, [live], org);
+
+      await proxy.refuse();
+      const t = tag();
+      const missed = Array.from({ length: 15 }, (_, i) => `member-relisten-${t}-${i}`);
+      for (const id of missed) await send(other, memberEvent(org, id));
+      // Nothing can reach the proxied instance while its database is cut off.
+      expect(afterFence(live, fence)).toEqual([]);
+
+      await proxy.restore();
+      await waitForAll(live, missed, 60_000, 'the changes made while the listener was gone');
+      const feed = await memberFeedAfter(other, fence);
+      expect(feed.map((e) => e.externalId)).toEqual(missed);
+      await expectFeedOrder(live, fence, feed, 'the re-listening subscriber');
+
+      // And it is listening again: the next change arrives on its notification.
+      const next = `member-relisten-${t}-next`;
+      await send(other, memberEvent(org, next));
+      await waitForAll(live, [next], 30_000, 'a change after re-listening');
+      await expectFeedOrder(live, fence, await memberFeedAfter(other, fence), 'the re-listening subscriber');
+    } finally {
+      await live.close();
+    }
+  }, 120_000);
+});
+
+if (onPostgres && !pgCtl) {
+  console.log('Postgres restart test skipped: TEST_PG_CTL is unset (the path of pg_ctl, to run a throwaway cluster)');
+}
+
+describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres restarted under open subscriptions (${backend})`, () => {
+  const stytchSecret = newStytchSecret();
+  const adminKey = generateApiKey();
+  const org = `organization-restart-${tag()}`;
+  let pg: OwnPostgres;
+  let a: ServiceProcess;
+  let b: ServiceProcess;
+  let A: Target;
+  let B: Target;
+
+  beforeAll(async () => {
+    // A cluster of its own: restarting the shared one would break every other test file.
+    pg = await startOwnPostgres();
+    const env = {
+      DATABASE_URL: pg.url,
+      STYTCH_WEBHOOK_SECRET: stytchSecret,
+      POLIS_WEBHOOK_SECRET: 'p'.repeat(32),
+      ADMIN_API_KEY: adminKey,
+      LOG_LEVEL: 'warn',
+    };
+    [a, b] = await Promise.all([spawnService(env), spawnService(env)]);
+    A = { url: a.url, adminKey, stytchSecret };
+    B = { url: b.url, adminKey, stytchSecret };
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await pg?.dispose();
+  });
+
+  it('every acknowledged change reaches each subscriber exactly once, in feed order', async () => {
+    const subs = [subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED), subscribe<MemberChanged>(B.url, adminKey, MEMBER_CHANGED)];
+    const acked: string[] = [];
+    const refusals = new Map<string, number>();
+    let stopSending = false;
+    // A failed test must not leave senders retrying against services that are being stopped.
+    let aborted = false;
+    try {
+      const fence = await warmUp(A, subs, org);
+      const t = tag();
+      let next = 0;
+
+      // Like a real sender: the same delivery again until it is acknowledged.
+      const deliver = async (target: Target, event: Record<string, unknown>) => {
+        const r = stytchRequest(target.stytchSecret, event);
+        while (!aborted) {
+          const reply = await post(`${target.url}/webhooks/stytch`, r.body, r.headers).catch((error: unknown) => ({
+            status: 0,
+            body: { error: String(error) },
+          }));
+          if (reply.status >= 200 && reply.status < 300) return true;
+          const key = `${reply.status} ${JSON.stringify(reply.body)}`;
+          refusals.set(key, (refusals.get(key) ?? 0) + 1);
+          await sleep(100);
+        }
+        return false;
+      };
+      const sending = Promise.all(
+        Array.from({ length: 3 }, async () => {
+          while (!stopSending) {
+            const n = next++;
+            const id = `member-restart-${t}-${n}`;
+            if (await deliver([A, B][n % 2]!, memberEvent(org, id))) acked.push(id);
+          }
+        }),
+      );
+
+      await eventually(() => acked.length >= 20, 60_000, 'deliveries before the restart');
+      await pg.stop();
+      // Down long enough for deliveries to be refused a few times over, and for the instances'
+      // LISTEN connections to try and fail to come back.
+      await eventually(() => [...refusals.values()].reduce((x, y) => x + y, 0) >= 6, 60_000, 'deliveries refused while Postgres is down');
+      await pg.start();
+      const atRestart = acked.length;
+      await eventually(() => acked.length >= atRestart + 20, 60_000, 'deliveries after the restart');
+      stopSending = true;
+      await sending;
+
+      // While the database was down the service said so, and nothing else.
+      for (const key of refusals.keys()) expect(key).toMatch(/^503 /);
+
+      for (const [n, s] of subs.entries()) {
+        await waitForAll(s, acked, 120_000, `subscriber ${n} to hear every acknowledged change`);
+      }
+      const feed = await memberFeedAfter(A, fence);
+      expect(feed.map((e) => e.externalId).sort()).toEqual([...acked].sort());
+      for (const [n, s] of subs.entries()) await expectFeedOrder(s, fence, feed, `subscriber ${n}`);
+    } catch (error) {
+      aborted = true;
+      const logs = [
+        `refusals: ${JSON.stringify([...refusals])}`,
+        `service A:\n${a.output()}`,
+        `service B:\n${b.output()}`,
+        `postgres:\n${await pg.log()}`,
+      ].join('\n');
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${logs}`, { cause: error });
+    } finally {
+      stopSending = true;
+      await Promise.all(subs.map((s) => s.close()));
+    }
+  }, 240_000);
+});
