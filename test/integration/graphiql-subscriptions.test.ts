@@ -4,9 +4,9 @@
 // graphiql.test.ts, every request the browser makes is recorded to prove none leaves this
 // machine, and the page must log no error and trip no Content-Security-Policy directive.
 import { randomBytes } from 'node:crypto';
-import type { Browser, BrowserContext, Page, WebSocket as PageWebSocket } from 'playwright-core';
+import type { Browser, Page, WebSocket as PageWebSocket } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium, launchChromium } from '../support/browser.js';
+import { findChromium, launchChromium, nonLocal, recordingContext } from '../support/browser.js';
 import { seedStytchOrg, stytchEvent, type SeededOrg } from '../support/directory.js';
 import { sendStytch, startTestServer, type TestServer } from '../support/server.js';
 
@@ -30,18 +30,7 @@ interface Recorded {
   keyless: boolean;
 }
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-/** A fresh browser profile (empty localStorage) that records what the page does. */
-async function openContext(browser: Browser, recorded: Recorded): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } });
-  context.on('request', (request) => recorded.urls.push(request.url()));
-  // Runs before the page's own scripts; only reports, so it cannot make the page pass.
-  await context.addInitScript(
-    "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
-  );
-  return context;
-}
 
 function watch(page: Page, recorded: Recorded): void {
   page.on('websocket', (ws: PageWebSocket) => {
@@ -126,7 +115,7 @@ describe.skipIf(!chromiumPath)('GraphiQL subscriptions in Chromium', () => {
 
   it('runs a subscription with a pasted key and shows the change a webhook pushes', async () => {
     const recorded: Recorded = { urls: [], problems: [], sent: [], received: [], keyless: true };
-    const context = await openContext(browser, recorded);
+    const context = await recordingContext(browser, recorded.urls);
     try {
       const page = await context.newPage();
       watch(page, recorded);
@@ -227,10 +216,7 @@ describe.skipIf(!chromiumPath)('GraphiQL subscriptions in Chromium', () => {
       await context.close();
     }
 
-    const elsewhere = recorded.urls.filter((url) => {
-      const parsed = new URL(url);
-      return parsed.protocol !== 'data:' && !LOCAL_HOSTS.has(parsed.hostname);
-    });
+    const elsewhere = nonLocal(recorded.urls);
     expect(elsewhere, 'requests that left this machine').toEqual([]);
     expect(recorded.urls).toContain(`${server.url.replace(/^http/, 'ws')}/graphql`);
     expect(recorded.problems).toEqual([]);

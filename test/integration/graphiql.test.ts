@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findChromium, launchChromium } from '../support/browser.js';
+import { findChromium, launchChromium, nonLocal, recordingContext } from '../support/browser.js';
 import { stytchSeed, uniquify } from '../support/fixtures.js';
 import { sendStytch, startTestServer, type TestServer } from '../support/server.js';
 
@@ -79,16 +79,6 @@ interface Recorded {
   problems: string[];
 }
 
-/** A fresh browser profile (empty localStorage) that records what the page does. */
-async function openContext(browser: Browser, recorded: Recorded): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } });
-  context.on('request', (request) => recorded.urls.push(request.url()));
-  // Runs before the page's own scripts; only reports, so it cannot make the page pass.
-  await context.addInitScript(
-    "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
-  );
-  return context;
-}
 
 function watch(page: Page, recorded: Recorded): void {
   page.on('websocket', (ws) => recorded.urls.push(ws.url()));
@@ -98,7 +88,6 @@ function watch(page: Page, recorded: Recorded): void {
   });
 }
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const headersEditor = (page: Page) => page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
 
@@ -160,17 +149,14 @@ describe.skipIf(!chromiumPath)('GraphiQL in Chromium', () => {
 
   beforeEach(async () => {
     recorded = { urls: [], problems: [] };
-    context = await openContext(browser, recorded);
+    context = await recordingContext(browser, recorded.urls);
     page = await context.newPage();
     watch(page, recorded);
   });
   afterEach(async () => {
     await context.close();
     expect(recorded.urls.length).toBeGreaterThan(0);
-    const elsewhere = recorded.urls.filter((url) => {
-      const parsed = new URL(url);
-      return parsed.protocol !== 'data:' && !LOCAL_HOSTS.has(parsed.hostname);
-    });
+    const elsewhere = nonLocal(recorded.urls);
     expect(elsewhere, 'requests that left this machine').toEqual([]);
     expect(recorded.problems).toEqual([]);
   });

@@ -14,7 +14,7 @@ import { pgCtl, startOwnPostgres, type OwnPostgres } from '../support/own-postgr
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { gqlData, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
 import { newStytchSecret } from '../support/sign.js';
-import { startProxy, type Proxy } from '../support/tcp-proxy.js';
+import { proxyFor, type Proxy } from '../support/tcp-proxy.js';
 
 /** Where webhooks go and GraphQL is asked: an in-process server or a spawned process. */
 interface Target {
@@ -69,6 +69,18 @@ async function send(target: Target, event: Record<string, unknown>): Promise<voi
   const r = stytchRequest(target.stytchSecret, event);
   const reply = await post(`${target.url}/webhooks/stytch`, r.body, r.headers);
   if (reply.status !== 200) throw new Error(`webhook answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+}
+
+/** Two service processes on one database, started together as behind a load balancer. */
+function startPair(databaseUrl: string, stytchSecret: string, adminKey: string): Promise<[ServiceProcess, ServiceProcess]> {
+  const env = {
+    DATABASE_URL: databaseUrl,
+    STYTCH_WEBHOOK_SECRET: stytchSecret,
+    POLIS_WEBHOOK_SECRET: 'p'.repeat(32),
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: 'warn',
+  };
+  return Promise.all([spawnService(env), spawnService(env)]);
 }
 
 /** The member-feed entries after a cursor, read through `changes` a page of 100 at a time. */
@@ -171,14 +183,7 @@ describe.runIf(onPostgres)(`subscriptions across two service processes (${backen
   beforeAll(async () => {
     const created = await createPostgresDatabase();
     drop = created.drop;
-    const env = {
-      DATABASE_URL: created.url,
-      STYTCH_WEBHOOK_SECRET: stytchSecret,
-      POLIS_WEBHOOK_SECRET: 'p'.repeat(32),
-      ADMIN_API_KEY: adminKey,
-      LOG_LEVEL: 'warn',
-    };
-    [a, b] = await Promise.all([spawnService(env), spawnService(env)]);
+    [a, b] = await startPair(created.url, stytchSecret, adminKey);
     A = { url: a.url, adminKey, stytchSecret };
     B = { url: b.url, adminKey, stytchSecret };
   });
@@ -281,14 +286,13 @@ describe.runIf(onPostgres)(`a subscriber whose instance lost its LISTEN connecti
   beforeAll(async () => {
     const created = await createPostgresDatabase();
     drop = created.drop;
-    const target = new URL(created.url);
-    proxy = await startProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(created.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const route = await proxyFor(created.url);
+    proxy = route.proxy;
+    const viaProxy = route.url;
     // Notifications only: no backstop poll, so only the catch-up on re-listening can deliver
     // what was committed while the listener was gone.
     proxied = await startTestServer({
-      database: { handle: await openDatabase({ databaseUrl: viaProxy.toString(), poolSize: 4 }), url: viaProxy.toString(), dispose: async () => {} },
+      database: { handle: await openDatabase({ databaseUrl: viaProxy, poolSize: 4 }), url: viaProxy, dispose: async () => {} },
       feedPollMs: 0,
     });
     // A second instance that reaches the database directly, around the proxy.
@@ -351,14 +355,7 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres restarted under open
   beforeAll(async () => {
     // A cluster of its own: restarting the shared one would break every other test file.
     pg = await startOwnPostgres();
-    const env = {
-      DATABASE_URL: pg.url,
-      STYTCH_WEBHOOK_SECRET: stytchSecret,
-      POLIS_WEBHOOK_SECRET: 'p'.repeat(32),
-      ADMIN_API_KEY: adminKey,
-      LOG_LEVEL: 'warn',
-    };
-    [a, b] = await Promise.all([spawnService(env), spawnService(env)]);
+    [a, b] = await startPair(pg.url, stytchSecret, adminKey);
     A = { url: a.url, adminKey, stytchSecret };
     B = { url: b.url, adminKey, stytchSecret };
   });

@@ -6,7 +6,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { backend, createPostgresDatabase, onPostgres, openTestDatabase } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { post, startTestServer, stytchRequest, type StytchRequest, type TestServer } from '../support/server.js';
-import { startProxy, type Proxy } from '../support/tcp-proxy.js';
+import { proxyFor, type Proxy } from '../support/tcp-proxy.js';
 
 const memberEvent = (n: number, at = Date.now()) => ({
   action: 'CREATE',
@@ -42,14 +42,13 @@ describe.runIf(onPostgres)(`Postgres unavailable (${backend})`, () => {
   beforeAll(async () => {
     const created = await createPostgresDatabase();
     drop = created.drop;
-    const target = new URL(created.url);
-    proxy = await startProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(created.url);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const route = await proxyFor(created.url);
+    proxy = route.proxy;
+    const viaProxy = route.url;
     // The test reads the database directly, around the proxy.
     direct = await openDatabase({ databaseUrl: created.url, poolSize: 2 });
     server = await startTestServer({
-      database: { handle: await openDatabase({ databaseUrl: viaProxy.toString(), poolSize: 8 }), url: viaProxy.toString(), dispose: async () => {} },
+      database: { handle: await openDatabase({ databaseUrl: viaProxy, poolSize: 8 }), url: viaProxy, dispose: async () => {} },
       storeTimeoutMs: 1500,
     });
   });

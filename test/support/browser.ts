@@ -2,7 +2,7 @@
 // browser, so this uses the system's (Debian's `chromium`, which .ci/run installs) and never
 // downloads one.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
@@ -34,3 +34,23 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
     ],
   });
 }
+
+/** A fresh browser profile (empty localStorage) that records every URL the page requests. */
+export async function recordingContext(browser: Browser, urls: string[]): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } });
+  context.on('request', (request) => urls.push(request.url()));
+  // Runs before the page's own scripts; only reports, so it cannot make the page pass.
+  await context.addInitScript(
+    "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
+  );
+  return context;
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The recorded URLs that went anywhere but this machine. */
+export const nonLocal = (urls: string[]): string[] =>
+  urls.filter((url) => {
+    const parsed = new URL(url);
+    return parsed.protocol !== 'data:' && !LOCAL_HOSTS.has(parsed.hostname);
+  });

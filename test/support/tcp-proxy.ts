@@ -99,3 +99,12 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     close: stopListening,
   };
 }
+
+/** A proxy in front of the Postgres of `url`, and the URL that goes through it. */
+export async function proxyFor(url: string): Promise<{ proxy: Proxy; url: string }> {
+  const target = new URL(url);
+  const proxy = await startProxy(target.hostname, Number(target.port || 5432));
+  const viaProxy = new URL(url);
+  viaProxy.host = `127.0.0.1:${proxy.port}`;
+  return { proxy, url: viaProxy.toString() };
+}
