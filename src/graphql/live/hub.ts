@@ -74,7 +74,14 @@ export function createLiveHub(follower: FeedFollower, db: Database, options: Hub
       const loaders = listeners.size > 0 ? await loadersFor(rows) : new Loaders(db);
       position = rows[rows.length - 1]!.seq;
       const batch = { rows, loaders, shared: new Map<string, unknown>() };
-      for (const listener of listeners) listener(batch);
+      for (const listener of listeners) {
+        // One subscriber's failure must not stop the batch for the others, or the chain.
+        try {
+          listener(batch);
+        } catch (error) {
+          options.onError?.(error);
+        }
+      }
     });
   });
   position = following.position;
