@@ -3,12 +3,12 @@
 // it; tests bring their own) and still owns.
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/api-keys.js';
-import { watchRevocations } from './auth/revocations.js';
+import { watchRevocations, type RevocationWatch } from './auth/revocations.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/open.js';
 import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
-import { createLiveHub, type LiveHub } from './graphql/live/hub.js';
+import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { createSources } from './sources/index.js';
 
@@ -17,7 +17,6 @@ export interface RunningServer {
   url: string;
   app: App;
   database: DatabaseHandle;
-  hub: LiveHub;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -44,14 +43,15 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   const hub = createLiveHub(follower, database.db, {
     bufferLimit: config.subscriptionBuffer,
-    onError: (error) => logger.warn({ err: error }, 'could not preload a feed batch; subscribers will load it'),
+    onError: (error) => logger.warn({ err: error }, 'subscription hub: a batch could not be preloaded or handed to a subscriber'),
   });
   const stopLive = async () => {
     await hub.stop();
     await follower.stop();
   };
 
-  let app: App;
+  let app: App | undefined;
+  let revocations: RevocationWatch | undefined;
   try {
     app = await buildApp({
       database,
@@ -68,17 +68,20 @@ export async function startServer(config: Config, logger: Logger, options: Start
       },
       hub,
     });
+    const { ws } = app;
+    revocations = await watchRevocations(database, {
+      activeKeyIds: () => ws.activeKeyIds(),
+      onRevoked: (keyIds) => ws.closeKeys(keyIds),
+      intervalMs: options.keyRecheckMs,
+      onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
+    });
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await revocations?.stop();
+    await app?.close();
     await stopLive();
     throw error;
   }
-  const revocations = await watchRevocations(database, {
-    activeKeyIds: () => app.ws.activeKeyIds(),
-    onRevoked: (keyIds) => app.ws.closeKeys(keyIds),
-    intervalMs: options.keyRecheckMs,
-    onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
-  });
   const address = app.fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -86,7 +89,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
     database,
-    hub,
     close: async () => {
       app.stopAccepting();
       await app.close();

@@ -1,6 +1,7 @@
 // Opens the database: embedded PGlite by default, a real Postgres through postgres.js when a
 // URL is given. Both get the same schema and the same migrations, applied before use.
 import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -198,7 +199,7 @@ async function listenPostgres(
           if (!stopped) onListen?.();
         } catch {
           wanted = true;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+          await sleep(Math.min(2000, 50 * 2 ** attempt));
         }
       }
     })().finally(() => {

@@ -3,6 +3,7 @@
 // the seam. The seam is a position: the hub says which seq it had handed on when this stream
 // joined; history is read up to it and live rows are taken after it, and any row at or below
 // the last one yielded is skipped (a cursor from an instance that is ahead of this one).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { and, asc, eq, gt, inArray, lte } from 'drizzle-orm';
 import type { Viewer } from '../../auth/viewer.js';
 import { isUnavailable } from '../../db/errors.js';
@@ -41,7 +42,6 @@ interface Pending {
 }
 
 const REPLAY_PAGE = 200;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Feed entities a subscription to `kind` receives: members and groups also hear of memberships. */
 const entitiesOf = (kind: LiveKind): EntityKind[] =>
