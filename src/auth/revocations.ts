@@ -17,8 +17,6 @@ export interface RevocationWatchOptions {
 }
 
 export interface RevocationWatch {
-  /** Re-checks every open session's key now. */
-  sweep(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +46,6 @@ export async function watchRevocations(
   const timer = setInterval(() => void sweep(), options.intervalMs ?? 60_000);
   timer.unref();
   return {
-    sweep,
     stop: async () => {
       clearInterval(timer);
       await unlisten();

@@ -24,8 +24,6 @@ export interface FeedFollower {
    * listener receives exactly the rows after that position.
    */
   follow(listener: FeedListener): { position: number; stop(): void };
-  /** Reads now (tests, and callers that know something was written). */
-  wake(): void;
   stop(): Promise<void>;
 }
 
@@ -104,7 +102,6 @@ export async function followFeed(
       listeners.add(listener);
       return { position, stop: () => listeners.delete(listener) };
     },
-    wake,
     async stop() {
       stopped = true;
       clearInterval(poll);

@@ -15,8 +15,8 @@ export interface GraphQLContext {
   viewer: Viewer;
   db: Database;
   /**
-   * Per request; a subscription swaps in each event's own (shared with every subscriber of
-   * that batch), so nothing cached outlives the event.
+   * Per request; each event of a subscription is executed with the event's own (shared with
+   * every subscriber of that batch, see live/execute.ts), so nothing cached outlives it.
    */
   loaders: Loaders;
   /** Present on WebSocket operations only. */

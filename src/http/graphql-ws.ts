@@ -116,9 +116,6 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           get loaders() {
             return (loaders ??= new Loaders(db));
           },
-          set loaders(value) {
-            loaders = value;
-          },
           live: {
             hub,
             onOverflow: () => {

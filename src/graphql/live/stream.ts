@@ -152,11 +152,10 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
       )
       .orderBy(asc(changes.seq))
       .limit(REPLAY_PAGE);
-    const visible = rows.filter((r) => this.#matches(r));
-    replay.loaders = await this.#hub.loadersFor(visible);
-    replay.rows = visible;
-    if (rows.length < REPLAY_PAGE) replay.exhausted = true;
-    else if (visible.length === 0) this.#position = rows[rows.length - 1]!.seq;
+    // The query confines history as #matches confines live rows: same kinds, same tenant.
+    replay.loaders = await this.#hub.loadersFor(rows);
+    replay.rows = rows;
+    replay.exhausted = rows.length < REPLAY_PAGE;
   }
 
   /** The event for a row, or null when its object is gone or not visible to this viewer. */

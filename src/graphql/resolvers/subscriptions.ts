@@ -1,5 +1,5 @@
-// Subscriptions: each opens a LiveStream on the process's hub (WebSocket only) and renders
-// every event it yields through the event's own loaders.
+// Subscriptions: each opens a LiveStream on the process's hub (WebSocket only); live/execute.ts
+// renders every event it yields through the event's own loaders.
 import type { GraphQLContext } from '../context.js';
 import { feedCursor, parseFeedCursor } from '../cursors.js';
 import { apiError } from '../errors.js';
@@ -24,10 +24,8 @@ function subscription<K extends LiveKind>(kind: K) {
       const tenantId = await listTenant(ctx, args.tenantId);
       return new LiveStream(ctx.live.hub, { viewer: ctx.viewer, kind, tenantId, after, onOverflow: ctx.live.onOverflow });
     },
-    resolve: (event: LiveEventOf[K], _args: unknown, ctx: GraphQLContext): LiveEventOf[K] => {
-      ctx.loaders = event.loaders;
-      return event;
-    },
+    // The event is the payload; live/execute.ts runs its selection with the event's loaders.
+    resolve: (event: LiveEventOf[K]): LiveEventOf[K] => event,
   };
 }
 
