@@ -1,7 +1,13 @@
 // The one place that reads the environment. Everything else receives a Config.
 import { z } from 'zod';
+import type { QueryLimits } from './graphql/limits.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A GraphQL request (HTTP body or WebSocket message). The API only reads, so a request is a
+ * document and a few variables; GRAPHQL_MAX_TOKENS bounds the document well below this.
+ */
+export const MAX_GRAPHQL_BYTES = 64 * 1024;
 
 /** Empty strings (as docker-compose passes for unset `${VAR:-}`) count as unset. */
 const optionalString = z
@@ -30,6 +36,16 @@ const envSchema = z.object({
   // Changes buffered per subscription for a client that reads slower than they arrive; past
   // it the socket is closed (4413) and the client resumes from its last cursor.
   SUBSCRIPTION_BUFFER: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  // Query limits, for HTTP and WebSocket alike (see graphql/limits.ts).
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(15),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10_000).default(25),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(2000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).max(1_000_000_000).default(50_000),
+  // Unset: on, except under NODE_ENV=production.
+  GRAPHQL_INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  // One client's sockets each hold this many operations at most.
+  WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -47,6 +63,9 @@ export interface Config {
   adminApiKey: string | undefined;
   corsOrigins: string[];
   subscriptionBuffer: number;
+  graphqlLimits: QueryLimits;
+  /** Operations one WebSocket may run at once. */
+  wsMaxSubscriptions: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -96,6 +115,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminApiKey: e.ADMIN_API_KEY,
     corsOrigins: splitList(e.CORS_ORIGINS, /,/),
     subscriptionBuffer: e.SUBSCRIPTION_BUFFER,
+    graphqlLimits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxCost: e.GRAPHQL_MAX_COST,
+      // Introspection tells anyone who can reach the API its whole shape; in production only on request.
+      introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
+    },
+    wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -10,6 +10,7 @@ import { isUnavailable } from '../db/errors.js';
 import type { GraphQLContext } from './context.js';
 import { apiError } from './errors.js';
 import { createErrorFormatter } from './format-error.js';
+import { costError, limitRules, parseOptions, type QueryLimits } from './limits.js';
 import { Loaders } from './loaders.js';
 
 /** Turns an Authorization header into a viewer, or says why not. */
@@ -21,6 +22,7 @@ export interface GraphQLOptions {
   authenticate: Authenticate;
   logger: Logger;
   production: boolean;
+  limits: QueryLimits;
   plugins?: ApolloServerPlugin<GraphQLContext>[];
 }
 
@@ -37,6 +39,16 @@ const subscriptionsOverWebSocketOnly: ApolloServerPlugin<GraphQLContext> = {
   }),
 };
 
+/** The cost needs the variables, so it is checked once the operation is known, not in validation. */
+const costLimit = (limits: QueryLimits): ApolloServerPlugin<GraphQLContext> => ({
+  requestDidStart: async () => ({
+    didResolveOperation: async ({ schema, document, operationName, request }) => {
+      const error = costError(limits, schema, document, operationName, request.variables);
+      if (error) throw new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 400 } } });
+    },
+  }),
+});
+
 export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
     schema: options.schema,
@@ -45,9 +57,17 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
     // handlers would stop it first and leave main's close waiting for ever.
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: !options.production,
-    // Introspection stays on: GraphiQL needs it. Issue 5 adds query limits and a switch.
-    introspection: true,
-    plugins: [ApolloServerPluginLandingPageDisabled(), subscriptionsOverWebSocketOnly, ...(options.plugins ?? [])],
+    introspection: options.limits.introspection,
+    parseOptions: parseOptions(options.limits),
+    validationRules: limitRules(options.limits),
+    // One operation per request: a batch would multiply every limit by its length.
+    allowBatchedHttpRequests: false,
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      subscriptionsOverWebSocketOnly,
+      costLimit(options.limits),
+      ...(options.plugins ?? []),
+    ],
     formatError: createErrorFormatter(options),
   });
 }

@@ -1,12 +1,21 @@
 // What an error may tell a client, the same over HTTP (Apollo) and WebSocket (graphql-ws):
 // our own codes and GraphQL's request errors pass as they are; a database outage is a plain
 // SERVICE_UNAVAILABLE; anything else is logged in full and masked.
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { isUnavailable } from '../db/errors.js';
+import type { GraphQLContext } from './context.js';
 
-const OWN_CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'SERVICE_UNAVAILABLE']);
+const OWN_CODES = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'SERVICE_UNAVAILABLE',
+  'TOO_MANY_SUBSCRIPTIONS',
+]);
 // Apollo's own codes for requests it rejects before any resolver runs.
 const APOLLO_CODES = new Set([
   'GRAPHQL_PARSE_FAILED',
@@ -47,3 +56,21 @@ export function createErrorFormatter(options: { logger: Logger; production: bool
     };
   };
 }
+
+/** Whether an error Apollo or graphql-ws is about to report comes from a database outage. */
+const isOutage = (error: GraphQLError) =>
+  error.extensions?.code === 'SERVICE_UNAVAILABLE' || isUnavailable(unwrapResolverError(error));
+
+/**
+ * Apollo plugin: an answer that met a database outage is HTTP 503, as when the outage is found
+ * while checking the key. A resolver's failed query carries no HTTP status of its own, so Apollo
+ * would answer 200 with `data: null`, which caches, proxies and clients take as an answer;
+ * a 503 tells them to retry.
+ */
+export const outageStatus: ApolloServerPlugin<GraphQLContext> = {
+  requestDidStart: async () => ({
+    willSendResponse: async ({ errors, response }) => {
+      if (errors?.some(isOutage)) response.http.status = 503;
+    },
+  }),
+};

@@ -1,6 +1,7 @@
 // The Fastify application: routes and error mapping, no process concerns (see main.ts).
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { MAX_BODY_BYTES, MAX_GRAPHQL_BYTES } from '../config.js';
 import type { DatabaseHandle } from '../db/open.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { createApollo, createContext, type GraphQLOptions } from '../graphql/apollo.js';
@@ -24,6 +25,13 @@ export interface AppDeps {
   graphql: Omit<GraphQLOptions, 'plugins' | 'schema'> & { corsOrigins: string[] };
   /** Where subscriptions read the change feed from. */
   hub: LiveHub;
+  /** Operations one WebSocket may run at once. */
+  wsMaxSubscriptions: number;
+  /**
+   * How long a request may take to arrive, headers and body (default 30 s): a sender that
+   * trickles bytes is answered 408 and cut off instead of holding a connection for ever.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface App {
@@ -41,16 +49,24 @@ export interface App {
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   let accepting = true;
+  const requestTimeout = deps.requestTimeoutMs ?? 30_000;
   const fastify = Fastify({
     loggerInstance: deps.logger,
-    // Senders retry on timeouts; a slow sender must not hold a connection for ever.
-    requestTimeout: 30_000,
+    requestTimeout,
+    // Node checks the timeouts every connectionsCheckingInterval (30 s by default), so a slow
+    // request could hold on for twice its limit; check often enough that the limit holds.
+    http: {
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeout / 4))),
+      headersTimeout: Math.min(requestTimeout, 60_000),
+    },
     return503OnClosing: true,
   });
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'body is larger than 1 MiB' });
+      const limit = request.routeOptions.bodyLimit ?? MAX_BODY_BYTES;
+      const size = limit >= 1024 * 1024 ? `${limit / (1024 * 1024)} MiB` : `${limit / 1024} KiB`;
+      return reply.code(413).send({ error: `body is larger than ${size}` });
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.code(415).send({ error: 'content type must be application/json' });
@@ -87,6 +103,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     formatError: createErrorFormatter(deps.graphql),
     logger: deps.graphql.logger,
     production: deps.graphql.production,
+    limits: deps.graphql.limits,
+    maxSubscriptions: deps.wsMaxSubscriptions,
+    maxPayload: MAX_GRAPHQL_BYTES,
   });
   const apollo = createApollo({
     ...deps.graphql,
@@ -102,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       apollo,
       context: (authorization) => createContext(deps.graphql, authorization),
       corsOrigins: deps.graphql.corsOrigins,
+      bodyLimit: MAX_GRAPHQL_BYTES,
     }),
   );
   await fastify.register(graphiqlRoutes({ graphqlPath: '/graphql' }));

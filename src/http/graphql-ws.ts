@@ -2,7 +2,7 @@
 // everything else: graphql-ws's `use/ws` adapter over ws, with who-is-asking settled once, on
 // connect, from the connection params. Subscriptions read from the process's LiveHub.
 import type { Server } from 'node:http';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -12,6 +12,7 @@ import { isUnavailable } from '../db/errors.js';
 import type { Authenticate } from '../graphql/apollo.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { ErrorFormatter } from '../graphql/format-error.js';
+import { costError, introspectionRules, limitRules, parseOptions, type QueryLimits } from '../graphql/limits.js';
 import { createDocumentCache } from '../graphql/live/documents.js';
 import { subscribeShared } from '../graphql/live/execute.js';
 import type { LiveHub } from '../graphql/live/hub.js';
@@ -39,6 +40,11 @@ export interface GraphqlWsDeps {
   formatError: ErrorFormatter;
   logger: Logger;
   production: boolean;
+  limits: QueryLimits;
+  /** Operations one socket may run at once. */
+  maxSubscriptions: number;
+  /** Largest message accepted; a bigger one closes the socket with 1009. */
+  maxPayload: number;
 }
 
 export interface GraphqlWs {
@@ -64,11 +70,15 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
 
 export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
   const { logger, db, hub } = deps;
-  // Same body limit as HTTP: no operation needs more.
-  const wss = new WebSocketServer({ server: deps.server, path: deps.path, maxPayload: 1024 * 1024 });
+  // ws closes the socket (1009) on a bigger message before reading it whole: no operation
+  // needs more than the HTTP body limit for GraphQL.
+  const wss = new WebSocketServer({ server: deps.server, path: deps.path, maxPayload: deps.maxPayload });
   const sessions = new Map<WebSocket, Viewer>();
 
-  const documents = createDocumentCache(deps.schema);
+  const documents = createDocumentCache(deps.schema, {
+    rules: [...limitRules(deps.limits), ...introspectionRules(deps.limits)],
+    parseOptions: parseOptions(deps.limits),
+  });
   const formatErrors = (errors: readonly GraphQLError[]) => errors.map((e) => deps.formatError(e.toJSON(), e));
 
   const graphqlWs = useServer<Record<string, unknown> | undefined, Extra>(
@@ -98,9 +108,20 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         logger.debug({ key: result.name }, 'WebSocket connected');
         return true;
       },
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: (ctx, _id, payload) => {
+        // This operation is already counted among the socket's.
+        if (Object.keys(ctx.subscriptions).length > deps.maxSubscriptions) {
+          return [
+            new GraphQLError(
+              `this socket already runs ${deps.maxSubscriptions} operations, the limit (WS_MAX_SUBSCRIPTIONS): complete one or open another socket`,
+              { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 'WS_MAX_SUBSCRIPTIONS', maximum: deps.maxSubscriptions } },
+            ),
+          ];
+        }
         const document = documents.get(payload.query);
         if (!('kind' in document)) return document;
+        const tooCostly = costError(deps.limits, deps.schema, document, payload.operationName, payload.variables);
+        if (tooCostly) return [tooCostly];
         return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx): GraphQLContext => {

@@ -11,6 +11,8 @@ export interface GraphQLRouteDeps {
   context: (authorization: string | undefined) => Promise<GraphQLContext>;
   /** Origins allowed to call the API from a browser; empty: none (same-origin GraphiQL still works). */
   corsOrigins: string[];
+  /** Largest request body; a bigger one is answered 413. */
+  bodyLimit: number;
   path?: string;
 }
 
@@ -26,5 +28,5 @@ export const graphqlRoutes =
     const handler = fastifyApolloHandler(deps.apollo, {
       context: async (request) => deps.context(request.headers.authorization),
     });
-    fastify.route({ method: ['GET', 'POST'], url: deps.path ?? '/graphql', handler });
+    fastify.route({ method: ['GET', 'POST'], url: deps.path ?? '/graphql', handler, bodyLimit: deps.bodyLimit });
   };

@@ -21,7 +21,8 @@ const replies: GraphQLReply[] = [];
 const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64url');
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // One query asks for every list at every level at once, far past the default query limits.
+  server = await startTestServer({ env: { GRAPHQL_MAX_DEPTH: '20', GRAPHQL_MAX_COST: '1000000000' } });
   a = await seedStytchOrg(server, { members: 4, groups: 2, oidcSecret: secrets[0], name: 'Tenant A' });
   b = await seedStytchOrg(server, { members: 4, groups: 2, oidcSecret: secrets[1], name: 'Tenant B' });
   // A hostile (or buggy) event: a membership filed under A that puts A's member in B's group.

@@ -35,6 +35,8 @@ export interface TestServerOptions {
   storeTimeoutMs?: number;
   /** The feed follower's backstop poll (0: notifications only, so tests see LISTEN alone at work). */
   feedPollMs?: number;
+  /** How long a request may take to arrive (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -60,6 +62,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     database: database.handle,
     storeTimeoutMs: options.storeTimeoutMs,
     feedPollMs: options.feedPollMs,
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   return {
     url: server.url,
