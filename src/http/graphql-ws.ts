@@ -56,6 +56,18 @@ export interface GraphqlWs {
   closeKeys(keyIds: ReadonlySet<string>): void;
 }
 
+/**
+ * Closes a socket we are done with. A client that has stopped reading never answers the close
+ * handshake, and ws would keep it (and everything queued for it) for 30 s; a few seconds is
+ * enough for one that is still reading to see the close code.
+ */
+function closeFirmly(socket: WebSocket, code: number, reason: string, graceMs = 5000): void {
+  socket.close(code, reason);
+  setTimeout(() => {
+    if (socket.readyState !== socket.CLOSED) socket.terminate();
+  }, graceMs).unref();
+}
+
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
 type Extra = { viewer?: Viewer };
 
@@ -141,7 +153,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
             hub,
             onOverflow: () => {
               logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');
-              socket.close(WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
+              closeFirmly(socket, WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
             },
           },
         };
@@ -165,7 +177,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       for (const [socket, viewer] of sessions) {
         if (viewer.keyId && keyIds.has(viewer.keyId)) {
           logger.info({ key: viewer.name }, 'WebSocket closed: API key revoked');
-          socket.close(WS_CLOSE.forbidden, 'API key revoked');
+          closeFirmly(socket, WS_CLOSE.forbidden, 'API key revoked');
         }
       }
     },

@@ -336,65 +336,96 @@ describe(`a slow subscriber (${backend})`, () => {
     await server?.close();
   });
 
+  /** A raw graphql-ws socket that subscribes and counts what it receives, until told to stop reading. */
+  async function slowSubscriber(query: string) {
+    const socket = new WebSocket(wsUrl(server.url), 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    const state = { received: 0 };
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string };
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+      }
+      if (message.type === 'next') state.received++;
+    });
+    await new Promise<void>((resolve) => socket.on('open', () => resolve()));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
+    const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    return { socket, closed, state, tcp };
+  }
+
+  const big = 'x'.repeat(60_000);
+  const event = (tag: string, i: number) =>
+    stytchEvent('member', 'CREATE', `member-slow-${tag}-${i}`, {
+      member_id: `member-slow-${tag}-${i}`,
+      organization_id: org.organizationId,
+      email_address: `slow${i}.${tag}@example.test`,
+      name: `Name ${randomBytes(3).toString('hex')}`,
+      status: 'active',
+      trusted_metadata: { padding: big },
+    });
+  const cutOffs = () => logs.filter((line) => line.includes('subscriber too slow')).length;
+
+  /**
+   * Sends changes until the server says it cut a slow client off. How much the kernel buffers
+   * before the socket backs up depends on the machine, so the count cannot be fixed.
+   */
+  async function sendUntilCutOff(tag: string): Promise<number> {
+    const before = cutOffs();
+    let n = 0;
+    while (cutOffs() === before && n < 3000) {
+      await sendAll(server, Array.from({ length: 50 }, (_, i) => event(tag, n + i)), 8);
+      n += 50;
+    }
+    expect(cutOffs(), `the slow subscriber was not cut off after ${n} changes`).toBeGreaterThan(before);
+    return n;
+  }
+
   it('is closed with 4413 when its buffer overflows, while others and the webhooks carry on', async () => {
     const query = `subscription { memberChanged { cursor member { externalId raw } } }`;
     const fast = subscribe<{ memberChanged: { cursor: string; member: { externalId: string } } }>(server.url, server.adminKey, query);
-
-    // A raw graphql-ws socket that subscribes, then stops reading from TCP altogether.
-    const slow = new WebSocket(wsUrl(server.url), 'graphql-transport-ws');
-    const slowClosed = new Promise<number>((resolve) => slow.on('close', (code) => resolve(code)));
-    let slowReceived = 0;
-    slow.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string };
-      if (message.type === 'connection_ack') {
-        slow.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-      }
-      if (message.type === 'next') slowReceived++;
-    });
-    await new Promise<void>((resolve) => slow.on('open', () => resolve()));
-    slow.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
-
+    const slow = await slowSubscriber(query);
     const tag = randomBytes(3).toString('hex');
-    const big = 'x'.repeat(60_000);
-    const event = (i: number) =>
-      stytchEvent('member', 'CREATE', `member-slow-${tag}-${i}`, {
-        member_id: `member-slow-${tag}-${i}`,
-        organization_id: org.organizationId,
-        email_address: `slow${i}.${tag}@example.test`,
-        name: `Name ${randomBytes(3).toString('hex')}`,
-        status: 'active',
-        trusted_metadata: { padding: big },
-      });
     // Both listening: each has received the warm-up change.
     await eventually(async () => {
-      if (fast.events.length > 0 && slowReceived > 0) return true;
-      await sendAll(server, [event(-1)]);
+      if (fast.events.length > 0 && slow.state.received > 0) return true;
+      await sendAll(server, [event(tag, -1)]);
       return false;
     }, 15_000, 'both subscribers to be live');
-    const tcp = (slow as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    tcp.pause();
+    slow.tcp.pause();
 
     // The webhooks complete while the slow socket hangs: the hub never waits on a subscriber.
-    // How much the kernel buffers before the socket backs up depends on the machine, so send
-    // until the server says it cut the slow client off (a warning in its log).
-    const cutOff = () => logs.some((line) => line.includes('subscriber too slow'));
-    let n = 0;
-    while (!cutOff() && n < 3000) {
-      await sendAll(server, Array.from({ length: 50 }, (_, i) => event(n + i)), 8);
-      n += 50;
-    }
-    expect(cutOff(), `the slow subscriber was not cut off after ${n} changes`).toBe(true);
+    const n = await sendUntilCutOff(tag);
 
     // Reading again, the slow client finds what was in flight, then the close frame.
-    tcp.resume();
-    expect(await slowClosed).toBe(4413);
-    expect(slowReceived).toBeLessThan(n);
+    slow.tcp.resume();
+    expect(await slow.closed).toBe(4413);
+    expect(slow.state.received).toBeLessThan(n);
     const expected = Array.from({ length: n }, (_, i) => `member-slow-${tag}-${i}`);
     await eventually(() => {
       const got = new Set(fast.events.map((e) => e.memberChanged.member.externalId));
       return expected.every((id) => got.has(id));
     }, 60_000, 'the fast subscriber to receive every change');
     await fast.close();
+  });
+
+  it('lets go of a cut-off client that never reads again, well before ws\'s 30 s close timeout', async () => {
+    const query = `subscription { memberChanged { cursor member { externalId raw } } }`;
+    const slow = await slowSubscriber(query);
+    const tag = randomBytes(3).toString('hex');
+    await eventually(async () => {
+      if (slow.state.received > 0) return true;
+      await sendAll(server, [event(tag, -1)]);
+      return false;
+    }, 15_000, 'the subscriber to be live');
+    const http = server.server.app.fastify.server;
+    const connections = () => new Promise<number>((resolve, reject) => http.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+    const open = await connections();
+    slow.tcp.pause();
+    await sendUntilCutOff(tag);
+    // Its socket (and all that was queued for it) is dropped after a short grace, not held.
+    await eventually(async () => (await connections()) < open, 20_000, 'the server to drop the socket');
+    slow.socket.terminate();
   });
 });
 
