@@ -5,22 +5,29 @@ import type { Json } from '../directory/types.js';
 
 export const REDACTED = '[redacted]';
 
-const EXACT = new Set([
+/**
+ * Name endings that mark a secret: clientSecret, client_secrets, next_bearer_token (Stytch's
+ * SCIM token during rotation), signing_private_key, auth_token, api_keys... Endings, not whole
+ * names, because providers and customers' metadata prefix them freely.
+ */
+const SUFFIXES = [
+  'secret',
+  'secrets',
+  'secretkey',
   'password',
+  'passwords',
   'passwd',
-  'accesstoken',
-  'refreshtoken',
-  'idtoken',
-  'bearertoken',
-  'privatekey',
-  'apikey',
   'token',
-]);
+  'tokens',
+  'privatekey',
+  'privatekeys',
+  'apikey',
+  'apikeys',
+];
 
-/** clientSecret, client_secret, webhook-secret, secret... */
 function isSecretKey(key: string): boolean {
   const normalised = key.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return normalised.endsWith('secret') || EXACT.has(normalised);
+  return SUFFIXES.some((suffix) => normalised.endsWith(suffix));
 }
 
 export function redact(value: Json): Json {

@@ -41,6 +41,32 @@ export async function dumpAll(database: DatabaseHandle): Promise<string> {
   return parts.join('\n');
 }
 
+/**
+ * Every row of every table the database has outside Postgres's own catalogs (the service's
+ * tables in `public`, drizzle's migration log, and any table added later), listed from
+ * information_schema so that a new table can never escape a scan.
+ */
+export async function dumpEveryTable(database: DatabaseHandle): Promise<{ tables: string[]; text: string }> {
+  const listed = await query(
+    database,
+    sql`select table_schema as s, table_name as t from information_schema.tables
+        where table_schema <> 'information_schema' and left(table_schema, 3) <> 'pg_'
+        order by 1, 2`,
+  );
+  const tables: string[] = [];
+  const parts: string[] = [];
+  for (const { s, t } of listed) {
+    const name = `${String(s)}.${String(t)}`;
+    tables.push(name);
+    const rows = await query(
+      database,
+      sql`select row_to_json(x)::text as j from ${sql.identifier(String(s))}.${sql.identifier(String(t))} x order by 1`,
+    );
+    parts.push(`-- ${name}`, ...rows.map((r) => String(r.j)));
+  }
+  return { tables, text: parts.join('\n') };
+}
+
 export async function count(database: DatabaseHandle, table: string): Promise<number> {
   const [row] = await query(database, sql`select count(*)::int as n from ${sql.identifier(table)}`);
   return Number(row?.n ?? 0);
