@@ -1,17 +1,21 @@
 // POST /webhooks/<source>: raw body -> verify -> parse -> store -> answer.
 // The order of checks is the contract's: 415 and 413 before anything is read, 401 before the
 // body is parsed, 400 before anything is stored, 503 when storage fails.
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES } from '../config.js';
 import { isUnavailable } from '../db/errors.js';
 import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
+import { unstorable } from '../lib/storable-json.js';
 import type { DirectoryStore } from '../directory/store.js';
 import type { SourceAdapter } from '../sources/types.js';
 
 export interface WebhookDeps {
   sources: SourceAdapter[];
   store: DirectoryStore;
-  /** False while shutting down: new deliveries are turned away so the sender retries. */
+  /**
+   * False while shutting down: deliveries that arrive from then on are turned away so the
+   * sender retries; those whose headers had already arrived are finished.
+   */
   accepting: () => boolean;
   /**
    * How long a delivery may wait for the database before the sender is told 503. Svix gives
@@ -40,13 +44,22 @@ export const webhookRoutes =
       (_request, body, done) => done(null, body),
     );
 
+    // Decided when the headers arrive, not when the handler runs: a sender still uploading its
+    // body when shutdown begins has its delivery under way, and finishing it is what a
+    // graceful shutdown promises. Turned-away requests are answered once their body is read,
+    // so the sender is reading a reply rather than writing into a reset connection.
+    const arrivedWhileStopping = new WeakSet<FastifyRequest>();
+    app.addHook('onRequest', async (request) => {
+      if (!deps.accepting()) arrivedWhileStopping.add(request);
+    });
+
     for (const source of deps.sources) {
       app.post(`/webhooks/${source.name}`, async (request, reply) => {
         if (!isJsonContentType(request.headers['content-type'])) {
           return fail(reply, 415, 'content type must be application/json');
         }
-        if (!deps.accepting()) {
-          void reply.header('retry-after', '5');
+        if (arrivedWhileStopping.has(request)) {
+          void reply.header('retry-after', '5').header('connection', 'close');
           return fail(reply, 503, 'shutting down; retry later');
         }
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -63,6 +76,8 @@ export const webhookRoutes =
         } catch {
           return fail(reply, 400, 'body is not valid JSON');
         }
+        const problem = unstorable(payload);
+        if (problem) return fail(reply, 400, `invalid event: ${problem}`);
         const parsed = source.parse(payload, verification.verified);
         if (!parsed.ok) {
           request.log.warn({ source: source.name, error: parsed.error }, 'webhook invalid');

@@ -33,11 +33,10 @@ function isSecretKey(key: string): boolean {
 export function redact(value: Json): Json {
   if (Array.isArray(value)) return value.map(redact);
   if (value !== null && typeof value === 'object') {
-    const out: { [key: string]: Json } = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = isSecretKey(k) && v !== null && v !== '' ? REDACTED : redact(v);
-    }
-    return out;
+    // fromEntries defines own properties: a `__proto__` key stays a key, never a prototype.
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, isSecretKey(k) && v !== null && v !== '' ? REDACTED : redact(v)]),
+    ) as Json;
   }
   return value;
 }

@@ -1,6 +1,7 @@
 // The shapes of Ory Polis webhook events (see ../shared/reference/providers.md). Only the
 // fields the directory reads are checked; everything else is kept, redacted, as `raw`.
 import { z } from 'zod';
+import { email, identifier as id, optionalText, scopeName } from '../fields.js';
 
 export const SSO_EVENTS = ['sso.created', 'sso.activated', 'sso.deactivated', 'sso.deleted'] as const;
 export const DSYNC_EVENTS = [
@@ -22,15 +23,12 @@ export const POLIS_EVENT_TYPES = [
 ] as const;
 export type PolisEventType = (typeof POLIS_EVENT_TYPES)[number];
 
-const text = z.string();
-const optionalText = z.string().nullish();
-const id = z.string().min(1, 'must not be empty');
 
 /** Every event names its tenant and product; an unknown event type is still recorded. */
 export const envelopeSchema = z.object({
   event: z.string().min(1, 'must not be empty'),
-  tenant: text,
-  product: text,
+  tenant: scopeName,
+  product: scopeName,
 });
 
 export const ssoDataSchema = z.looseObject({
@@ -68,7 +66,7 @@ export const userDataSchema = z.looseObject({
   id,
   first_name: optionalText,
   last_name: optionalText,
-  email: optionalText,
+  email,
   active,
   roles,
 });

@@ -1,9 +1,7 @@
 // The shapes of Stytch B2B webhook events (see ../shared/reference/providers.md and the seed
 // page). Only the fields the directory reads are checked; the object is kept, redacted, as raw.
 import { z } from 'zod';
-
-const id = z.string().min(1, 'must not be empty');
-const optionalText = z.string().nullish();
+import { email, identifier as id, optionalIdentifier, optionalText } from '../fields.js';
 
 export const envelopeSchema = z.object({
   action: z.string().min(1, 'must not be empty'),
@@ -26,7 +24,7 @@ export const organizationSchema = z.looseObject({
 export const memberSchema = z.looseObject({
   member_id: id,
   organization_id: id,
-  email_address: optionalText,
+  email_address: email,
   name: optionalText,
   status: optionalText,
   roles: z
@@ -46,12 +44,12 @@ export const scimGroupSchema = z.looseObject({
   group_id: id,
   organization_id: id,
   group_name: optionalText,
-  connection_id: optionalText,
+  connection_id: optionalIdentifier,
 });
 
 export const scimMembershipSchema = z.looseObject({
   group_id: id,
   member_id: id,
   organization_id: id,
-  connection_id: optionalText,
+  connection_id: optionalIdentifier,
 });

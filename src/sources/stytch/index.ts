@@ -8,6 +8,7 @@
 import { Webhook, WebhookVerificationError } from 'svix';
 import type { z } from 'zod';
 import { redact } from '../../lib/redact.js';
+import { MAX_ID_LENGTH } from '../fields.js';
 import { makeVersion, parseRfc3339Nanos } from '../../directory/version.js';
 import type {
   ConnectionKind,
@@ -71,6 +72,10 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
     const signature = header(headers, 'svix-signature') ?? header(headers, 'webhook-signature');
     if (!id || !timestamp || !signature) {
       return { ok: false, reason: 'missing svix-id, svix-timestamp or svix-signature header' };
+    }
+    // Svix ids are ~30 characters; the id becomes an indexed delivery key, which has a size limit.
+    if (id.length > MAX_ID_LENGTH) {
+      return { ok: false, reason: `malformed svix-id: longer than ${MAX_ID_LENGTH} characters` };
     }
     if (!/^\d{1,12}$/.test(timestamp)) {
       return { ok: false, reason: 'malformed svix-timestamp: expected unix seconds' };
