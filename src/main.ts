@@ -8,6 +8,15 @@ import { resolveSecrets, type ResolvedSecrets } from './local-secrets.js';
 import { createLogger } from './log.js';
 import { startServer, type RunningServer } from './server.js';
 
+/**
+ * How long a shutdown may take before the process exits anyway (with 1). HTTP needs less:
+ * Apollo's drain cuts connections still open after 10 s. This bounds the rest, such as a
+ * WebSocket client that never answers the close (ws waits 30 s for it) or a database that
+ * does not answer, and stays under Kubernetes' default 30 s grace period, so the exit is the
+ * service's own and logged rather than a SIGKILL.
+ */
+const SHUTDOWN_DEADLINE_MS = 25_000;
+
 /** A database that is still starting (docker compose) is waited for, not fatal. */
 async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHandle> {
   const deadline = Date.now() + 60_000;
@@ -87,13 +96,29 @@ async function main(): Promise<void> {
   process.stdout.write(`${banner(server, resolved)}\n`);
 
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A repeated signal does not cut the drain short: deliveries under way still get their
+      // answers, and the deadline bounds the wait anyway. (Wrappers repeat signals too: tsx
+      // sends one again to a child that has not confirmed it within 30 ms.)
+      logger.warn({ signal }, 'already shutting down; still finishing in-flight deliveries');
+      return;
+    }
     stopping = true;
+    // Not unref'd: should the shutdown wait on something that holds no handle, the process
+    // must still leave through here, saying so, rather than exit 0 on an empty event loop.
+    setTimeout(() => {
+      logger.error({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    // close() turns new deliveries away before it first waits, so anything arriving after this
+    // line is logged is answered 503 or finds the port closed.
+    const closed = server.close();
     logger.info({ signal }, 'shutting down: finishing in-flight deliveries');
     try {
-      await server.close();
+      await closed;
       await database.close();
+      logger.info({ signal }, 'shut down');
       process.exit(0);
     } catch (error) {
       logger.error({ err: error }, 'unclean shutdown');

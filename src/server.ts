@@ -118,7 +118,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
 interface ConnectionDrain {
   /** From now on every connection closes once it has answered what it was asked. */
   begin(): void;
-  /** Requests that ended without a complete answer since begin(). */
+  /** Requests open since begin() without a complete answer: once the server has closed, cut off. */
   unanswered(): number;
 }
 
@@ -132,9 +132,11 @@ interface ConnectionDrain {
  * come back, as the webhooks' own 503s do.
  */
 function drainConnections(server: Server): ConnectionDrain {
+  // Responses open when draining began or since; kept once draining, so that whatever is
+  // unfinished after the server has closed is known to have been cut off (the server can
+  // report itself closed before the sockets it destroyed have emitted 'close').
   const open = new Set<ServerResponse>();
   let draining = false;
-  let unanswered = 0;
   // After 'finish' Node has released the socket; a pipelined request already received keeps
   // its connection busy, so only connections with nothing left to do are closed.
   const closeIdle = () => setImmediate(() => server.closeIdleConnections());
@@ -142,8 +144,7 @@ function drainConnections(server: Server): ConnectionDrain {
   server.prependListener('request', (_request, response: ServerResponse) => {
     open.add(response);
     response.once('close', () => {
-      open.delete(response);
-      if (draining && !response.writableFinished) unanswered++;
+      if (!draining) open.delete(response);
     });
     if (draining) {
       response.setHeader('retry-after', '5');
@@ -155,6 +156,6 @@ function drainConnections(server: Server): ConnectionDrain {
       draining = true;
       for (const response of open) response.once('finish', closeIdle);
     },
-    unanswered: () => unanswered,
+    unanswered: () => [...open].filter((response) => !response.writableFinished).length,
   };
 }

@@ -168,6 +168,9 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
 
   return {
     dispose: async () => {
+      // graphql-ws closes them too, with the same code, but would wait on a client that has
+      // stopped reading for ws's 30 s: long enough to hold the whole shutdown past its deadline.
+      for (const socket of wss.clients) closeFirmly(socket, WS_CLOSE.goingAway, 'Going away');
       await graphqlWs.dispose();
     },
     activeKeyIds: function* () {
