@@ -97,13 +97,18 @@ function toLocked(row: {
   };
 }
 
-/** Reads a row and locks it until the transaction ends. */
+/**
+ * Reads a row and locks it until the transaction ends. NO KEY UPDATE, the lock an UPDATE of
+ * non-key columns takes (ingest never changes a key): FOR UPDATE would also block the KEY SHARE
+ * lock that another delivery's foreign key to this row (a change-feed row naming its tenant)
+ * takes while holding the feed lock, and the two deliveries would deadlock.
+ */
 export async function lockRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<LockedRow | undefined> {
   const rows = await tx
     .select(selection(kind))
     .from(TABLES[kind])
     .where(keyCondition(kind, key))
-    .for('update');
+    .for('no key update');
   return rows[0] ? toLocked(rows[0]) : undefined;
 }
 

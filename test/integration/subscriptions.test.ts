@@ -2,6 +2,7 @@
 // service: pushed payloads, resume with `after`, tenant scoping, keys on connect and revoked
 // keys, memberships, and cutting off a slow client without delaying anyone else.
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
@@ -411,20 +412,27 @@ describe(`a slow subscriber (${backend})`, () => {
 
   it('lets go of a cut-off client that never reads again, well before ws\'s 30 s close timeout', async () => {
     const query = `subscription { memberChanged { cursor member { externalId raw } } }`;
+    // The server's end of the slow client's connection, found by the client's port.
+    const serverSockets: Socket[] = [];
+    const http = server.server.app.fastify.server;
+    const track = (socket: Socket) => void serverSockets.push(socket);
+    http.on('connection', track);
     const slow = await slowSubscriber(query);
+    http.off('connection', track);
+    const local = (slow.tcp as unknown as Socket).localPort;
+    const serverSide = serverSockets.find((socket) => socket.remotePort === local);
+    expect(serverSide).toBeDefined();
+
     const tag = randomBytes(3).toString('hex');
     await eventually(async () => {
       if (slow.state.received > 0) return true;
       await sendAll(server, [event(tag, -1)]);
       return false;
     }, 15_000, 'the subscriber to be live');
-    const http = server.server.app.fastify.server;
-    const connections = () => new Promise<number>((resolve, reject) => http.getConnections((e, n) => (e ? reject(e) : resolve(n))));
-    const open = await connections();
     slow.tcp.pause();
     await sendUntilCutOff(tag);
     // Its socket (and all that was queued for it) is dropped after a short grace, not held.
-    await eventually(async () => (await connections()) < open, 20_000, 'the server to drop the socket');
+    await eventually(() => serverSide!.destroyed, 20_000, 'the server to drop the socket');
     slow.socket.terminate();
   });
 });
