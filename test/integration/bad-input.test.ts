@@ -321,6 +321,49 @@ const cases: Case[] = [
     status: 400,
     error: /expected a JSON object/,
   },
+  // 400: JSON that Postgres or our own code cannot hold (found by webhook-fuzz.test.ts)
+  {
+    name: 'Stytch event with a NUL character in a value',
+    source: 'stytch',
+    request: () => stytchRequest(server.stytchSecret, { ...memberCreated(), note: 'a\u0000b' }),
+    status: 400,
+    error: /^invalid event: note: contains a NUL character/,
+  },
+  {
+    name: 'Polis event with an unpaired surrogate in a key',
+    source: 'polis',
+    request: () => polisRequest(server.polisSecret, JSON.stringify(userCreated()).replace(/\}$/, ',"\\ud800":1}')),
+    status: 400,
+    error: /^invalid event: body: a key contains an unpaired UTF-16 surrogate/,
+  },
+  {
+    name: 'Stytch event nested 100 levels deep',
+    source: 'stytch',
+    request: () => stytchRequest(server.stytchSecret, JSON.stringify(memberCreated()).replace(/\}$/, `,"deep":${'['.repeat(100)}${']'.repeat(100)}}`)),
+    status: 400,
+    error: /nested deeper than 64 levels/,
+  },
+  {
+    name: 'Stytch event with a __proto__ key',
+    source: 'stytch',
+    request: () => stytchRequest(server.stytchSecret, JSON.stringify(memberCreated()).replace(/\}$/, ',"__proto__":null}')),
+    status: 400,
+    error: /^invalid event: body: the key __proto__ is not allowed/,
+  },
+  {
+    name: 'Polis user whose id is longer than 256 characters',
+    source: 'polis',
+    request: () => polisRequest(server.polisSecret, { ...userCreated(), data: { ...userCreated().data, id: 'u'.repeat(257) } }),
+    status: 400,
+    error: /^invalid event: data\.id: must be at most 256 characters/,
+  },
+  {
+    name: 'Stytch with a svix-id longer than 256 characters',
+    source: 'stytch',
+    request: () => stytchRequest(server.stytchSecret, memberCreated(), { id: `msg_${'x'.repeat(300)}` }),
+    status: 401,
+    error: /malformed svix-id/,
+  },
   // 413 and 415: refused before the body is read
   {
     name: 'Stytch body over 1 MiB',
