@@ -1,10 +1,13 @@
-// Classifies database errors from either driver, through Drizzle's wrapping.
+// Classifies database errors from either driver, through Drizzle's wrapping and GraphQL's.
 
 function* causes(error: unknown): Generator<unknown> {
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
     yield current;
-    current = (current as { cause?: unknown }).cause;
+    // graphql 16 keeps what it wraps in `originalError` (graphql-ws wraps an error a
+    // subscription's stream throws that way, with no path for Apollo's unwrapResolverError).
+    const next = current as { cause?: unknown; originalError?: unknown };
+    current = next.cause ?? next.originalError;
   }
 }
 

@@ -9,7 +9,7 @@ import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
 import type { GraphQLContext } from './context.js';
 import { apiError } from './errors.js';
-import { createErrorFormatter } from './format-error.js';
+import { createErrorFormatter, outageStatus } from './format-error.js';
 import { costError, limitRules, parseOptions, type QueryLimits } from './limits.js';
 import { Loaders } from './loaders.js';
 
@@ -66,6 +66,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       ApolloServerPluginLandingPageDisabled(),
       subscriptionsOverWebSocketOnly,
       costLimit(options.limits),
+      outageStatus,
       ...(options.plugins ?? []),
     ],
     formatError: createErrorFormatter(options),

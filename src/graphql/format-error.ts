@@ -62,15 +62,18 @@ const isOutage = (error: GraphQLError) =>
   error.extensions?.code === 'SERVICE_UNAVAILABLE' || isUnavailable(unwrapResolverError(error));
 
 /**
- * Apollo plugin: an answer that met a database outage is HTTP 503, as when the outage is found
- * while checking the key. A resolver's failed query carries no HTTP status of its own, so Apollo
- * would answer 200 with `data: null`, which caches, proxies and clients take as an answer;
- * a 503 tells them to retry.
+ * Apollo plugin: an answer that has no data because the database is down is HTTP 503, as when
+ * the outage is found while checking the key. A resolver's failed query carries no HTTP status
+ * of its own, so Apollo would answer 200 with `data: null`, which caches, proxies and clients
+ * take for an answer; a 503 tells them to retry. Partial data (the database went or came back
+ * mid-request) stays 200, as the GraphQL-over-HTTP spec requires, its errors still saying
+ * SERVICE_UNAVAILABLE.
  */
 export const outageStatus: ApolloServerPlugin<GraphQLContext> = {
   requestDidStart: async () => ({
     willSendResponse: async ({ errors, response }) => {
-      if (errors?.some(isOutage)) response.http.status = 503;
+      const data = response.body.kind === 'single' ? response.body.singleResult.data : response.body.initialResult.data;
+      if ((data ?? null) === null && errors?.some(isOutage)) response.http.status = 503;
     },
   }),
 };
