@@ -195,14 +195,19 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
     return event as LiveEventOf[K] | null;
   }
 
-  /** Waits out a database outage (the stream resumes where it was), giving up only on close. */
-  async #retrying<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Waits out a database outage (the stream resumes where it was). A stream closed meanwhile
+   * just ends (undefined; next() sees it is closed): the client has gone, nothing failed.
+   */
+  async #retrying<T>(work: () => Promise<T>): Promise<T | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (!isUnavailable(error) || this.#closed) throw error;
+        if (!isUnavailable(error)) throw error;
+        if (this.#closed) return undefined;
         await sleep(Math.min(5000, 100 * 2 ** attempt));
+        if (this.#closed) return undefined;
       }
     }
   }
