@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
@@ -68,6 +68,24 @@ function closeFirmly(socket: WebSocket, code: number, reason: string, graceMs = 
   }, graceMs).unref();
 }
 
+/**
+ * ws reports an oversized message as an error on the socket, which it then closes with 1009
+ * itself; graphql-ws prints every socket error to stderr with its stack as "an internal error".
+ * A client's oversized message is neither: log it as what it is, in the JSON logs.
+ */
+function quietAboutOversize(logger: Logger): typeof WebSocket {
+  return class extends WebSocket {
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      const error = args[0] as { code?: string } | undefined;
+      if (event === 'error' && error?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        logger.info('WebSocket closed: a message was larger than the limit (1009)');
+        return true;
+      }
+      return super.emit(event, ...args);
+    }
+  };
+}
+
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
 type Extra = { viewer?: Viewer };
 
@@ -84,7 +102,12 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
   const { logger, db, hub } = deps;
   // ws closes the socket (1009) on a bigger message before reading it whole: no operation
   // needs more than the HTTP body limit for GraphQL.
-  const wss = new WebSocketServer({ server: deps.server, path: deps.path, maxPayload: deps.maxPayload });
+  const wss = new WebSocketServer({
+    server: deps.server,
+    path: deps.path,
+    maxPayload: deps.maxPayload,
+    WebSocket: quietAboutOversize(logger),
+  });
   const sessions = new Map<WebSocket, Viewer>();
 
   const documents = createDocumentCache(deps.schema, {
