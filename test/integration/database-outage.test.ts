@@ -15,7 +15,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { backend, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { stytchEvent } from '../support/directory.js';
-import { connect, cursorSeq, eventually, subscribe, type Closed, type LiveSubscription } from '../support/live.js';
+import { connect, cursorSeq, eventually, subscribe, warmUp, type Closed, type LiveSubscription } from '../support/live.js';
 import { pgCtl, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { gqlData, stytchRequest } from '../support/server.js';
@@ -270,23 +270,7 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres stopped and started 
 
     try {
       // Live first, then a fence every subscriber has heard: after it, each must hear everything.
-      const warm = tag();
-      let w = 0;
-      const subs = [s1, s2, lost];
-      await eventually(
-        async () => {
-          if (subs.every((s) => s.events.length > 0)) return true;
-          await sendOnce(A, memberEvent(org, `member-warm-${warm}-${w++}`));
-          await sleep(50);
-          return false;
-        },
-        30_000,
-        'every subscriber to be live',
-      );
-      const fenceId = `member-fence-${warm}`;
-      await sendOnce(A, memberEvent(org, fenceId));
-      await eventually(() => subs.every((s) => heard(s).some((e) => e.member.externalId === fenceId)), 30_000, 'the fence');
-      const fence = heard(s1).find((e) => e.member.externalId === fenceId)!.cursor;
+      const fence = await warmUp([s1, s2, lost], (id) => sendOnce(A, memberEvent(org, id)));
 
       // Senders that behave like Svix: the same message (svix-id and body), signed afresh, again
       // until it is acknowledged.

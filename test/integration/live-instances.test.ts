@@ -9,7 +9,7 @@ import { generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase } from '../../src/db/open.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
 import { stytchEvent } from '../support/directory.js';
-import { cursorSeq, eventually, subscribe, type LiveSubscription } from '../support/live.js';
+import { cursorSeq, eventually, subscribe, warmUp, type LiveSubscription } from '../support/live.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { gqlData, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
 import { newStytchSecret } from '../support/sign.js';
@@ -51,7 +51,6 @@ interface FeedEdge {
 }
 
 const tag = () => randomBytes(4).toString('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const emailOf = (id: string) => `${id}@live.example`;
 
 // A fresh name every time: an event identical to what is stored is no change at all.
@@ -97,42 +96,6 @@ async function memberFeedAfter(target: Target, after: string): Promise<{ cursor:
     if (!page.changes.pageInfo.hasNextPage || page.changes.edges.length === 0) return out;
     cursor = page.changes.edges[page.changes.edges.length - 1]!.cursor;
   }
-}
-
-/**
- * Makes the subscribers provably live, then draws a line: a subscription without `after` only
- * hears what commits after it is registered, so warm-up events go out until each has heard one;
- * a final fence event, once every subscriber has it, is the point after which each must have
- * heard everything. Returns the fence's cursor.
- */
-async function warmUp(target: Target, subs: Live[], org: string): Promise<string> {
-  const t = tag();
-  let i = 0;
-  await eventually(
-    async () => {
-      if (subs.every((s) => s.events.length > 0)) return true;
-      await send(target, memberEvent(org, `member-warm-${t}-${i++}`));
-      await sleep(50);
-      return false;
-    },
-    30_000,
-    'every subscriber to be live',
-  );
-  const fence = `member-fence-${t}`;
-  await send(target, memberEvent(org, fence));
-  let cursor = '';
-  for (const s of subs) {
-    await eventually(
-      () => {
-        const hit = s.events.find((e) => e.memberChanged.member.externalId === fence);
-        if (hit) cursor = hit.memberChanged.cursor;
-        return hit !== undefined;
-      },
-      30_000,
-      'every subscriber to hear the fence',
-    );
-  }
-  return cursor;
 }
 
 /** What a subscriber heard after the fence. */
@@ -195,7 +158,7 @@ describe.runIf(onPostgres)(`subscriptions across two service processes (${backen
   it('a webhook taken by A is pushed to a subscriber of B, with the feed\'s own cursor', async () => {
     const live = subscribe<MemberChanged>(B.url, adminKey, MEMBER_CHANGED);
     try {
-      const fence = await warmUp(A, [live], org);
+      const fence = await warmUp([live], (id) => send(A, memberEvent(org, id)));
       const id = `member-cross-${tag()}`;
       await send(A, memberEvent(org, id));
       await waitForAll(live, [id], 30_000, 'B\'s subscriber to hear A\'s change');
@@ -218,7 +181,7 @@ describe.runIf(onPostgres)(`subscriptions across two service processes (${backen
       subscribe<MemberChanged>(B.url, adminKey, MEMBER_CHANGED),
     ];
     try {
-      const fence = await warmUp(A, subs, org);
+      const fence = await warmUp(subs, (id) => send(A, memberEvent(org, id)));
       const t = tag();
       const senders = 5;
       const perSender = 100;
@@ -247,7 +210,7 @@ describe.runIf(onPostgres)(`subscriptions across two service processes (${backen
     const first = subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED);
     let last: string;
     try {
-      last = await warmUp(A, [first], org);
+      last = await warmUp([first], (id) => send(A, memberEvent(org, id)));
     } finally {
       await first.close();
     }
@@ -311,7 +274,7 @@ describe.runIf(onPostgres)(`a subscriber whose instance lost its LISTEN connecti
   it('gets every change committed while it was not listening, once it listens again, with no further webhook', async () => {
     const live = subscribe<MemberChanged>(proxied.url, proxied.adminKey, MEMBER_CHANGED);
     try {
-      const fence = await warmUp(proxied, [live], org);
+      const fence = await warmUp([live], (id) => send(proxied, memberEvent(org, id)));
 
       await proxy.refuse();
       const t = tag();

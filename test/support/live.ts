@@ -122,3 +122,37 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** What fences need of a memberChanged payload. */
+export interface MemberChangedEvent {
+  memberChanged: { cursor: string; member: { externalId: string } };
+}
+
+/**
+ * Makes subscribers provably live, then draws a line: a subscription without `after` only
+ * hears what commits after it is registered, so warm-up members are sent until each has heard
+ * one; a final fence member, once every subscriber has it, is the point after which each must
+ * have heard everything. Returns the fence's cursor.
+ */
+export async function warmUp(
+  subs: LiveSubscription<MemberChangedEvent>[],
+  sendMember: (externalId: string) => Promise<void>,
+): Promise<string> {
+  const tag = Math.random().toString(36).slice(2, 10);
+  let i = 0;
+  await eventually(
+    async () => {
+      if (subs.every((s) => s.events.length > 0)) return true;
+      await sendMember(`member-warm-${tag}-${i++}`);
+      await new Promise((r) => setTimeout(r, 50));
+      return false;
+    },
+    30_000,
+    'every subscriber to be live',
+  );
+  const fence = `member-fence-${tag}`;
+  await sendMember(fence);
+  const fenceOf = (s: LiveSubscription<MemberChangedEvent>) => s.events.find((e) => e.memberChanged.member.externalId === fence);
+  await eventually(() => subs.every((s) => fenceOf(s) !== undefined), 30_000, 'every subscriber to hear the fence');
+  return fenceOf(subs[0]!)!.memberChanged.cursor;
+}
