@@ -1,7 +1,6 @@
 // Wires the pieces together: directory store -> sources -> feed follower and subscription hub
 // -> HTTP app (with WebSocket) -> listening, on a database the caller opened (main.ts waits for
 // it; tests bring their own) and still owns.
-import type { Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/api-keys.js';
 import { watchRevocations, type RevocationWatch } from './auth/revocations.js';
@@ -55,7 +54,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
   let app: App | undefined;
   let revocations: RevocationWatch | undefined;
-  let drain: ConnectionDrain | undefined;
   try {
     app = await buildApp({
       database,
@@ -82,7 +80,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
       intervalMs: options.keyRecheckMs,
       onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
     });
-    drain = drainConnections(app.fastify.server);
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
     await revocations?.stop();
@@ -98,10 +95,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
     app,
     database,
     close: async () => {
-      drain.begin();
       app.stopAccepting();
       await app.close();
-      const unanswered = drain.unanswered();
+      const unanswered = app.unanswered();
       if (unanswered > 0) {
         logger.warn(
           { requests: unanswered },
@@ -112,50 +108,5 @@ export async function startServer(config: Config, logger: Logger, options: Start
       await stopLive();
       await authenticate.flush();
     },
-  };
-}
-
-interface ConnectionDrain {
-  /** From now on every connection closes once it has answered what it was asked. */
-  begin(): void;
-  /** Requests open since begin() without a complete answer: once the server has closed, cut off. */
-  unanswered(): number;
-}
-
-/**
- * What Node and Fastify leave undone when the server closes. Node drops the keep-alive
- * connections that are idle at that moment, but one busy with a request stays open once it has
- * answered, idle, and the shutdown waits for it until Apollo's drain cuts every connection
- * 10 s later: so while draining, connections are closed as soon as they go idle. A request
- * arriving meanwhile (its headers were still on the way) is answered 503 by Fastify
- * (return503OnClosing), which keeps headers already set: Retry-After tells the sender when to
- * come back, as the webhooks' own 503s do.
- */
-function drainConnections(server: Server): ConnectionDrain {
-  // Responses open when draining began or since; kept once draining, so that whatever is
-  // unfinished after the server has closed is known to have been cut off (the server can
-  // report itself closed before the sockets it destroyed have emitted 'close').
-  const open = new Set<ServerResponse>();
-  let draining = false;
-  // After 'finish' Node has released the socket; a pipelined request already received keeps
-  // its connection busy, so only connections with nothing left to do are closed.
-  const closeIdle = () => setImmediate(() => server.closeIdleConnections());
-  // Ahead of Fastify's own listener, so the headers are set before Fastify answers.
-  server.prependListener('request', (_request, response: ServerResponse) => {
-    open.add(response);
-    response.once('close', () => {
-      if (!draining) open.delete(response);
-    });
-    if (draining) {
-      response.setHeader('retry-after', '5');
-      response.once('finish', closeIdle);
-    }
-  });
-  return {
-    begin: () => {
-      draining = true;
-      for (const response of open) response.once('finish', closeIdle);
-    },
-    unanswered: () => [...open].filter((response) => !response.writableFinished).length,
   };
 }

@@ -11,6 +11,7 @@ import { buildSchema } from '../graphql/schema.js';
 import type { SourceAdapter } from '../sources/types.js';
 import { graphiqlRoutes } from './graphiql.js';
 import { graphqlRoutes } from './graphql.js';
+import { drainConnections } from './connection-drain.js';
 import { attachGraphqlWs, type GraphqlWs } from './graphql-ws.js';
 import { healthRoutes } from './health.js';
 import { webhookRoutes } from './webhooks.js';
@@ -38,8 +39,13 @@ export interface App {
   fastify: FastifyInstance;
   /** GraphQL over WebSocket at /graphql (subscriptions). */
   ws: GraphqlWs;
-  /** Stop taking new deliveries (they get 503) while in-flight ones finish. */
+  /**
+   * Stop taking new deliveries (they get 503) while in-flight ones finish; connections close
+   * as soon as they are idle.
+   */
   stopAccepting(): void;
+  /** After close(): requests that were cut off unanswered while draining. */
+  unanswered(): number;
   /**
    * Stops Apollo, which drains and closes the HTTP server (Apollo's Fastify drain plugin) and
    * closes every WebSocket with 1001.
@@ -61,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     return503OnClosing: true,
   });
+  const drain = drainConnections(fastify.server);
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -130,8 +137,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     fastify,
     ws,
     stopAccepting: () => {
+      drain.begin();
       accepting = false;
     },
+    unanswered: () => drain.unanswered(),
     close: async () => {
       await apollo.stop();
       // Apollo only closes Fastify if it had started serving; make sure either way.
