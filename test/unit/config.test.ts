@@ -17,7 +17,20 @@ describe('configuration', () => {
       stytchSecrets: [],
       corsOrigins: [],
       logLevel: 'info',
+      subscriptionBuffer: 1000,
+      wsMaxSubscriptions: 100,
+      graphqlLimits: { maxDepth: 12, maxAliases: 15, maxDirectives: 25, maxTokens: 2000, maxCost: 50_000, introspection: true },
     });
+  });
+
+  it('turns introspection off in production unless GRAPHQL_INTROSPECTION says otherwise', () => {
+    const introspection = (env: Record<string, string>) => loadConfig(env).graphqlLimits.introspection;
+    expect(introspection({ NODE_ENV: 'production' })).toBe(false);
+    expect(introspection({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' })).toBe(true);
+    expect(introspection({ GRAPHQL_INTROSPECTION: 'false' })).toBe(false);
+    expect(introspection({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: '' })).toBe(false);
+    expect(() => loadConfig({ GRAPHQL_INTROSPECTION: 'yes' })).toThrow(/GRAPHQL_INTROSPECTION/);
+    expect(() => loadConfig({ GRAPHQL_MAX_DEPTH: '0' })).toThrow(/GRAPHQL_MAX_DEPTH/);
   });
 
   it('reads several Polis secrets from POLIS_WEBHOOK_SECRET and WEBHOOK_SECRET', () => {
