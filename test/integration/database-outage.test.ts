@@ -14,6 +14,7 @@ import { createApiKey, generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { backend, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
+import { findViolations } from '../support/invariants.js';
 import { stytchEvent } from '../support/directory.js';
 import { connect, cursorSeq, eventually, subscribe, warmUp, type Closed, type LiveSubscription } from '../support/live.js';
 import { pgCtl, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
@@ -480,6 +481,8 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres stopped and started 
       });
       expect(whileDown(attempts).length, 'webhooks refused while down').toBeGreaterThan(0);
 
+      // Nothing half-applied by a transaction the outage cut (see test/support/invariants.ts).
+      expect(await findViolations(direct)).toEqual([]);
       // Stored exactly once: one delivery per acknowledged message, one change per member.
       const ids = acked.map((x) => x.member).sort();
       expect(new Set(ids).size).toBe(ids.length);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { backend, createPostgresDatabase, onPostgres, openTestDatabase } from '../support/backend.js';
 import { query } from '../support/db.js';
+import { findViolations } from '../support/invariants.js';
 import { post, startTestServer, stytchRequest, type StytchRequest, type TestServer } from '../support/server.js';
 import { proxyFor, type Proxy } from '../support/tcp-proxy.js';
 
@@ -117,6 +118,8 @@ describe.runIf(onPostgres)(`Postgres unavailable (${backend})`, () => {
     const [deliveries] = await query(direct, sql`select count(*)::int as n from deliveries`);
     const [keyRows] = await query(direct, sql`select count(*)::int as n from delivery_keys`);
     expect(deliveries!.n).toBe(keyRows!.n);
+    // Nothing half-applied by a transaction the cut interrupted.
+    expect(await findViolations(direct)).toEqual([]);
   });
 
   it('answers 503 within its deadline when the network to the database goes silent', async () => {
