@@ -19,6 +19,7 @@ import { generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
+import { findViolations } from '../support/invariants.js';
 import { stytchEvent } from '../support/directory.js';
 import { eventually, subscribe, wsUrl } from '../support/live.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
@@ -279,9 +280,11 @@ async function startHeaders(url: string, request: StytchRequest): Promise<Partia
   };
 }
 
+/** The stored delivery keys, once the database is checked to hold nothing half-applied. */
 async function storedKeys(running: Running): Promise<Set<string>> {
   const database = await running.openDatabase();
   try {
+    expect(await findViolations(database)).toEqual([]);
     const rows = await query(database, sql`select key from delivery_keys`);
     return new Set(rows.map((r) => String(r.key)));
   } finally {
