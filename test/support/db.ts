@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/open.js';
 
+/** The service's own tables (scans list every table; this says which must be among them). */
 export const TABLES = [
   'tenants',
   'connections',
@@ -26,19 +27,12 @@ export async function query(database: DatabaseHandle, text: ReturnType<typeof sq
 }
 
 /** Every row of a table as JSON text, in a stable order. */
-export async function tableJson(database: DatabaseHandle, table: string): Promise<string[]> {
+async function tableJson(database: DatabaseHandle, schema: string, table: string): Promise<string[]> {
   const rows = await query(
     database,
-    sql`select row_to_json(t)::text as j from ${sql.identifier(table)} t order by 1`,
+    sql`select row_to_json(t)::text as j from ${sql.identifier(schema)}.${sql.identifier(table)} t order by 1`,
   );
   return rows.map((r) => String(r.j));
-}
-
-/** The whole database as text: every row of every table. */
-export async function dumpAll(database: DatabaseHandle): Promise<string> {
-  const parts: string[] = [];
-  for (const table of TABLES) parts.push(`-- ${table}`, ...(await tableJson(database, table)));
-  return parts.join('\n');
 }
 
 /**
@@ -58,13 +52,14 @@ export async function dumpEveryTable(database: DatabaseHandle): Promise<{ tables
   for (const { s, t } of listed) {
     const name = `${String(s)}.${String(t)}`;
     tables.push(name);
-    const rows = await query(
-      database,
-      sql`select row_to_json(x)::text as j from ${sql.identifier(String(s))}.${sql.identifier(String(t))} x order by 1`,
-    );
-    parts.push(`-- ${name}`, ...rows.map((r) => String(r.j)));
+    parts.push(`-- ${name}`, ...(await tableJson(database, String(s), String(t))));
   }
   return { tables, text: parts.join('\n') };
+}
+
+/** The whole database as text: every row of every table. */
+export async function dumpAll(database: DatabaseHandle): Promise<string> {
+  return (await dumpEveryTable(database)).text;
 }
 
 export async function count(database: DatabaseHandle, table: string): Promise<number> {
