@@ -7,6 +7,7 @@ import { openDatabase, type DatabaseHandle } from './db/open.js';
 import { resolveSecrets, type ResolvedSecrets } from './local-secrets.js';
 import { createLogger } from './log.js';
 import { startServer, type RunningServer } from './server.js';
+import { handleStrayErrors } from './stray-errors.js';
 
 /**
  * How long a shutdown may take before the process exits anyway (with 1). HTTP needs less:
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
   try {
     const config = loadConfig();
     logger = createLogger(config);
+    handleStrayErrors(logger);
     resolved = await resolveSecrets(config);
   } catch (error) {
     if (error instanceof ConfigError) {

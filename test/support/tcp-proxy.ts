@@ -11,7 +11,42 @@ export interface Proxy {
   partition(): void;
   /** Back to normal; a partition delivers what was held back. */
   restore(): Promise<void>;
+  /**
+   * Breaks the next connection whose client sends bytes containing `marker`, before they reach
+   * Postgres, the way `how` says; resolves once it has. With `thenRefuse`, new connections are
+   * refused from that moment (restore() accepts them again).
+   */
+  cutOn(marker: string, how: CutKind, options?: { thenRefuse?: boolean }): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * How a connection is broken: `reset` (RST, the client reads ECONNRESET), `close` (a plain
+ * FIN, no error), or `terminate` (Postgres's own FATAL 57P01, as from pg_terminate_backend or a
+ * server shutting down, then FIN).
+ */
+export type CutKind = 'reset' | 'close' | 'terminate';
+
+/** A FATAL ErrorResponse as Postgres sends it when a backend is terminated. */
+function terminationMessage(): Buffer {
+  const fields = [
+    ['S', 'FATAL'],
+    ['V', 'FATAL'],
+    ['C', '57P01'],
+    ['M', 'terminating connection due to administrator command'],
+  ];
+  const body = Buffer.concat([...fields.map(([k, v]) => Buffer.from(`${k}${v}\0`)), Buffer.from([0])]);
+  const head = Buffer.alloc(5);
+  head.write('E', 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+interface Cut {
+  marker: Buffer;
+  how: CutKind;
+  thenRefuse: boolean;
+  done: () => void;
 }
 
 interface Pair {
@@ -22,11 +57,29 @@ interface Pair {
 export async function startProxy(targetHost: string, targetPort: number): Promise<Proxy> {
   let partitioned = false;
   const pairs = new Set<Pair>();
+  let cut: Cut | undefined;
 
   const forward = (pair: Pair) => {
     const upstream = net.connect(targetPort, targetHost);
     pair.upstream = upstream;
     upstream.on('error', () => drop(pair)).on('close', () => drop(pair));
+    // Ahead of the pipe, so a chunk that triggers a cut never reaches Postgres.
+    pair.client.prependListener('data', (chunk: Buffer) => {
+      if (!cut || !chunk.includes(cut.marker)) return;
+      const { how, thenRefuse, done } = cut;
+      cut = undefined;
+      pair.client.unpipe();
+      // Quietly: its close must not destroy the client before the cut's last bytes are out.
+      upstream.removeAllListeners();
+      upstream.on('error', () => {});
+      upstream.destroy();
+      if (thenRefuse) void stopListening();
+      if (how === 'reset') pair.client.resetAndDestroy();
+      else if (how === 'terminate') pair.client.end(terminationMessage());
+      else pair.client.end();
+      pairs.delete(pair);
+      done();
+    });
     pair.client.pipe(upstream);
     upstream.pipe(pair.client);
     pair.client.resume();
@@ -96,6 +149,10 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
         listening = true;
       }
     },
+    cutOn: (marker, how, options = {}) =>
+      new Promise<void>((done) => {
+        cut = { marker: Buffer.from(marker), how, thenRefuse: options.thenRefuse ?? false, done };
+      }),
     close: stopListening,
   };
 }
