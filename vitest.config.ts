@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+import { calibrate, REFERENCE_MS } from './test/support/calibrate.js';
 
 // graphql 16 ships CommonJS (main) and ESM (module) builds. Node, and so the service, loads
 // the CommonJS one everywhere; vite would hand our sources the ESM one while dependencies
@@ -11,12 +12,31 @@ const graphqlMain = createRequire(import.meta.url).resolve('graphql');
 // Postgres when TEST_DATABASE_URL points at one (.ci/run always provides it).
 const postgres = process.env.TEST_DATABASE_URL;
 
+// Deadlines in tests scale with how slow this machine is now (test/support/time.ts). Measured
+// once here, in the main process; the workers inherit it through the environment, and
+// TEST_TIME_SCALE set by hand wins.
+// (vitest may load this file more than once in a run: measure only the first time.)
+if (!process.env.TEST_TIME_SCALE_SOURCE) {
+  const calibration = calibrate(process.env.TEST_TIME_SCALE);
+  process.env.TEST_TIME_SCALE = String(calibration.scale);
+  process.env.TEST_TIME_SCALE_SOURCE =
+    calibration.source === 'measured'
+      ? `measured: ${calibration.measuredMs!.toFixed(0)} ms for a workload of ${REFERENCE_MS} ms on the reference machine`
+      : 'set by hand';
+}
+const calibration = { scale: Number(process.env.TEST_TIME_SCALE) };
+const scaled = (ms: number) => Math.ceil(ms * calibration.scale);
+
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlMain }] },
   test: {
     globalSetup: ['./test/support/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // A test or hook that runs past these is hung, not slow: they only turn a hang into a
+    // failure, and are far above what any test takes on the reference machine.
+    testTimeout: scaled(120_000),
+    // expect.poll waits for a condition; its default of 1 s is a speed budget, not a hang guard.
+    expect: { poll: { timeout: scaled(15_000) } },
+    hookTimeout: scaled(180_000),
     projects: [
       { extends: true as const, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

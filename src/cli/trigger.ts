@@ -8,12 +8,25 @@ import { polisHeaders, stytchHeaders } from '../samples/sign.js';
 
 const USAGE = `Usage:
   npm run trigger -- <source> <event> [--url <base url>] [--via DASHBOARD|DIRECT|SCIM]
+  npm run trigger -- --all [<source>] [--url <base url>]
   npm run trigger -- --list
 
 Examples:
   npm run trigger -- stytch member.created
   npm run trigger -- polis sso.deactivated
-  npm run trigger -- polis user.created --url http://localhost:4000`;
+  npm run trigger -- polis user.created --url http://localhost:4000
+  npm run trigger -- --all          # every sample of both providers, in the order --list shows`;
+
+type Source = 'polis' | 'stytch';
+const SOURCES: readonly Source[] = ['polis', 'stytch'];
+
+/** Every event the trigger can send, in the order --list shows and --all sends them. */
+function allEvents(): [Source, string][] {
+  return [
+    ...Object.keys(POLIS_SAMPLES).map((e) => ['polis', e] as [Source, string]),
+    ...STYTCH_SAMPLE_NAMES.map((e) => ['stytch', e] as [Source, string]),
+  ];
+}
 
 function list(): string {
   return [
@@ -25,12 +38,83 @@ function list(): string {
   ].join('\n');
 }
 
+/** Why a send could not even be made: the process exits with `code` after saying `message`. */
+class CannotSend extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Sent {
+  url: string;
+  status: number;
+  statusText: string;
+  /** The answer, pretty-printed when it is JSON. */
+  text: string;
+  /** The delivery's status from the answer (applied, duplicate, ignored, ...), if it said one. */
+  outcome: string | undefined;
+}
+
+interface Target {
+  base: string;
+  polisSecret: string | undefined;
+  stytchSecret: string | undefined;
+}
+
+function signed(target: Target, source: Source, event: string, via: StytchSource | undefined): { body: string; headers: Record<string, string> } {
+  if (source === 'polis') {
+    const payload = polisSample(event);
+    if (!payload) throw unknownEvent(source, event);
+    if (!target.polisSecret) throw noSecret('POLIS_WEBHOOK_SECRET');
+    const body = JSON.stringify(payload);
+    return { body, headers: polisHeaders(target.polisSecret, body) };
+  }
+  const payload = stytchSample(event, via ? { source: via } : {});
+  if (!payload) throw unknownEvent(source, event);
+  if (!target.stytchSecret) throw noSecret('STYTCH_WEBHOOK_SECRET');
+  const body = JSON.stringify(payload);
+  return { body, headers: stytchHeaders(target.stytchSecret, body) };
+}
+
+async function send(target: Target, source: Source, event: string, via?: StytchSource): Promise<Sent> {
+  const { body, headers } = signed(target, source, event, via);
+  const url = `${target.base}/webhooks/${source}`;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers, body });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new CannotSend(
+      cause?.code === 'ECONNREFUSED'
+        ? `nothing is listening at ${target.base}: start the service with \`npm start\` (or pass --url)`
+        : `request to ${url} failed: ${cause?.message ?? (error as Error).message}`,
+      1,
+    );
+  }
+  const raw = await response.text();
+  let text = raw;
+  let outcome: string | undefined;
+  try {
+    const json = JSON.parse(raw) as unknown;
+    text = JSON.stringify(json, null, 2);
+    const status = (json as { status?: unknown } | null)?.status;
+    if (typeof status === 'string') outcome = status;
+  } catch {
+    // Not JSON: printed as it came.
+  }
+  return { url, status: response.status, statusText: response.statusText, text, outcome };
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       list: { type: 'boolean' },
+      all: { type: 'boolean' },
       url: { type: 'string' },
       via: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -44,75 +128,83 @@ async function run(argv: string[]): Promise<number> {
     console.log(list());
     return 0;
   }
-  const [source, event] = positionals;
-  if (!source || !event || positionals.length > 2) {
-    console.error(USAGE);
-    return 2;
-  }
   const via = values.via?.toUpperCase();
   if (via !== undefined && !['DASHBOARD', 'DIRECT', 'SCIM'].includes(via)) {
     console.error(`--via must be DASHBOARD, DIRECT or SCIM, not ${values.via}`);
     return 2;
   }
 
+  let events: [Source, string][];
+  if (values.all) {
+    const [only, ...rest] = positionals;
+    if (rest.length > 0 || (only !== undefined && !isSource(only))) {
+      console.error(only !== undefined && !isSource(only) ? `unknown source ${only}: use polis or stytch` : USAGE);
+      return 2;
+    }
+    events = allEvents().filter(([source]) => only === undefined || source === only);
+  } else {
+    const [source, event] = positionals;
+    if (!source || !event || positionals.length > 2) {
+      console.error(USAGE);
+      return 2;
+    }
+    if (!isSource(source)) {
+      console.error(`unknown source ${source}: use polis or stytch`);
+      return 2;
+    }
+    if (!(source === 'polis' ? Object.hasOwn(POLIS_SAMPLES, event) : STYTCH_SAMPLE_NAMES.includes(event))) {
+      console.error(unknownEvent(source, event).message);
+      return 2;
+    }
+    events = [[source, event]];
+  }
+
   const { config } = await resolveSecrets(loadConfig());
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const base = (values.url ?? `http://${host}:${config.port}`).replace(/\/+$/, '');
+  const target: Target = {
+    base: (values.url ?? `http://${host}:${config.port}`).replace(/\/+$/, ''),
+    polisSecret: config.polisSecrets[0],
+    stytchSecret: config.stytchSecrets[0],
+  };
 
-  let payload: Record<string, unknown> | undefined;
-  let headers: Record<string, string>;
-  let body: string;
-  if (source === 'polis') {
-    payload = polisSample(event);
-    if (!payload) return unknownEvent(source, event);
-    const secret = config.polisSecrets[0];
-    if (!secret) return noSecret('POLIS_WEBHOOK_SECRET');
-    body = JSON.stringify(payload);
-    headers = polisHeaders(secret, body);
-  } else if (source === 'stytch') {
-    payload = stytchSample(event, via ? { source: via as StytchSource } : {});
-    if (!payload) return unknownEvent(source, event);
-    const secret = config.stytchSecrets[0];
-    if (!secret) return noSecret('STYTCH_WEBHOOK_SECRET');
-    body = JSON.stringify(payload);
-    headers = stytchHeaders(secret, body);
-  } else {
-    console.error(`unknown source ${source}: use polis or stytch`);
-    return 2;
-  }
-
-  const url = `${base}/webhooks/${source}`;
-  console.log(`POST ${url}  (${source} ${event})`);
-  let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers, body });
+    if (!values.all) {
+      const [[source, event]] = events as [[Source, string]];
+      console.log(`POST ${target.base}/webhooks/${source}  (${source} ${event})`);
+      const sent = await send(target, source, event, via as StytchSource | undefined);
+      console.log(`${sent.status} ${sent.statusText}`);
+      console.log(sent.text);
+      return sent.status >= 200 && sent.status < 300 ? 0 : 1;
+    }
+    // One line an event, so a long run shows its progress; the whole answer only for failures.
+    let failed = 0;
+    for (const [i, [source, event]] of events.entries()) {
+      const sent = await send(target, source, event, via as StytchSource | undefined);
+      const ok = sent.status >= 200 && sent.status < 300;
+      if (!ok) failed++;
+      const counter = `[${String(i + 1).padStart(String(events.length).length)}/${events.length}]`;
+      console.log(`${counter} ${sent.status} ${sent.statusText}  ${source} ${event}${sent.outcome ? `  ${sent.outcome}` : ''}`);
+      if (!ok) console.log(sent.text);
+    }
+    console.log(`${events.length - failed} of ${events.length} events accepted${failed ? `, ${failed} refused` : ''}`);
+    return failed === 0 ? 0 : 1;
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    console.error(
-      cause?.code === 'ECONNREFUSED'
-        ? `nothing is listening at ${base}: start the service with \`npm start\` (or pass --url)`
-        : `request to ${url} failed: ${cause?.message ?? (error as Error).message}`,
-    );
-    return 1;
+    if (!(error instanceof CannotSend)) throw error;
+    console.error(error.message);
+    return error.code;
   }
-  const text = await response.text();
-  console.log(`${response.status} ${response.statusText}`);
-  try {
-    console.log(JSON.stringify(JSON.parse(text), null, 2));
-  } catch {
-    console.log(text);
-  }
-  return response.ok ? 0 : 1;
 }
 
-function unknownEvent(source: string, event: string): number {
-  console.error(`unknown ${source} event ${event}; \`npm run trigger -- --list\` shows them all`);
-  return 2;
+function isSource(name: string): name is Source {
+  return (SOURCES as readonly string[]).includes(name);
 }
 
-function noSecret(name: string): number {
-  console.error(`${name} is not set and no local secret exists (production mode generates none)`);
-  return 1;
+function unknownEvent(source: string, event: string): CannotSend {
+  return new CannotSend(`unknown ${source} event ${event}; \`npm run trigger -- --list\` shows them all`, 2);
+}
+
+function noSecret(name: string): CannotSend {
+  return new CannotSend(`${name} is not set and no local secret exists (production mode generates none)`, 1);
 }
 
 run(process.argv.slice(2))

@@ -23,6 +23,7 @@ import { acknowledgementViolations, findViolations, type Acknowledgement } from 
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { post, stytchRequest, type Reply } from '../support/server.js';
 import { newPolisSecret, newStytchSecret, newSvixId } from '../support/sign.js';
+import { budget } from '../support/time.js';
 
 const CYCLES = 12;
 const SENDERS = 6;
@@ -511,5 +512,5 @@ describe(`SIGKILL under webhook load, restarted on the same database (${backend}
         `${CYCLES} crashes with ${ackedBefore.join('/')} acknowledged before each; ${interrupted.length} cut off by a crash, ` +
         `${duplicates.length} of them had committed before it; ${redelivered} acknowledged ones sent again`,
     );
-  }, 240_000);
+  }, budget(240_000));
 });

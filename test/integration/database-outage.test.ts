@@ -21,6 +21,7 @@ import { pgCtl, startOwnPostgres, type OwnPostgres } from '../support/own-postgr
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { gqlData, stytchRequest } from '../support/server.js';
 import { newStytchSecret, newSvixId } from '../support/sign.js';
+import { budget } from '../support/time.js';
 
 interface Target {
   name: string;
@@ -169,7 +170,7 @@ function refusalProblems(a: WebhookAttempt, pgPort: string): string[] {
 async function closedWithin(closed: Promise<Closed>, ms: number): Promise<Closed> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the socket was neither accepted nor closed within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`the socket was neither accepted nor closed within ${budget(ms)} ms`)), budget(ms));
   });
   try {
     return await Promise.race([closed, hung]);
@@ -550,7 +551,7 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres stopped and started 
       const text = await response.text();
       if (response.status !== 200) throw new Error(`webhook answered ${response.status}: ${text}`);
     }
-  }, 240_000);
+  }, budget(240_000));
 
   it('did it with the processes it started with, which then exit 0 on SIGTERM', async () => {
     for (const service of [a, b]) {

@@ -67,17 +67,41 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
     expect(result.stdout).toContain('"status": "applied"');
   });
 
-  it('can send every event it lists, for both providers', async () => {
+  it('can send every event it lists, for both providers, in one run', async () => {
     const list = await runScript('src/cli/trigger.ts', ['--list'], { DATA_DIR: dataDir });
     expect(list.code).toBe(0);
-    const names = [...list.stdout.matchAll(/^ {2}(polis|stytch) (\S+)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    const names = [...list.stdout.matchAll(/^ {2}(polis|stytch) (\S+)$/gm)].map((m) => `${m[1]!} ${m[2]!}`);
     expect(names).toHaveLength(Object.keys(POLIS_SAMPLES).length + STYTCH_SAMPLE_NAMES.length);
     expect(names.length).toBe(16 + 18);
-    for (const [source, event] of names) {
-      const result = await trigger(source, event);
-      expect(result.code, `${source} ${event}: ${result.stdout}${result.stderr}`).toBe(0);
-      expect(result.stdout).toContain('200 OK');
+
+    const all = await trigger('--all');
+    expect(all.code, `${all.stdout}${all.stderr}`).toBe(0);
+    // One progress line an event, in --list's order, each accepted.
+    const lines = [...all.stdout.matchAll(/^\[\s*(\d+)\/(\d+)\] (\d{3}) [^\n]*? {2}(polis|stytch) (\S+)/gm)];
+    expect(lines.map((m) => `${m[4]!} ${m[5]!}`)).toEqual(names);
+    for (const m of lines) {
+      expect(m[2]).toBe(String(names.length));
+      expect(m[3], m[0]).toBe('200');
     }
+    expect(all.stdout).toContain(`${names.length} of ${names.length} events accepted`);
+  });
+
+  it('--all for one source sends only its events, and says which were refused', async () => {
+    const polis = await trigger('--all', 'polis');
+    expect(polis.code).toBe(0);
+    expect(polis.stdout).toContain(`${Object.keys(POLIS_SAMPLES).length} of ${Object.keys(POLIS_SAMPLES).length} events accepted`);
+    expect(polis.stdout).not.toMatch(/ stytch /);
+    const unknown = await trigger('--all', 'workday');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown source workday/);
+    // Signed with a secret the service does not have: each is refused, and the run fails.
+    const forged = await runScript('src/cli/trigger.ts', ['--all', 'stytch', '--url', service.url], {
+      DATA_DIR: dataDir,
+      STYTCH_WEBHOOK_SECRET: 'whsec_bm90IHRoZSBzZXJ2aWNlJ3Mgc2VjcmV0IGF0IGFsbA==',
+    });
+    expect(forged.code).toBe(1);
+    expect(forged.stdout).toContain(`0 of ${STYTCH_SAMPLE_NAMES.length} events accepted, ${STYTCH_SAMPLE_NAMES.length} refused`);
+    expect(forged.stdout).toMatch(/401 Unauthorized {2}stytch member\.created/);
   });
 
   it('explains what it cannot do', async () => {
@@ -110,8 +134,8 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
       const [member] = await query(database, sql`select email, deleted_at from members where external_id like 'member-live-%'`);
       expect(member).toBeDefined();
       const [deliveries] = await query(database, sql`select count(*)::int as n from deliveries`);
-      // One from the first test, 34 from the list, one after the restart.
-      expect(deliveries!.n).toBe(1 + 34 + 1);
+      // One from the first test, 34 from --all, 16 from --all polis, one after the restart.
+      expect(deliveries!.n).toBe(1 + 34 + 16 + 1);
     } finally {
       await database.close();
     }

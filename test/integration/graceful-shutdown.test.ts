@@ -25,6 +25,7 @@ import { eventually, subscribe, wsUrl } from '../support/live.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { stytchRequest, type StytchRequest } from '../support/server.js';
 import { newPolisSecret, newStytchSecret } from '../support/sign.js';
+import { budget } from '../support/time.js';
 
 interface Running {
   service: ServiceProcess;
@@ -150,7 +151,7 @@ const arrivedPorts = (service: ServiceProcess) => new Set(arrived(service).map((
 async function waitForExit(running: Running, timeoutMs = 60_000): Promise<number | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the service did not exit:\n${running.service.output()}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`the service did not exit:\n${running.service.output()}`)), budget(timeoutMs));
   });
   try {
     return await Promise.race([running.exited, timeout]);
@@ -418,7 +419,7 @@ describe(`graceful shutdown on SIGTERM (${backend})`, () => {
     const keys = await storedKeys(running);
     expect(keys.has(keyOf(stored)), 'the acknowledged delivery is stored').toBe(true);
     expect(keys.has(keyOf(stuck.request)), 'the unfinished delivery is not').toBe(false);
-  }, 120_000);
+  }, budget(120_000));
 
   it('drops a WebSocket client that never answers the close after 5 s and exits 0, with what it acknowledged stored', async () => {
     const running = await start();
@@ -451,5 +452,5 @@ describe(`graceful shutdown on SIGTERM (${backend})`, () => {
 
     const keys = await storedKeys(running);
     expect(requests.filter((r) => !keys.has(keyOf(r))), 'acknowledged but not stored').toEqual([]);
-  }, 120_000);
+  }, budget(120_000));
 });

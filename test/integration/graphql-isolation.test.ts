@@ -8,6 +8,7 @@ import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/
 import { gql, startTestServer, tenantKey, type GraphQLReply, type TestServer } from '../support/server.js';
 import { newPayloadSecret } from '../support/sign.js';
 import { sql } from 'drizzle-orm';
+import { budget } from '../support/time.js';
 
 let server: TestServer;
 let a: SeededOrg;
@@ -47,7 +48,7 @@ beforeAll(async () => {
   bIds.Delivery = deliveries.map((r) => gid('Delivery', r.id as string));
   expect(bIds.Member).toHaveLength(4);
   expect(bIds.Membership?.length).toBeGreaterThan(0);
-}, 120_000);
+}, budget(120_000));
 afterAll(() => server?.close());
 
 /** Runs a query with A's key and keeps the reply for the leak scan at the end. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import { seedPolisDirectory } from '../support/directory.js';
 import { gql, gqlData, startTestServer, type TestServer } from '../support/server.js';
+import { budget } from '../support/time.js';
 
 let server: TestServer;
 let tenantId: string;
@@ -42,7 +43,7 @@ beforeAll(async () => {
   } while (after);
   expect(new Set(expected).size).toBe(ROWS);
   expect(new Set(expected)).toEqual(new Set(seeded.emails));
-}, 120_000);
+}, budget(120_000));
 afterAll(() => server?.close());
 
 // Every variable is always passed through (unset ones as null, which means "not given").

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, openTestDatabase, type TestDatabase } from '../support/backend.js';
 import { seedStytchOrg, type SeededOrg } from '../support/directory.js';
 import { gqlData, startTestServer, type TestServer } from '../support/server.js';
+import { budget } from '../support/time.js';
 
 let server: TestServer;
 let database: TestDatabase;
@@ -23,7 +24,7 @@ beforeAll(async () => {
     { id: org.organizationId },
   );
   tenantId = data.tenants.edges[0]?.node.id as string;
-}, 120_000);
+}, budget(120_000));
 afterAll(async () => {
   await server?.close();
   await database?.dispose();

@@ -14,6 +14,7 @@ import { spawnService, type ServiceProcess } from '../support/process.js';
 import { gqlData, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
 import { newStytchSecret } from '../support/sign.js';
 import { proxyFor, type Proxy } from '../support/tcp-proxy.js';
+import { budget } from '../support/time.js';
 
 /** Where webhooks go and GraphQL is asked: an in-process server or a spawned process. */
 interface Target {
@@ -204,7 +205,7 @@ describe.runIf(onPostgres)(`subscriptions across two service processes (${backen
     } finally {
       await Promise.all(subs.map((s) => s.close()));
     }
-  }, 180_000);
+  }, budget(180_000));
 
   it('a cursor from A resumes on A after changes delivered to B: exactly those, in order, then live', async () => {
     const first = subscribe<MemberChanged>(A.url, adminKey, MEMBER_CHANGED);
@@ -297,5 +298,5 @@ describe.runIf(onPostgres)(`a subscriber whose instance lost its LISTEN connecti
     } finally {
       await live.close();
     }
-  }, 120_000);
+  }, budget(120_000));
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { backend } from '../support/backend.js';
 import { seedStytchOrg } from '../support/directory.js';
-import { connect, subscribe, wsUrl } from '../support/live.js';
+import { connect, eventually, subscribe, wsUrl } from '../support/live.js';
 import { gql, startTestServer, type GraphQLReply, type TestServer } from '../support/server.js';
 
 interface WsResult {
@@ -163,7 +163,7 @@ describe(`query limits (${backend})`, () => {
     socket.on('message', (data: Buffer) => void messages.push(JSON.parse(data.toString())));
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     const waitFor = async (type: string, id?: string) => {
-      for (let i = 0; i < 200 && !messages.some((m) => m.type === type && m.id === id); i++) await new Promise((r) => setTimeout(r, 10));
+      await eventually(() => messages.some((m) => m.type === type && m.id === id), 5000, `a ${type} message${id ? ` for ${id}` : ''}`);
       return messages.find((m) => m.type === type && m.id === id);
     };
     socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
@@ -186,9 +186,9 @@ describe(`query limits (${backend})`, () => {
     const extra = await runOver(client, 'subscription { groupChanged { cursor } }');
     expect(codeOf(extra)).toBe('TOO_MANY_SUBSCRIPTIONS');
     expect(extra.errors?.[0]?.message).toMatch(/already runs 3 operations, the limit \(WS_MAX_SUBSCRIPTIONS\)/);
-    // Completing one makes room.
+    // Completing one makes room (once the server has read the completion, which it does in
+    // the socket's order, before the next operation).
     stops[0]!();
-    await new Promise((r) => setTimeout(r, 100));
     const again = await runOver(client, '{ tenants { totalCount } }');
     expect(again.errors).toBeUndefined();
     for (const stop of stops) stop();

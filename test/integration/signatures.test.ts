@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEED_CHANNEL } from '../../src/directory/feed.js';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
+import { eventually } from '../support/live.js';
 import { polisRequest, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
 import { newPolisSecret, newStytchSecret, polisHeaderValue } from '../support/sign.js';
 
@@ -90,15 +91,22 @@ describe(`signatures (${backend})`, () => {
         server.database,
         sql`select max(seq)::int as seq from changes where delivery_id = ${reply.body.deliveryId as string}`,
       );
-      const deadline = Date.now() + 5000;
-      while (payloads.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      await eventually(() => payloads.length > 0, 5000, 'the notification');
       expect(payloads).toEqual([String(rows[0]!.seq)]);
 
-      // Nothing applied, nothing announced.
+      // Nothing applied, nothing announced: a later delivery's notification, which Postgres
+      // sends in commit order, is the next one to arrive.
       const again = polisRequest(polisNew, [user('usr-notify-1')]);
       expect((await post(`${server.url}/webhooks/polis`, again.body, again.headers)).body.status).toBe('unchanged');
-      await new Promise((res) => setTimeout(res, 200));
-      expect(payloads).toHaveLength(1);
+      const fence = polisRequest(polisNew, [user('usr-notify-3')]);
+      const fenced = await post(`${server.url}/webhooks/polis`, fence.body, fence.headers);
+      expect(fenced.body.applied).toBe(1);
+      const [fenceRow] = await query(
+        server.database,
+        sql`select max(seq)::int as seq from changes where delivery_id = ${fenced.body.deliveryId as string}`,
+      );
+      await eventually(() => payloads.length > 1, 5000, 'the fence\'s notification');
+      expect(payloads).toEqual([String(rows[0]!.seq), String(fenceRow!.seq)]);
     } finally {
       await unlisten();
     }

@@ -6,6 +6,7 @@ import { backend } from '../support/backend.js';
 import { count } from '../support/db.js';
 import { stytchEvent } from '../support/directory.js';
 import { sendStytch, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
+import { budget } from '../support/time.js';
 
 interface Trickled {
   /** Everything the server sent back. */
@@ -49,7 +50,7 @@ function trickle(url: string, prefix: Buffer, rest: Buffer, tickMs = 100): Promi
 describe(`slow requests (${backend})`, () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ requestTimeoutMs: 1500 });
+    server = await startTestServer({ requestTimeoutMs: budget(1500) });
   });
   afterAll(() => server?.close());
 

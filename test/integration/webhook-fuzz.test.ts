@@ -14,11 +14,12 @@ import { stytchEvent } from '../support/directory.js';
 import { polisAll, stytchSeed, uniquify } from '../support/fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newPolisSecret, newStytchSecret, newSvixId, svixSignature } from '../support/sign.js';
+import { budget } from '../support/time.js';
 
 // PROPERTY_RUNS=500 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 60);
 const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
-const PROPERTY_TIMEOUT = 180_000;
+const PROPERTY_TIMEOUT = budget(180_000);
 const MIB = 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A 400 names what is wrong: a field path (`data.id`, `[1].tenant`, `member`) or the body. */

@@ -3,6 +3,7 @@
 // downloads one.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { budget } from './time.js';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
@@ -38,6 +39,9 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
 /** A fresh browser profile (empty localStorage) that records every URL the page requests. */
 export async function recordingContext(browser: Browser, urls: string[]): Promise<BrowserContext> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1600 } });
+  // Playwright's own waits (locators, navigation) scale like every other deadline in the suite.
+  context.setDefaultTimeout(budget(30_000));
+  context.setDefaultNavigationTimeout(budget(30_000));
   context.on('request', (request) => urls.push(request.url()));
   // Runs before the page's own scripts; only reports, so it cannot make the page pass.
   await context.addInitScript(

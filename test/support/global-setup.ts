@@ -24,6 +24,8 @@ export default function setup(): void {
       ? `  postgres  RUN      ${where}, with the multi-process tests`
       : `  postgres  SKIPPED  ${where}`,
     '',
+    `Test deadlines ×${process.env.TEST_TIME_SCALE ?? '1'} (${process.env.TEST_TIME_SCALE_SOURCE ?? 'default'}; set TEST_TIME_SCALE to choose)`,
+    '',
   ];
   console.log(lines.join('\n'));
 }

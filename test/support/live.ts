@@ -2,6 +2,7 @@
 // collects what is pushed, for tests to wait on and inspect.
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { budget } from './time.js';
 
 export interface Closed {
   code: number;
@@ -17,7 +18,10 @@ export interface LiveSubscription<T> {
   done: Promise<void>;
   /** Resolves with the socket's close code and reason once it closes. */
   closed: Promise<Closed>;
-  /** Waits until at least `n` events arrived; fails with what did arrive after the timeout. */
+  /**
+   * Waits until at least `n` events arrived; fails with what did arrive if they have not after
+   * `timeoutMs` (on the reference machine: scaled, see time.ts).
+   */
   waitFor(n: number, timeoutMs?: number): Promise<T[]>;
   /** Unsubscribes and closes the socket. */
   close(): Promise<void>;
@@ -96,7 +100,7 @@ export function subscribe<T = Record<string, unknown>>(
         const timer = setTimeout(() => {
           waiters.delete(check);
           reject(new Error(`expected ${n} events, got ${events.length}; errors: ${JSON.stringify(errors)}`));
-        }, timeoutMs);
+        }, budget(timeoutMs));
         waiters.add(check);
         check();
       }),
@@ -113,14 +117,17 @@ export function cursorSeq(cursor: string): number {
   return seq;
 }
 
-/** Waits until `check` holds, polling. */
+/**
+ * Waits until `check` holds, polling; fails naming `what` if it has not after `timeoutMs` (on
+ * the reference machine: scaled, see time.ts).
+ */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + budget(timeoutMs);
   while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what} (${budget(timeoutMs)} ms)`);
 }
 
 /** What fences need of a memberChanged payload. */

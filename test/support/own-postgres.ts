@@ -7,6 +7,7 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { budget } from './time.js';
 
 const run = promisify(execFile);
 
@@ -66,10 +67,10 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   const options = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
 
   const start = async () => {
-    await asPg(pgCtl, ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', options, 'start']);
+    await asPg(pgCtl, ['-D', data, '-l', logFile, '-w', '-t', String(budget(60)), '-o', options, 'start']);
   };
   const stop = async (mode: 'fast' | 'immediate') => {
-    await asPg(pgCtl, ['-D', data, '-m', mode, '-w', '-t', '60', 'stop']);
+    await asPg(pgCtl, ['-D', data, '-m', mode, '-w', '-t', String(budget(60)), 'stop']);
   };
 
   try {

@@ -1,6 +1,7 @@
 // Runs the service (or a CLI) as a real separate process, the way a user starts it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { budget } from './time.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = `${ROOT}node_modules/.bin/tsx`;
@@ -31,7 +32,7 @@ export async function spawnService(env: Record<string, string>, timeoutMs = 60_0
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), budget(timeoutMs));
     const check = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {

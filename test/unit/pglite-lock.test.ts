@@ -11,6 +11,7 @@ import {
   tryLock,
   waitForLock,
 } from '../../src/db/pglite-lock.js';
+import { budget } from '../support/time.js';
 
 const children: ReturnType<typeof spawn>[] = [];
 afterEach(() => {
@@ -115,7 +116,7 @@ describe('PGlite data directory lock', () => {
     let most = 0;
     await Promise.all(
       Array.from({ length: 30 }, async () => {
-        const release = await waitForLock(lockFile);
+        const release = await waitForLock(lockFile, budget(5000));
         most = Math.max(most, ++inside);
         await new Promise((r) => setTimeout(r, 1));
         inside--;
@@ -135,7 +136,7 @@ describe('PGlite data directory lock', () => {
       `import { appendFileSync } from 'node:fs';
        import { waitForLock } from '${lockModule}';
        for (let i = 0; i < 15; i++) {
-         const release = await waitForLock(${JSON.stringify(join(dir, 'x.lock'))}, 30_000);
+         const release = await waitForLock(${JSON.stringify(join(dir, 'x.lock'))}, ${budget(30_000)});
          appendFileSync(${JSON.stringify(log)}, 'in ' + process.pid + '\\n');
          await new Promise((r) => setTimeout(r, 2));
          appendFileSync(${JSON.stringify(log)}, 'out ' + process.pid + '\\n');
@@ -157,7 +158,7 @@ describe('PGlite data directory lock', () => {
       const pid = lines[i]!.split(' ')[1];
       expect([lines[i], lines[i + 1]]).toEqual([`in ${pid}`, `out ${pid}`]);
     }
-  }, 60_000);
+  }, budget(60_000));
 
   it('waitForLock waits for a short-lived holder', async () => {
     const lockFile = join(await tempDir(), 'x.lock');
