@@ -1,6 +1,7 @@
 // The database a test file runs against: in-memory PGlite, or a fresh database of its own on
 // the Postgres at TEST_DATABASE_URL (dropped afterwards), so test files can run in parallel.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 
@@ -37,9 +38,21 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
   };
 }
 
+let template: Promise<Blob | undefined> | undefined;
+
+/**
+ * The initialised data directory global-setup.ts made for this run (read once per test
+ * file), so a test database skips initdb; without it (a test run some other way), initdb.
+ */
+function pgliteTemplate(): Promise<Blob | undefined> {
+  const file = process.env.TEST_PGLITE_TEMPLATE;
+  template ??= file ? readFile(file).then((bytes) => new Blob([bytes])) : Promise.resolve(undefined);
+  return template;
+}
+
 export async function openTestDatabase(options: { onQuery?: (query: string) => void } = {}): Promise<TestDatabase> {
   if (!onPostgres) {
-    const handle = await openDatabase({ pgliteDir: 'memory://', onQuery: options.onQuery });
+    const handle = await openDatabase({ pgliteDir: 'memory://', pgliteTemplate: await pgliteTemplate(), onQuery: options.onQuery });
     return { handle, url: undefined, dispose: () => handle.close() };
   }
   const created = await createPostgresDatabase();
