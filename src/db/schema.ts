@@ -85,6 +85,12 @@ export const connections = pgTable(
     kind: text('kind').$type<ConnectionKind>().notNull(),
     status: text('status').$type<ConnectionStatus>(),
     name: text('name'),
+    /**
+     * DIRECTORY connections: the newest version at which the directory was deleted. What it
+     * provisioned ended then, including members and groups whose events arrive later (an
+     * older event of one of them must not bring it back; a newer one still wins).
+     */
+    endedAtVersion: text('ended_at_version'),
   },
   (t) => [
     uniqueIndex('connections_natural_key').on(t.provider, t.externalId),

@@ -4,7 +4,7 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { isRetryable } from '../db/errors.js';
-import { deliveries, deliveryKeys } from '../db/schema.js';
+import { connections, deliveries, deliveryKeys, groups, members } from '../db/schema.js';
 import { hashJson } from '../lib/hash.js';
 import { resultRows } from '../db/result.js';
 import {
@@ -36,6 +36,7 @@ import type {
   EntityKind,
   IngestResult,
   Json,
+  Provider,
   TenantRef,
 } from './types.js';
 import { versionTime } from './version.js';
@@ -95,7 +96,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
       .update(deliveries)
       .set({ duplicates: sql`${deliveries.duplicates} + 1`, lastDuplicateAt: new Date() })
       .where(eq(deliveries.id, original.id));
-    return { deliveryId: original.id, status: 'duplicate', applied: 0 };
+    return { deliveryId: original.id, status: 'duplicate', applied: 0, rejected: 0 };
   }
 
   async function ingestIn(work: Work, delivery: Delivery): Promise<IngestResult> {
@@ -104,7 +105,13 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     const outcomes: Json[] = [];
     const counts: Record<ChangeOutcome, number> = { applied: 0, stale: 0, unchanged: 0 };
     const ignored: string[] = [];
+    const rejected: string[] = [];
     for (const event of delivery.events) {
+      if (event.rejected !== undefined) {
+        rejected.push(event.type ? `${event.type}: ${event.rejected}` : event.rejected);
+        outcomes.push({ type: event.type, rejected: event.rejected });
+        continue;
+      }
       if (event.ignored !== undefined) {
         ignored.push(`${event.type}: ${event.ignored}`);
         outcomes.push({ type: event.type, ignored: event.ignored });
@@ -121,24 +128,32 @@ export function createDirectoryStore(db: Database): DirectoryStore {
           version: change.version,
           outcome,
         });
+        for (const ended of await endedWith(tx, change)) {
+          const endedOutcome = await applyChange(work, ended);
+          counts[endedOutcome]++;
+          results.push({ entity: ended.entity, externalId: ended.key.externalId, op: 'delete', version: ended.version, outcome: endedOutcome, endedWithDirectory: true });
+        }
       }
-      outcomes.push({ type: event.type, changes: results });
+      outcomes.push({ type: event.type, changes: results, ...(event.warnings?.length ? { warnings: event.warnings } : {}) });
     }
 
     const status: DeliveryStatus =
-      counts.applied > 0
-        ? 'applied'
-        : counts.stale > 0
-          ? 'stale'
-          : ignored.length === delivery.events.length
-            ? 'ignored'
-            : 'unchanged';
+      rejected.length > 0
+        ? 'rejected'
+        : counts.applied > 0
+          ? 'applied'
+          : counts.stale > 0
+            ? 'stale'
+            : ignored.length === delivery.events.length
+              ? 'ignored'
+              : 'unchanged';
+    const reasons = [...rejected, ...ignored];
     const record = tx
       .update(deliveries)
-      .set({ status, outcomes, reason: ignored.length > 0 ? ignored.join('; ') : null })
+      .set({ status, outcomes, reason: reasons.length > 0 ? reasons.join('; ') : null })
       .where(eq(deliveries.id, deliveryId));
     await appendToFeed(tx, deliveryId, work.feed, record.getSQL());
-    return { deliveryId, status, applied: work.feed.length };
+    return { deliveryId, status, applied: work.feed.length, rejected: rejected.length };
   }
 
   async function applyChange(work: Work, change: DirectoryChange): Promise<ChangeOutcome> {
@@ -281,6 +296,48 @@ export function createDirectoryStore(db: Database): DirectoryStore {
   return { ingest };
 }
 
+/**
+ * What a change ends besides its own object: a directory ends with what it provisioned.
+ * Identity providers delete a directory's users and groups with it without sending their
+ * events (Polis does), so:
+ * - the delete of a DIRECTORY connection at version V records V on it and ends every member
+ *   and group it provisioned at V;
+ * - a member or group of a directory that ended at V is ended at V too, whenever its own
+ *   event arrives, so the outcome does not depend on arrival order.
+ * Each end goes through the object's own ordering guard: a newer event of it still wins.
+ * Memberships are not ended here: a membership of an ended member or group no longer counts
+ * when read (graphql/filters.ts), whatever order its events came in.
+ */
+async function endedWith(tx: Tx, change: DirectoryChange): Promise<DirectoryChange[]> {
+  const ending = (entity: 'MEMBER' | 'GROUP', rows: { provider: Provider; external_id: string }[], version: string) =>
+    rows.map((r) => ({ entity, op: 'delete', key: { provider: r.provider, externalId: r.external_id }, version }) as DirectoryChange);
+
+  if (change.entity === 'CONNECTION' && change.op === 'delete' && change.key.kind === 'DIRECTORY') {
+    const [directory] = resultRows<{ id: string }>(
+      await tx.execute(sql`
+        update ${connections} set ended_at_version = greatest(coalesce(ended_at_version, ''), ${change.version})
+        where provider = ${change.key.provider} and external_id = ${change.key.externalId} and kind = 'DIRECTORY'
+        returning id`),
+    );
+    if (!directory) return [];
+    const provisioned = (table: typeof members | typeof groups) =>
+      tx.execute(sql`select provider, external_id from ${table} where connection_id = ${directory.id} order by external_id`);
+    return [
+      ...ending('MEMBER', resultRows(await provisioned(members)), change.version),
+      ...ending('GROUP', resultRows(await provisioned(groups)), change.version),
+    ];
+  }
+  if ((change.entity === 'MEMBER' || change.entity === 'GROUP') && change.data?.directory) {
+    const [ended] = resultRows<{ version: string | null }>(
+      await tx.execute(sql`
+        select ended_at_version as version from ${connections}
+        where provider = ${change.data.directory.provider} and external_id = ${change.data.directory.externalId} and kind = 'DIRECTORY'`),
+    );
+    if (ended?.version) return ending(change.entity, [{ provider: change.key.provider, external_id: change.key.externalId }], ended.version);
+  }
+  return [];
+}
+
 /** The columns a decision writes, or undefined when it writes nothing. */
 function patchFor(
   change: DirectoryChange,
@@ -317,7 +374,8 @@ async function claim(tx: Tx, delivery: Delivery): Promise<string> {
       eventTypes: delivery.events.map((e) => e.type),
       status: 'unchanged',
       signedAt: delivery.signedAt,
-      body: delivery.body,
+      // A body of JSON `null` (kept as rejected) is the jsonb value null, not SQL's NULL.
+      body: delivery.body === null ? sql`'null'::jsonb` : delivery.body,
       outcomes: [],
     })
     .returning({ id: deliveries.id });

@@ -113,6 +113,14 @@ export interface InboundEvent {
   changes: DirectoryChange[];
   /** Set when the event is recorded but not applied (unknown type, no data...). */
   ignored?: string;
+  /**
+   * Set when the event could not be read (a shape the adapter does not understand, a missing
+   * id): it is kept with the delivery, nothing of it is applied, and it can be replayed once a
+   * newer adapter reads it. The other events of the delivery are applied all the same.
+   */
+  rejected?: string;
+  /** Values the adapter could not read and left out; the rest of the event was applied. */
+  warnings?: string[];
 }
 
 /** A verified, parsed, redacted delivery: everything the core needs to store it. */
@@ -127,7 +135,13 @@ export interface Delivery {
 }
 
 export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';
-export type DeliveryStatus = 'applied' | 'stale' | 'unchanged' | 'ignored';
+/**
+ * What became of a delivery, the first that holds: `rejected` (at least one of its events
+ * could not be read: the delivery is kept for replay, its other events applied), `applied`,
+ * `stale` (older than what is stored), `ignored` (every event of a kind not applied), else
+ * `unchanged`.
+ */
+export type DeliveryStatus = 'rejected' | 'applied' | 'stale' | 'unchanged' | 'ignored';
 
 export interface IngestResult {
   deliveryId: string;
@@ -135,4 +149,6 @@ export interface IngestResult {
   status: DeliveryStatus | 'duplicate';
   /** Number of changes that reached the change feed. */
   applied: number;
+  /** Events of the delivery that could not be read (kept for replay); 0 for a duplicate. */
+  rejected: number;
 }

@@ -51,9 +51,18 @@ export function connectionConditions(filter: ConnectionFilter | null | undefined
   return out;
 }
 
-/** Memberships that count: current ones, or ended ones too when deleted rows are wanted. */
+/**
+ * Memberships that count. Without `includeDeleted`, a live membership of a live member in a
+ * live group: a membership ends when it is removed, and also when its member or its group is
+ * deleted (providers do not always send the removal: Polis sends none when it deletes a user
+ * or a group). With `includeDeleted`, every membership, ended or not.
+ */
 const liveMembership = (includeDeleted: boolean | null | undefined) =>
-  includeDeleted ? sql`true` : isNull(memberships.deletedAt);
+  includeDeleted
+    ? sql`true`
+    : sql`${memberships.deletedAt} is null
+        and exists (select 1 from ${members} as mm where mm.id = ${memberships.memberId} and mm.deleted_at is null)
+        and exists (select 1 from ${groups} as mg where mg.id = ${memberships.groupId} and mg.deleted_at is null)`;
 
 /** Members of the group `group` (an SQL expression for its id). */
 export const memberOfGroup = (group: SQL, includeDeleted?: boolean | null) =>

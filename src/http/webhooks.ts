@@ -1,11 +1,14 @@
 // POST /webhooks/<source>: raw body -> verify -> parse -> store -> answer.
 // The order of checks is the contract's: 415 and 413 before anything is read, 401 before the
-// body is parsed, 400 before anything is stored, 503 when storage fails.
+// body is parsed, 400 only for a body that is not JSON, 503 when storage fails. A signed JSON
+// body is always stored: events that cannot be read are `rejected` (2xx) and kept for replay.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES } from '../config.js';
 import { isUnavailable } from '../db/errors.js';
 import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
-import { unstorable } from '../lib/storable-json.js';
+import { redact } from '../lib/redact.js';
+import { storableCopy, unstorable } from '../lib/storable-json.js';
+import type { Delivery } from '../directory/types.js';
 import type { DirectoryStore } from '../directory/store.js';
 import type { SourceAdapter } from '../sources/types.js';
 
@@ -76,16 +79,29 @@ export const webhookRoutes =
         } catch {
           return fail(reply, 400, 'body is not valid JSON');
         }
+        // Signed and JSON: from here on the delivery is kept, whatever it holds. What cannot be
+        // read is rejected (2xx, stored with its reason, replayable), never refused: a sender
+        // drops a refused event for good.
         const problem = unstorable(payload);
-        if (problem) return fail(reply, 400, `invalid event: ${problem}`);
-        const parsed = source.parse(payload, verification.verified);
-        if (!parsed.ok) {
-          request.log.warn({ source: source.name, error: parsed.error }, 'webhook invalid');
-          return fail(reply, 400, `invalid event: ${parsed.error}`);
+        const delivery: Delivery = problem
+          ? {
+              source: source.name,
+              keys: verification.verified.keys,
+              signedAt: verification.verified.signedAt,
+              body: redact(storableCopy(payload)),
+              events: [{ type: '', changes: [], rejected: `body cannot be stored as sent: ${problem} (kept with that part replaced)` }],
+            }
+          : source.parse(payload, verification.verified);
+        const rejected = delivery.events.filter((e) => e.rejected !== undefined);
+        if (rejected.length > 0) {
+          request.log.warn(
+            { source: source.name, rejected: rejected.map((e) => `${e.type}: ${e.rejected}`) },
+            'webhook events rejected: kept for replay',
+          );
         }
 
         try {
-          const result = await withDeadline(deps.store.ingest(parsed.delivery), deps.storeTimeoutMs, (late) =>
+          const result = await withDeadline(deps.store.ingest(delivery), deps.storeTimeoutMs, (late) =>
             // Answered 503 already; if it committed after all, the sender's retry is a duplicate.
             request.log.warn(
               { source: source.name, deliveryId: late.value?.deliveryId, err: late.error },
@@ -98,7 +114,8 @@ export const webhookRoutes =
               deliveryId: result.deliveryId,
               status: result.status,
               applied: result.applied,
-              events: parsed.delivery.events.map((e) => e.type),
+              rejected: result.rejected,
+              events: delivery.events.map((e) => e.type),
             },
             'webhook stored',
           );

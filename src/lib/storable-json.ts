@@ -7,6 +7,8 @@
 /** Far deeper than any provider's event (a SCIM user in a Polis event is about 6 levels). */
 export const MAX_JSON_DEPTH = 64;
 
+import type { Json } from '../directory/types.js';
+
 const NUL = '\u0000';
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -53,4 +55,43 @@ export function unstorable(value: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+const REPLACEMENT = '\uFFFD';
+const UNPAIRED_SURROGATES = new RegExp(UNPAIRED_SURROGATE.source, 'g');
+const fixText = (text: string) => text.replaceAll(NUL, REPLACEMENT).replace(UNPAIRED_SURROGATES, REPLACEMENT);
+
+/**
+ * A copy of an unstorable value that can be stored, for keeping a delivery that is refused
+ * because of it: NUL characters and unpaired surrogates become U+FFFD, a `__proto__` key is
+ * kept as an own key, and whatever is nested deeper than MAX_JSON_DEPTH is replaced by a note.
+ * Never recurses.
+ */
+export function storableCopy(value: unknown): Json {
+  const root: { value?: Json } = {};
+  const stack: { value: unknown; depth: number; assign: (v: Json) => void }[] = [
+    { value, depth: 0, assign: (v) => (root.value = v) },
+  ];
+  while (stack.length > 0) {
+    const { value: current, depth, assign } = stack.pop()!;
+    if (typeof current === 'string') assign(fixText(current));
+    else if (current === null || typeof current !== 'object') assign((current ?? null) as Json);
+    else if (depth >= MAX_JSON_DEPTH) assign(`[nested deeper than ${MAX_JSON_DEPTH} levels: not kept]`);
+    else if (Array.isArray(current)) {
+      const copy: Json[] = new Array<Json>(current.length).fill(null);
+      assign(copy);
+      current.forEach((item, i) => stack.push({ value: item, depth: depth + 1, assign: (v) => (copy[i] = v) }));
+    } else {
+      const copy: { [key: string]: Json } = {};
+      assign(copy);
+      for (const [key, item] of Object.entries(current)) {
+        const name = fixText(key);
+        // defineProperty: a `__proto__` key stays an own key, never the copy's prototype.
+        const slot = (v: Json) => void Object.defineProperty(copy, name, { value: v, enumerable: true, writable: true, configurable: true });
+        slot(null);
+        stack.push({ value: item, depth: depth + 1, assign: slot });
+      }
+    }
+  }
+  return root.value ?? null;
 }

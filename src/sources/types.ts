@@ -19,7 +19,6 @@ export interface Verified {
 
 export type Verification = { ok: true; verified: Verified } | { ok: false; reason: string };
 
-export type Parse = { ok: true; delivery: Delivery } | { ok: false; error: string };
 
 export interface SourceAdapter {
   /** Route segment: POST /webhooks/<name>. */
@@ -27,8 +26,12 @@ export interface SourceAdapter {
   /** False when no secret is configured: every delivery is then refused. */
   configured: boolean;
   verify(request: InboundRequest): Verification;
-  /** `payload` is the verified body parsed as JSON. */
-  parse(payload: unknown, verified: Verified): Parse;
+  /**
+   * `payload` is the verified body parsed as JSON (and storable: see storable-json.ts). Never
+   * refuses: an event it cannot read becomes a `rejected` event of the delivery, kept for
+   * replay, and the delivery's other events are applied.
+   */
+  parse(payload: unknown, verified: Verified): Delivery;
 }
 
 /** Reads a single header value; a repeated header is refused rather than guessed at. */

@@ -455,13 +455,21 @@ describe(`secrets (${backend})`, () => {
     await deliver('polis signed with a secret not ours', 'polis', notOursEither, 401);
     const unsigned = { body: JSON.stringify(refusedUser('polis unsigned')), headers: { 'content-type': 'application/json' } };
     await deliver('polis without a signature', 'polis', unsigned, 401);
+    // Signed but unreadable: kept (as `rejected`, for replay), so redacted like any other.
+    const keptSecrets = (what: string) => ({ ...knownSecrets(what, 'stored'), ...unmatchedSecrets(what) });
     await toStytch(
-      'stytch signed but not a valid event',
-      stytchMember({ organization_id: org, ...secretsOf('stytch invalid member') }),
-      400,
+      'stytch signed but not a valid event (kept as rejected)',
+      stytchMember({ organization_id: org, ...keptSecrets('stytch invalid member') }),
+      200,
+      'rejected',
     );
-    const withoutId = { email: 'x@example.test', ...secretsOf('polis invalid batch [1]') };
-    await toPolis('polis signed batch with an invalid event', [refusedUser('polis invalid batch [0]'), polisUser(withoutId)], 400);
+    const withoutId = { email: 'x@example.test', ...keptSecrets('polis invalid batch [1]') };
+    await toPolis(
+      'polis signed batch with an invalid event (that one kept as rejected, the other applied)',
+      [polisUser({ id: 'usr-rejected-batch', ...keptSecrets('polis invalid batch [0]') }), polisUser(withoutId)],
+      200,
+      'rejected',
+    );
     const truncated = JSON.stringify({ data: { clientSecret: plant('polis truncated JSON: clientSecret') } }).slice(0, -2);
     await deliver('polis signed but not JSON', 'polis', polisRequest(polisSecrets[0]!, truncated), 400);
     const large = {
@@ -691,7 +699,7 @@ describe(`secrets (${backend})`, () => {
     for (const s of sent.filter((x) => x.reply.status === 200)) expect(text).toContain(String(s.reply.body.deliveryId));
     expect(text).toContain('webhook stored');
     expect(text).toContain('webhook refused');
-    expect(text).toContain('webhook invalid');
+    expect(text).toContain('webhook events rejected: kept for replay');
     for (const status of [400, 401, 413, 415]) expect(text).toContain(`"statusCode":${status}`);
     expect(logs.some((l) => l.includes('"level":20'))).toBe(true);
   });

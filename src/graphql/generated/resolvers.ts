@@ -142,7 +142,10 @@ export type Delivery = Node & {
   eventTypes: Array<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   lastDuplicateAt: Maybe<Scalars['DateTime']['output']>;
-  /** What happened to each change the delivery carried. */
+  /**
+   * One entry per event: what happened to each of its changes, the values it could not read and
+   * left out (`warnings`), or why it was rejected (`rejected`).
+   */
   outcomes: Scalars['JSON']['output'];
   reason: Maybe<Scalars['String']['output']>;
   receivedAt: Scalars['DateTime']['output'];
@@ -150,7 +153,11 @@ export type Delivery = Node & {
   signedAt: Scalars['DateTime']['output'];
   /** `polis` or `stytch`. */
   source: Scalars['String']['output'];
-  /** applied, stale (older than what is stored), unchanged, or ignored (see `reason`). */
+  /**
+   * rejected (at least one event could not be read: kept whole for replay, its other events
+   * applied; see `reason` and `outcomes`), applied, stale (older than what is stored), unchanged,
+   * or ignored (see `reason`).
+   */
   status: Scalars['String']['output'];
 };
 
@@ -170,7 +177,7 @@ export type DeliveryEdge = {
 export type DeliveryFilter = {
   /** `polis` or `stytch`. */
   source?: InputMaybe<Scalars['String']['input']>;
-  /** applied, stale, unchanged or ignored. */
+  /** rejected, applied, stale, unchanged or ignored. */
   status?: InputMaybe<Scalars['String']['input']>;
 };
 

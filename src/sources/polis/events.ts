@@ -1,7 +1,7 @@
 // The shapes of Ory Polis webhook events (see ../shared/reference/providers.md). Only the
-// fields the directory reads are checked; everything else is kept, redacted, as `raw`.
+// envelope and each object's id are checked; everything else is kept, redacted, as `raw`.
 import { z } from 'zod';
-import { email, identifier as id, optionalText, scopeName } from '../fields.js';
+import { identifier as id, scopeName } from '../fields.js';
 
 export const SSO_EVENTS = ['sso.created', 'sso.activated', 'sso.deactivated', 'sso.deleted'] as const;
 export const DSYNC_EVENTS = [
@@ -31,50 +31,16 @@ export const envelopeSchema = z.object({
   product: scopeName,
 });
 
-export const ssoDataSchema = z.looseObject({
-  clientID: id,
-  name: optionalText,
-  description: optionalText,
-  provider: optionalText,
-  friendlyProviderName: optionalText,
-});
+// Only what identifies an object is checked here: an event without it cannot be applied and is
+// rejected. Every other field is read leniently (../lenient.ts) and never refuses the event.
 
-export const dsyncDataSchema = z.looseObject({
-  id,
-  name: optionalText,
-  type: optionalText,
-});
+export const ssoDataSchema = z.looseObject({ clientID: id });
 
-/**
- * SCIM clients send `active` as a boolean, and some (Entra ID in PATCH requests) as the
- * string "True"/"False", which Polis passes through.
- */
-const active = z
-  .union([z.boolean(), z.string().regex(/^(true|false)$/i, 'must be true or false')])
-  .optional()
-  .transform((v) => (typeof v === 'string' ? v.toLowerCase() === 'true' : (v ?? true)));
+export const dsyncDataSchema = z.looseObject({ id });
 
-/** SCIM roles arrive as a list or as one comma-separated string. */
-const roles = z
-  .union([z.array(z.string()), z.string()])
-  .nullish()
-  .transform((v) =>
-    (typeof v === 'string' ? v.split(',') : (v ?? [])).map((r) => r.trim()).filter(Boolean),
-  );
+export const userDataSchema = z.looseObject({ id });
 
-export const userDataSchema = z.looseObject({
-  id,
-  first_name: optionalText,
-  last_name: optionalText,
-  email,
-  active,
-  roles,
-});
-
-export const groupDataSchema = z.looseObject({
-  id,
-  name: optionalText,
-});
+export const groupDataSchema = z.looseObject({ id });
 
 export const membershipDataSchema = userDataSchema.extend({ group: groupDataSchema });
 

@@ -1,8 +1,9 @@
-// Ory Polis adapter: verifies the signature headers, validates events (single or batch) and
-// maps them onto directory changes:
+// Ory Polis adapter: verifies the signature headers, reads events (single or batch, item by
+// item: one it cannot read is rejected on its own) and maps them onto directory changes:
 //   sso.*    -> connection (SAML, or OIDC when the event has no friendlyProviderName key)
-//   dsync.*  -> DIRECTORY connection
+//   dsync.*  -> DIRECTORY connection (its delete ends what it provisioned: see the core)
 //   user.*   -> member of the directory `directory_id`; active:false means INACTIVE
+// Only ids are required; every other field is read leniently (../lenient.ts).
 //   group.*  -> group; group.user_added/removed -> membership, plus the user and group the
 //               event embeds as snapshots (they fill in data, never override the objects' own)
 import type { z } from 'zod';
@@ -11,6 +12,7 @@ import { redact } from '../../lib/redact.js';
 import { makeVersion, nanosFromMillis } from '../../directory/version.js';
 import type {
   ConnectionKind,
+  Delivery,
   DirectoryChange,
   EntityKey,
   InboundEvent,
@@ -19,7 +21,8 @@ import type {
   TenantRef,
   Version,
 } from '../../directory/types.js';
-import { header, type Parse, type SourceAdapter, type Verification, type Verified } from '../types.js';
+import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
+import { readActive, readEmail, readRoles, readText, type Warnings } from '../lenient.js';
 import { describeZodError } from '../zod-error.js';
 import {
   connectionEventSchema,
@@ -92,31 +95,20 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     return { ok: true, verified: { keys, signedAt: new Date(Math.min(...valid.map((v) => v.t))) } };
   }
 
-  function parse(payload: unknown, verified: Verified): Parse {
+  function parse(payload: unknown, verified: Verified): Delivery {
     const batch = Array.isArray(payload);
     const items: unknown[] = batch ? payload : [payload];
-    if (items.length === 0) return { ok: false, error: 'body: an empty batch holds no events' };
-
-    const events: InboundEvent[] = [];
-    for (const [position, item] of items.entries()) {
-      const prefix = batch ? [position] : [];
-      const result = normaliseEvent(
-        redact(item as Json),
-        makeVersion(nanosFromMillis(verified.signedAt.getTime()), position),
-      );
-      if (!result.ok) return { ok: false, error: describeZodError(result.error, prefix) };
-      events.push(result.event);
+    const delivery = { source: 'polis', keys: verified.keys, signedAt: verified.signedAt, body: redact(payload as Json) };
+    if (items.length === 0) {
+      return { ...delivery, events: [{ type: '', changes: [], rejected: 'body: an empty batch holds no events' }] };
     }
-    return {
-      ok: true,
-      delivery: {
-        source: 'polis',
-        keys: verified.keys,
-        signedAt: verified.signedAt,
-        body: redact(payload as Json),
-        events,
-      },
-    };
+    // Item by item: one that cannot be read is rejected on its own, the others are applied.
+    const events = items.map((item, position): InboundEvent => {
+      const result = normaliseEvent(redact(item as Json), makeVersion(nanosFromMillis(verified.signedAt.getTime()), position));
+      if (result.ok) return result.event;
+      return { type: typeOf(item), changes: [], rejected: describeZodError(result.error, batch ? [position] : []) };
+    });
+    return { ...delivery, events };
   }
 
   return { name: 'polis', configured: secrets.length > 0, verify, parse };
@@ -167,6 +159,12 @@ function normaliseEvent(item: Json, version: Version): Normalised {
   return groupEvent(directoryEvent);
 }
 
+/** The `event` an unreadable item names, if it names one. */
+function typeOf(item: unknown): string {
+  const event = (item as { event?: unknown } | null)?.event;
+  return typeof event === 'string' ? event.slice(0, 100) : '';
+}
+
 function isKnown(type: string): type is PolisEventType {
   return (POLIS_EVENT_TYPES as readonly string[]).includes(type);
 }
@@ -190,8 +188,13 @@ function connectionEvent(
     const parsed = ssoDataSchema.safeParse(rawData);
     if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
     const d = parsed.data;
+    const warnings: Warnings = [];
     // Polis includes friendlyProviderName (possibly null) for SAML and leaves it out for OIDC.
     const kind: ConnectionKind = 'friendlyProviderName' in d ? 'SAML' : 'OIDC';
+    const name =
+      readText(d.name, 'data.name', warnings) ||
+      readText(d.friendlyProviderName, 'data.friendlyProviderName', warnings) ||
+      readText(d.provider, 'data.provider', warnings);
     const change: DirectoryChange = {
       entity: 'CONNECTION',
       op,
@@ -201,41 +204,47 @@ function connectionEvent(
         tenant,
         kind,
         status,
-        name: d.name || d.friendlyProviderName || d.provider || null,
+        name: name || null,
         raw: rawData as Json,
       },
     };
-    return { ok: true, event: { type, changes: [change] } };
+    return { ok: true, event: withWarnings({ type, changes: [change] }, warnings) };
   }
   const parsed = dsyncDataSchema.safeParse(rawData);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
+  const warnings: Warnings = [];
   const change: DirectoryChange = {
     entity: 'CONNECTION',
     op,
     key: { provider: PROVIDER, externalId: parsed.data.id, kind: 'DIRECTORY' },
     version,
-    data: { tenant, kind: 'DIRECTORY', status, name: parsed.data.name || null, raw: rawData as Json },
+    data: { tenant, kind: 'DIRECTORY', status, name: readText(parsed.data.name, 'data.name', warnings), raw: rawData as Json },
   };
-  return { ok: true, event: { type, changes: [change] } };
+  return { ok: true, event: withWarnings({ type, changes: [change] }, warnings) };
 }
 
+const withWarnings = (event: InboundEvent, warnings: Warnings): InboundEvent =>
+  warnings.length > 0 ? { ...event, warnings } : event;
+
+/** A Polis user's fields, read leniently; `path` is where the user sits in the event. */
 function memberData(
-  d: z.infer<typeof userDataSchema>,
+  d: Record<string, unknown>,
   raw: Json,
   tenant: TenantRef,
   directory: EntityKey,
+  warnings: Warnings,
 ): MemberData {
-  const firstName = d.first_name || null;
-  const lastName = d.last_name || null;
+  const firstName = readText(d.first_name, 'data.first_name', warnings);
+  const lastName = readText(d.last_name, 'data.last_name', warnings);
   return {
     tenant,
     directory,
-    email: d.email || null,
+    email: readEmail(d.email, 'data.email', warnings),
     name: [firstName, lastName].filter(Boolean).join(' ') || null,
     firstName,
     lastName,
-    status: d.active ? 'ACTIVE' : 'INACTIVE',
-    roles: d.roles,
+    status: readActive(d.active, 'data.active', warnings) ? 'ACTIVE' : 'INACTIVE',
+    roles: readRoles(d.roles, 'data.roles', warnings),
     raw,
   };
 }
@@ -251,35 +260,42 @@ interface DirectoryEvent {
 }
 
 /** user.* and group.*: one change to one object, deleted by `<kind>.deleted`. */
-function objectEvent(e: DirectoryEvent, change: Pick<DirectoryChange, 'entity' | 'key' | 'data'>): Normalised {
+function objectEvent(
+  e: DirectoryEvent,
+  change: Pick<DirectoryChange, 'entity' | 'key' | 'data'>,
+  warnings: Warnings,
+): Normalised {
   const op = e.action === 'deleted' ? 'delete' : 'upsert';
-  return { ok: true, event: { type: e.type, changes: [{ ...change, op, version: e.version } as DirectoryChange] } };
+  const event = { type: e.type, changes: [{ ...change, op, version: e.version } as DirectoryChange] };
+  return { ok: true, event: withWarnings(event, warnings) };
 }
 
 function userEvent(e: DirectoryEvent): Normalised {
   const parsed = userDataSchema.safeParse(e.data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
-  return objectEvent(e, {
-    entity: 'MEMBER',
-    key: { provider: PROVIDER, externalId: parsed.data.id },
-    data: memberData(parsed.data, e.data, e.tenant, e.directory),
-  });
+  const warnings: Warnings = [];
+  const data = memberData(parsed.data, e.data, e.tenant, e.directory, warnings);
+  return objectEvent(e, { entity: 'MEMBER', key: { provider: PROVIDER, externalId: parsed.data.id }, data }, warnings);
 }
 
 function groupEvent(e: DirectoryEvent): Normalised {
   const parsed = groupDataSchema.safeParse(e.data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
-  return objectEvent(e, {
-    entity: 'GROUP',
-    key: { provider: PROVIDER, externalId: parsed.data.id },
-    data: { tenant: e.tenant, directory: e.directory, name: parsed.data.name || null, raw: e.data },
-  });
+  const warnings: Warnings = [];
+  const name = readText(parsed.data.name, 'data.name', warnings);
+  return objectEvent(
+    e,
+    { entity: 'GROUP', key: { provider: PROVIDER, externalId: parsed.data.id }, data: { tenant: e.tenant, directory: e.directory, name, raw: e.data } },
+    warnings,
+  );
 }
 
 function membershipEvent({ type, action, data, tenant, directory, version }: DirectoryEvent): Normalised {
   const parsed = membershipDataSchema.safeParse(data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
   const { group, ...user } = parsed.data;
+  const warnings: Warnings = [];
+  const groupName = readText(group.name, 'data.group.name', warnings);
   const rawObject = data as { [key: string]: Json };
   const { group: rawGroup = null, ...rawUser } = rawObject;
   const member: EntityKey = { provider: PROVIDER, externalId: user.id };
@@ -291,14 +307,14 @@ function membershipEvent({ type, action, data, tenant, directory, version }: Dir
       op: 'snapshot',
       key: member,
       version,
-      data: memberData(user, rawUser, tenant, directory),
+      data: memberData(user, rawUser, tenant, directory, warnings),
     },
     {
       entity: 'GROUP',
       op: 'snapshot',
       key: groupKey,
       version,
-      data: { tenant, directory, name: group.name || null, raw: rawGroup },
+      data: { tenant, directory, name: groupName, raw: rawGroup },
     },
     {
       entity: 'MEMBERSHIP',
@@ -312,5 +328,5 @@ function membershipEvent({ type, action, data, tenant, directory, version }: Dir
       data: { tenant, group: groupKey, member, raw: null },
     },
   ];
-  return { ok: true, event: { type, changes } };
+  return { ok: true, event: withWarnings({ type, changes }, warnings) };
 }

@@ -13,6 +13,7 @@ import { makeVersion, parseRfc3339Nanos } from '../../directory/version.js';
 import type {
   ConnectionKind,
   ConnectionStatus,
+  Delivery,
   DirectoryChange,
   InboundEvent,
   Json,
@@ -20,7 +21,7 @@ import type {
   TenantRef,
   Version,
 } from '../../directory/types.js';
-import { header, type Parse, type SourceAdapter, type Verification, type Verified } from '../types.js';
+import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { describeZodError } from '../zod-error.js';
 import {
   connectionSchema,
@@ -100,18 +101,16 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
     return { ok: false, reason: 'signature does not match' };
   }
 
-  function parse(payload: unknown, verified: Verified): Parse {
+  function parse(payload: unknown, verified: Verified): Delivery {
+    const delivery = { source: 'stytch', keys: verified.keys, signedAt: verified.signedAt };
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-      return { ok: false, error: 'body: expected a JSON object' };
+      return { ...delivery, body: redact(payload as Json), events: [{ type: '', changes: [], rejected: 'body: expected a JSON object' }] };
     }
     const body = redact(payload as Json) as { [key: string]: Json };
     const type = eventType(body);
     const result = outOfScope(body, type) ?? normaliseEnvelope(body, type);
-    if (!result.ok) return result;
-    return {
-      ok: true,
-      delivery: { source: 'stytch', keys: verified.keys, signedAt: verified.signedAt, body, events: [result.event] },
-    };
+    const event: InboundEvent = result.ok ? result.event : { type, changes: [], rejected: result.error };
+    return { ...delivery, body, events: [event] };
   }
 
   return { name: 'stytch', configured: webhooks.length > 0, verify, parse };

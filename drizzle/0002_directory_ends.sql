@@ -1,0 +1,1 @@
+ALTER TABLE "connections" ADD COLUMN "ended_at_version" text;
