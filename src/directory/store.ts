@@ -43,6 +43,20 @@ import { versionTime } from './version.js';
 
 export interface DirectoryStore {
   ingest(delivery: Delivery): Promise<IngestResult>;
+  /**
+   * Applies a stored delivery's events again, as read by today's adapters, in place: the same
+   * delivery row gets the new status and outcomes, and only what actually changes reaches the
+   * feed. Under the ordering guard like any delivery, so an old event never overwrites newer
+   * state, and idempotent. Replays of one delivery wait for each other (a row lock), across
+   * processes too. Throws DeliveryNotFound for an unknown id.
+   */
+  replay(deliveryId: string, delivery: Delivery): Promise<IngestResult>;
+}
+
+export class DeliveryNotFound extends Error {
+  constructor(readonly deliveryId: string) {
+    super(`no delivery ${deliveryId}`);
+  }
 }
 
 const MAX_ATTEMPTS = 6;
@@ -99,9 +113,33 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     return { deliveryId: original.id, status: 'duplicate', applied: 0, rejected: 0 };
   }
 
+  async function replay(deliveryId: string, delivery: Delivery): Promise<IngestResult> {
+    for (let attempt = 1; ; attempt++) {
+      const learned = new Map<string, string>();
+      try {
+        const result = await db.transaction(async (tx) => {
+          const [row] = resultRows<{ id: string }>(
+            await tx.execute(sql`select id from ${deliveries} where id = ${deliveryId}::uuid for update`),
+          );
+          if (!row) throw new DeliveryNotFound(deliveryId);
+          return applyEvents({ tx, feed: [], learned }, deliveryId, delivery);
+        });
+        for (const [k, v] of learned) parentIds.set(k, v);
+        return result;
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
   async function ingestIn(work: Work, delivery: Delivery): Promise<IngestResult> {
+    return applyEvents(work, await claim(work.tx, delivery), delivery);
+  }
+
+  /** Applies a delivery's events and records what became of them on its row. */
+  async function applyEvents(work: Work, deliveryId: string, delivery: Delivery): Promise<IngestResult> {
     const { tx } = work;
-    const deliveryId = await claim(tx, delivery);
     const outcomes: Json[] = [];
     const counts: Record<ChangeOutcome, number> = { applied: 0, stale: 0, unchanged: 0 };
     const ignored: string[] = [];
@@ -150,7 +188,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     const reasons = [...rejected, ...ignored];
     const record = tx
       .update(deliveries)
-      .set({ status, outcomes, reason: reasons.length > 0 ? reasons.join('; ') : null })
+      .set({ status, outcomes, reason: reasons.length > 0 ? reasons.join('; ') : null, eventTypes: delivery.events.map((e) => e.type) })
       .where(eq(deliveries.id, deliveryId));
     await appendToFeed(tx, deliveryId, work.feed, record.getSQL());
     return { deliveryId, status, applied: work.feed.length, rejected: rejected.length };
@@ -293,7 +331,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     return row.id;
   }
 
-  return { ingest };
+  return { ingest, replay };
 }
 
 /**

@@ -1,0 +1,134 @@
+// npm run replay -- [--status rejected|stale|ignored|unchanged|applied|all] [--source polis|stytch]
+//                   [--since <time>] [--delivery <id>] [--dry-run]
+// Re-reads stored deliveries with this version's adapters and applies what can now be read (see
+// src/replay.ts). On Postgres it can run beside the service; the embedded database allows one
+// process at a time, so stop the service first.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { openDatabase } from '../db/open.js';
+import { PgliteLockedError } from '../db/pglite-lock.js';
+import { createDirectoryStore } from '../directory/store.js';
+import type { DeliveryStatus } from '../directory/types.js';
+import { replayDeliveries, type ReplayFilter, type ReplayProgress, type ReplayReport } from '../replay.js';
+import { createSources } from '../sources/index.js';
+
+const USAGE = `Usage:
+  npm run replay -- [--status <status>] [--source polis|stytch] [--since <time>] [--delivery <id>] [--dry-run]
+
+Re-reads stored deliveries with this version's adapters and applies what can now be read, in
+place and under the ordering guard: nothing is applied twice, an old event never overwrites
+newer state.
+
+  --status    which deliveries: rejected (default), stale, ignored, unchanged, applied, or all
+  --source    only deliveries from polis or stytch
+  --since     only deliveries received at or after this time (ISO 8601, e.g. 2026-11-30T12:00Z)
+  --delivery  one delivery by id, whatever its status
+  --dry-run   read them again and say what could now be read, without applying anything`;
+
+const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'all'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+class UsageError extends Error {}
+
+function parseFilter(argv: string[]): { filter: ReplayFilter; dryRun: boolean } | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      status: { type: 'string' },
+      source: { type: 'string' },
+      since: { type: 'string' },
+      delivery: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const filter: ReplayFilter = {};
+  if (values.status !== undefined) {
+    if (!(STATUSES as readonly string[]).includes(values.status)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+    filter.status = values.status as DeliveryStatus | 'all';
+  }
+  if (values.source !== undefined) {
+    if (values.source !== 'polis' && values.source !== 'stytch') throw new UsageError('--source must be polis or stytch');
+    filter.source = values.source;
+  }
+  if (values.since !== undefined) {
+    const since = new Date(values.since);
+    if (Number.isNaN(since.getTime())) throw new UsageError(`--since: ${values.since} is not a time (use ISO 8601)`);
+    filter.since = since;
+  }
+  if (values.delivery !== undefined) {
+    if (!UUID.test(values.delivery)) throw new UsageError(`--delivery: ${values.delivery} is not a delivery id (a UUID)`);
+    filter.deliveryId = values.delivery;
+  }
+  return { filter, dryRun: values['dry-run'] ?? false };
+}
+
+/** A bar on a terminal; a line every tenth of the way otherwise (logs, CI). */
+function progressPrinter(): (p: ReplayProgress) => void {
+  let lastTenth = -1;
+  return ({ done, total }) => {
+    if (process.stderr.isTTY) {
+      const width = 30;
+      const filled = total === 0 ? width : Math.round((done / total) * width);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
+      return;
+    }
+    const tenth = total === 0 ? 10 : Math.floor((done / total) * 10);
+    if (tenth > lastTenth) {
+      lastTenth = tenth;
+      process.stderr.write(`replayed ${done} of ${total}\n`);
+    }
+  };
+}
+
+function summary(report: ReplayReport, dryRun: boolean): string {
+  const lines = [
+    dryRun
+      ? `${report.matched} deliveries read again (dry run: nothing applied)`
+      : `${report.replayed} of ${report.matched} deliveries replayed; ${report.applied} changes reached the directory`,
+  ];
+  for (const [step, n] of Object.entries(report.transitions).sort()) lines.push(`  ${step}: ${n}`);
+  if (report.stillRejected > 0) lines.push(`${report.stillRejected} events still cannot be read (see each delivery's reason)`);
+  for (const [source, n] of Object.entries(report.skipped)) lines.push(`${n} deliveries from ${source} skipped: no adapter for it in this version`);
+  return lines.join('\n');
+}
+
+async function run(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseFilter>;
+  try {
+    parsed = parseFilter(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error;
+    console.error(`replay: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = loadConfig();
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite'), poolSize: 2 });
+  try {
+    const report = await replayDeliveries(database.db, createDirectoryStore(database.db), createSources(config), parsed.filter, {
+      dryRun: parsed.dryRun,
+      onProgress: progressPrinter(),
+    });
+    if (report.matched === 0) console.log('no stored delivery matches');
+    else console.log(summary(report, parsed.dryRun));
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+run(process.argv.slice(2))
+  .then((code) => process.exit(code))
+  .catch((error: unknown) => {
+    const known = error instanceof ConfigError || error instanceof PgliteLockedError;
+    console.error(`replay: ${known ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  });
