@@ -10,6 +10,7 @@ import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
 import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
+import { replayDeliveries } from './replay.js';
 import { createSources } from './sources/index.js';
 
 export interface RunningServer {
@@ -55,14 +56,17 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let app: App | undefined;
   let revocations: RevocationWatch | undefined;
   try {
+    const store = createDirectoryStore(database.db);
+    const sources = createSources(config);
     app = await buildApp({
       database,
-      store: createDirectoryStore(database.db),
-      sources: createSources(config),
+      store,
+      sources,
       logger,
       storeTimeoutMs: options.storeTimeoutMs,
       graphql: {
         db: database.db,
+        replay: (filter, { dryRun }) => replayDeliveries(database.db, store, sources, filter, { dryRun }),
         authenticate,
         logger,
         production: config.env === 'production',

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
-import type { GraphQLContext } from './context.js';
+import type { GraphQLContext, ReplayRunner } from './context.js';
 import { apiError } from './errors.js';
 import { createErrorFormatter, outageStatus } from './format-error.js';
 import { costError, limitRules, parseOptions, type QueryLimits } from './limits.js';
@@ -24,6 +24,8 @@ export interface GraphQLOptions {
   production: boolean;
   limits: QueryLimits;
   plugins?: ApolloServerPlugin<GraphQLContext>[];
+  /** Backs the replayDeliveries mutation. */
+  replay?: ReplayRunner;
 }
 
 /** Apollo would run a subscription over HTTP as if it were a query; say where they live. */
@@ -75,7 +77,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
 
 /** The per-request context, or a 401 UNAUTHENTICATED error. */
 export async function createContext(
-  options: Pick<GraphQLOptions, 'authenticate' | 'db'>, authorization: string | undefined): Promise<GraphQLContext> {
+  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay'>, authorization: string | undefined): Promise<GraphQLContext> {
   let viewer: Viewer | { error: string };
   try {
     viewer = await options.authenticate(authorization);
@@ -84,5 +86,5 @@ export async function createContext(
     throw error;
   }
   if ('error' in viewer) throw apiError('UNAUTHENTICATED', viewer.error);
-  return { viewer, db: options.db, loaders: new Loaders(options.db) };
+  return { viewer, db: options.db, loaders: new Loaders(options.db), ...(options.replay ? { replay: options.replay } : {}) };
 }

@@ -3,6 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import type { LiveHub } from './live/hub.js';
 import type { Loaders } from './loaders.js';
+import type { ReplayFilter, ReplayReport } from '../replay.js';
 
 /** What a WebSocket operation adds: the process's hub, and how to cut off a slow client. */
 export interface LiveSession {
@@ -10,6 +11,9 @@ export interface LiveSession {
   /** Closes the client's socket: it fell too far behind. */
   onOverflow(): void;
 }
+
+/** Runs a replay with this process's adapters and store. */
+export type ReplayRunner = (filter: ReplayFilter, options: { dryRun: boolean }) => Promise<ReplayReport>;
 
 export interface GraphQLContext {
   viewer: Viewer;
@@ -21,4 +25,6 @@ export interface GraphQLContext {
   loaders: Loaders;
   /** Present on WebSocket operations only. */
   live?: LiveSession;
+  /** Re-reads stored deliveries (src/replay.ts); HTTP operations only. */
+  replay?: ReplayRunner;
 }

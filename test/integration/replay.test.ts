@@ -11,7 +11,7 @@ import { createPolisSource } from '../../src/sources/polis/index.js';
 import type { SourceAdapter } from '../../src/sources/types.js';
 import { backend, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
-import { sendPolis, startTestServer, type TestServer } from '../support/server.js';
+import { gql, sendPolis, startTestServer, tenantKey, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -132,5 +132,42 @@ describe(`replay (${backend})`, () => {
       );
       expect(created[0]!.n).toBe(1);
     }
+  });
+});
+
+describe(`the replayDeliveries mutation (${backend})`, () => {
+  const REPLAY = `mutation ($id: ID, $filter: ReplayFilter, $dryRun: Boolean) {
+    replayDeliveries(id: $id, filter: $filter, dryRun: $dryRun) { matched replayed applied stillRejected transitions { from to count } } }`;
+
+  it('replays for an admin over HTTP: a dry run first, then for real; one delivery by its id', async () => {
+    const sent = await sendPolis(server, renamedUser('usr-replay-m1', 'm1@replay.example'));
+    const deliveryId = sent.body.deliveryId as string;
+    // The newest rejected delivery is the one just sent; its global id is what clients have.
+    const listed = await gql(server, `{ deliveries(first: 1, filter: { status: "rejected" }) { edges { node { id } } } }`);
+    const globalId = (listed.data!.deliveries as { edges: { node: { id: string } }[] }).edges[0]!.node.id;
+    expect(Buffer.from(globalId, 'base64url').toString()).toBe(`Delivery:${deliveryId}`);
+
+    const dry = await gql(server, REPLAY, { id: globalId, dryRun: true });
+    expect(dry.errors).toBeUndefined();
+    expect(dry.data!.replayDeliveries).toEqual({ matched: 1, replayed: 0, applied: 0, stillRejected: 1, transitions: [{ from: 'rejected', to: 'rejected', count: 1 }] });
+
+    const real = await gql(server, REPLAY, { filter: { status: 'rejected', source: 'polis' } });
+    expect(real.errors).toBeUndefined();
+    const report = real.data!.replayDeliveries as { replayed: number; transitions: { from: string; to: string }[] };
+    expect(report.replayed).toBeGreaterThanOrEqual(1);
+    expect(report.transitions.every((t) => t.from === 'rejected' && t.to === 'rejected')).toBe(true);
+    expect(await delivery(deliveryId)).toMatchObject({ status: 'rejected' });
+  });
+
+  it('is admin only, and says what is wrong with its arguments', async () => {
+    const [row] = await query(server.database, sql`select id from tenants limit 1`);
+    const key = await tenantKey(server, String(row!.id), 'replay tenant key');
+    const forbidden = await gql(server, REPLAY, {}, key);
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(forbidden.errors?.[0]?.message).toMatch(/admin API key/);
+    const badId = await gql(server, REPLAY, { id: 'not-an-id' });
+    expect(badId.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'id is not a Delivery id' });
+    const badStatus = await gql(server, REPLAY, { filter: { status: 'lost' } });
+    expect(badStatus.errors?.[0]?.message).toMatch(/filter\.status must be one of rejected/);
   });
 });

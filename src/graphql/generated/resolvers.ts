@@ -363,6 +363,24 @@ export type Membership = Node & {
   updatedAt: Scalars['DateTime']['output'];
 };
 
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * Admin only. Re-reads stored deliveries with this version's adapters and applies what can now
+   * be read, in place and under the ordering guard (nothing is applied twice; an old event never
+   * overwrites newer state). `id` replays one delivery, whatever its status; otherwise `filter`
+   * (default: the rejected ones). `dryRun` reads them again without applying anything. Over HTTP.
+   */
+  replayDeliveries: ReplayReport;
+};
+
+
+export type MutationReplayDeliveriesArgs = {
+  dryRun?: InputMaybe<Scalars['Boolean']['input']>;
+  filter?: InputMaybe<ReplayFilter>;
+  id?: InputMaybe<Scalars['ID']['input']>;
+};
+
 /** An object with a global id, fetchable with `node(id:)`. */
 export type Node = {
   /** Opaque, stable across restarts. Pass it to `node(id:)` or to any `tenantId` argument. */
@@ -508,6 +526,39 @@ export type QueryTenantsArgs = {
   filter?: InputMaybe<TenantFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** Which stored deliveries to replay. Without a status, the rejected ones. */
+export type ReplayFilter = {
+  /** Only deliveries received at or after this time. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** `polis` or `stytch`. */
+  source?: InputMaybe<Scalars['String']['input']>;
+  /** rejected (the default), stale, ignored, unchanged, applied, or all. */
+  status?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What a replay did. */
+export type ReplayReport = {
+  __typename?: 'ReplayReport';
+  /** Changes that reached the directory and the change feed. */
+  applied: Scalars['Int']['output'];
+  /** Deliveries that matched. */
+  matched: Scalars['Int']['output'];
+  /** Deliveries replayed (none in a dry run). */
+  replayed: Scalars['Int']['output'];
+  /** Events that still cannot be read (see each delivery's `reason`). */
+  stillRejected: Scalars['Int']['output'];
+  /** Each status before and after. In a dry run, `to` is `readable` or `rejected`. */
+  transitions: Array<ReplayTransition>;
+};
+
+/** How many deliveries went from one status to another in a replay. */
+export type ReplayTransition = {
+  __typename?: 'ReplayTransition';
+  count: Scalars['Int']['output'];
+  from: Scalars['String']['output'];
+  to: Scalars['String']['output'];
 };
 
 /**
@@ -854,10 +905,14 @@ export type ResolversTypes = {
   MemberFilter: MemberFilter;
   MemberStatus: MemberStatus;
   Membership: ResolverTypeWrapper<MembershipRow>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfoSource>;
   Provider: Provider;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReplayFilter: ReplayFilter;
+  ReplayReport: ResolverTypeWrapper<ReplayReport>;
+  ReplayTransition: ResolverTypeWrapper<ReplayTransition>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tenant: ResolverTypeWrapper<TenantRow>;
@@ -899,9 +954,13 @@ export type ResolversParentTypes = {
   MemberEdge: Omit<MemberEdge, 'node'> & { node: ResolversParentTypes['Member'] };
   MemberFilter: MemberFilter;
   Membership: MembershipRow;
+  Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfoSource;
   Query: Record<PropertyKey, never>;
+  ReplayFilter: ReplayFilter;
+  ReplayReport: ReplayReport;
+  ReplayTransition: ReplayTransition;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   Tenant: TenantRow;
@@ -1090,6 +1149,10 @@ export type MembershipResolvers<ContextType = GraphQLContext, ParentType extends
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  replayDeliveries?: Resolver<ResolversTypes['ReplayReport'], ParentType, ContextType, RequireFields<MutationReplayDeliveriesArgs, 'dryRun'>>;
+};
+
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
   __resolveType: TypeResolveFn<'Connection' | 'Delivery' | 'Group' | 'Member' | 'Membership' | 'Tenant', ParentType, ContextType>;
 };
@@ -1111,6 +1174,20 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType, RequireFields<QueryTenantArgs, 'id'>>;
   tenants?: Resolver<ResolversTypes['TenantConnection'], ParentType, ContextType, Partial<QueryTenantsArgs>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+};
+
+export type ReplayReportResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReplayReport'] = ResolversParentTypes['ReplayReport']> = {
+  applied?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  stillRejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  transitions?: Resolver<Array<ResolversTypes['ReplayTransition']>, ParentType, ContextType>;
+};
+
+export type ReplayTransitionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReplayTransition'] = ResolversParentTypes['ReplayTransition']> = {
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -1184,9 +1261,12 @@ export type Resolvers<ContextType = GraphQLContext> = {
   MemberConnection?: MemberConnectionResolvers<ContextType>;
   MemberEdge?: MemberEdgeResolvers<ContextType>;
   Membership?: MembershipResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReplayReport?: ReplayReportResolvers<ContextType>;
+  ReplayTransition?: ReplayTransitionResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   TenantChange?: TenantChangeResolvers<ContextType>;

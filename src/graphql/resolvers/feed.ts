@@ -41,7 +41,7 @@ export async function changesPage(
   });
 }
 
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['applied', 'stale', 'unchanged', 'ignored'];
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['rejected', 'applied', 'stale', 'unchanged', 'ignored'];
 
 function deliveryConditions(filter: DeliveryFilter | null | undefined): SQL | undefined {
   const status = filter?.status;

@@ -5,6 +5,7 @@ import { entityResolvers } from './entities.js';
 import { feedResolvers } from './feed.js';
 import { listResolvers, pageInfoResolvers } from './pages.js';
 import { queryResolvers } from './query.js';
+import { replayResolvers } from './replay.js';
 import { subscriptionResolvers } from './subscriptions.js';
 
 export const resolvers: Resolvers = {
@@ -14,6 +15,7 @@ export const resolvers: Resolvers = {
   ...entityResolvers,
   ...feedResolvers,
   ...subscriptionResolvers,
+  ...replayResolvers,
   PageInfo: pageInfoResolvers,
   TenantConnection: listResolvers,
   ConnectionConnection: listResolvers,
