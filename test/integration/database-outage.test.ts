@@ -275,13 +275,16 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres stopped and started 
       const fence = await warmUp([s1, s2, lost], (id) => sendOnce(A, memberEvent(org, id)));
 
       // Senders that behave like Svix: the same message (svix-id and body), signed afresh, again
-      // until it is acknowledged.
+      // until it is acknowledged. Each retry goes to the other instance, as behind a load
+      // balancer: were every sender stuck on one instance when the database went, the other
+      // would see no delivery during the outage (with four senders, one run in eight).
       const t = tag();
       let next = 0;
-      const deliver = async (target: Target, member: string): Promise<void> => {
+      const deliver = async (first: number, member: string): Promise<void> => {
         const event = memberEvent(org, member);
         const svixId = newSvixId();
-        while (!aborted) {
+        for (let attempt = 0; !aborted; attempt++) {
+          const target = [A, B][(first + attempt) % 2]!;
           const r = stytchRequest(stytchSecret, event, { id: svixId });
           const sent = phase;
           const response = await fetch(`${target.url}/webhooks/stytch`, { method: 'POST', headers: r.headers, body: r.body }).catch(
@@ -303,7 +306,7 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres stopped and started 
         Array.from({ length: senders }, async () => {
           while (!stopLoad && !aborted) {
             const n = next++;
-            await deliver([A, B][n % 2]!, `member-outage-${t}-${n}`);
+            await deliver(n, `member-outage-${t}-${n}`);
             await sleep(20);
           }
         }),
