@@ -30,11 +30,18 @@ afterAll(async () => {
   await database?.dispose();
 });
 
+/**
+ * The change feed's follower reads `changes` on its own (after the seed's notifications, and
+ * every few seconds): on a slow machine such a read can fall inside a measured request, so it
+ * is not counted as the request's.
+ */
+const FEED_READ = /from "changes"/;
+
 /** Runs a query and returns how many statements it cost. */
 async function cost(query: string, variables: Record<string, unknown>): Promise<number> {
   statements.length = 0;
   await gqlData(server, query, variables);
-  return statements.length;
+  return statements.filter((q) => !FEED_READ.test(q)).length;
 }
 
 const membersWithGroups = `query ($t: ID!, $n: Int!) {
