@@ -48,7 +48,7 @@ export default defineConfig({
         extends: true as const,
         test: {
           name: 'pglite',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts'],
           env: { TEST_BACKEND: 'pglite' },
         },
       },
@@ -58,7 +58,7 @@ export default defineConfig({
               extends: true as const,
               test: {
                 name: 'postgres',
-                include: ['test/integration/**/*.test.ts'],
+                include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts'],
                 env: { TEST_BACKEND: 'postgres' },
               },
             },
