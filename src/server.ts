@@ -12,6 +12,7 @@ import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
 import { createSources } from './sources/index.js';
+import type { SourceAdapter } from './sources/types.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:4000 */
@@ -32,6 +33,11 @@ export interface StartOptions {
   keyRecheckMs?: number;
   /** See AppDeps.requestTimeoutMs (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * The webhook readers (default: every source `config` enables). Tests give readers with a
+   * known defect here, to show what becomes of deliveries a reader cannot read.
+   */
+  sources?: SourceAdapter[];
 }
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
@@ -57,7 +63,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let revocations: RevocationWatch | undefined;
   try {
     const store = createDirectoryStore(database.db);
-    const sources = createSources(config);
+    const sources = options.sources ?? createSources(config);
     app = await buildApp({
       database,
       store,

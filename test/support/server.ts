@@ -5,6 +5,8 @@ import { createApiKey, generateApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/open.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { createSources } from '../../src/sources/index.js';
+import type { SourceAdapter } from '../../src/sources/types.js';
 import { openTestDatabase, type TestDatabase } from './backend.js';
 import {
   newPolisSecret,
@@ -37,6 +39,8 @@ export interface TestServerOptions {
   feedPollMs?: number;
   /** How long a request may take to arrive (default 30 s). */
   requestTimeoutMs?: number;
+  /** Replaces the service's webhook readers (given the ones it would use), e.g. with a broken one. */
+  wrapSources?: (sources: SourceAdapter[]) => SourceAdapter[];
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -63,6 +67,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     storeTimeoutMs: options.storeTimeoutMs,
     feedPollMs: options.feedPollMs,
     requestTimeoutMs: options.requestTimeoutMs,
+    ...(options.wrapSources ? { sources: options.wrapSources(createSources(config)) } : {}),
   });
   return {
     url: server.url,
