@@ -8,48 +8,25 @@
 // `broken` (that reader), `without` (the correct reader, marked items left out) and `full` (the
 // correct reader, everything). Then `broken`'s rejected deliveries are replayed by the correct
 // reader.
-import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirectoryStore } from '../../src/directory/store.js';
-import type { Delivery } from '../../src/directory/types.js';
 import { replayDeliveries } from '../../src/replay.js';
 import { createPolisSource } from '../../src/sources/polis/index.js';
-import type { SourceAdapter } from '../../src/sources/types.js';
 import { backend } from '../support/backend.js';
-import { query } from '../support/db.js';
+import { brokenPolisReader, directoryState, isMarked, MARK } from '../support/rejected.js';
 import { polisRequest, post, startTestServer, type TestServer } from '../support/server.js';
 
 // PROPERTY_RUNS=100 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 20);
 const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
 
-const MARK = 'x_test_unreadable';
-const isMarked = (item: unknown) => (item as Record<string, unknown> | null)?.[MARK] === true;
-
-/** The given Polis reader, except that marked items come out rejected, as a bug would make them. */
-function brokenReader(polis: SourceAdapter): SourceAdapter {
-  return {
-    ...polis,
-    parse(payload, verified): Delivery {
-      const delivery = polis.parse(payload, verified);
-      const items: unknown[] = Array.isArray(payload) ? payload : [payload];
-      return {
-        ...delivery,
-        events: delivery.events.map((event, i) =>
-          isMarked(items[i]) ? { type: event.type, changes: [], rejected: 'the reader under test cannot read this item' } : event,
-        ),
-      };
-    },
-  };
-}
-
 let broken: TestServer;
 let without: TestServer;
 let full: TestServer;
 beforeAll(async () => {
   [broken, without, full] = await Promise.all([
-    startTestServer({ wrapSources: (sources) => sources.map((s) => (s.name === 'polis' ? brokenReader(s) : s)) }),
+    startTestServer({ wrapSources: brokenPolisReader }),
     startTestServer(),
     startTestServer(),
   ]);
@@ -57,39 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([broken?.close(), without?.close(), full?.close()]);
 });
-
-/** The directory of one namespace, with internal ids replaced by provider ids. */
-async function directoryState(server: TestServer, ns: string, withVersions: boolean): Promise<unknown> {
-  const like = `${ns}%`;
-  const v = (alias: string) =>
-    withVersions ? sql.raw(`, ${alias}.live_version, ${alias}.data_version`) : sql.raw('');
-  const tables = {
-    connections: await query(
-      server.database,
-      sql`select c.external_id, t.external_id as tenant, c.kind, c.status, c.name, c.raw, c.deleted_at, c.data_hash,
-                 c.ended_at_version is not null as ended ${v('c')} ${withVersions ? sql.raw(', c.ended_at_version') : sql.raw('')}
-          from connections c left join tenants t on t.id = c.tenant_id where c.external_id like ${like} order by c.external_id`,
-    ),
-    members: await query(
-      server.database,
-      sql`select m.external_id, d.external_id as directory, m.email, m.name, m.status, m.roles, m.raw, m.deleted_at,
-                 m.data_hash, m.data_from_snapshot ${v('m')}
-          from members m left join connections d on d.id = m.connection_id where m.external_id like ${like} order by m.external_id`,
-    ),
-    groups: await query(
-      server.database,
-      sql`select g.external_id, d.external_id as directory, g.name, g.raw, g.deleted_at, g.data_hash, g.data_from_snapshot ${v('g')}
-          from groups g left join connections d on d.id = g.connection_id where g.external_id like ${like} order by g.external_id`,
-    ),
-    memberships: await query(
-      server.database,
-      sql`select x.external_id, g.external_id as grp, m.external_id as member, x.deleted_at ${v('x')}
-          from memberships x left join groups g on g.id = x.group_id left join members m on m.id = x.member_id
-          where x.external_id like ${like} order by x.external_id`,
-    ),
-  };
-  return JSON.parse(JSON.stringify(tables));
-}
 
 const polisEvent = fc.record({
   kind: fc.constantFrom('dsync', 'user', 'user', 'group', 'membership', 'membership'),
