@@ -252,6 +252,11 @@ export type GroupEdge = {
 export type GroupFilter = {
   /** The provider's own id, exactly. */
   externalId?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Also list deleted groups. On `Member.groups` it also counts ended memberships: removed ones,
+   * and those whose member or group was deleted; without it a membership counts only while it,
+   * its member and its group are all live.
+   */
   includeDeleted?: InputMaybe<Scalars['Boolean']['input']>;
   /** Only groups this member belongs to (a Member id). */
   memberId?: InputMaybe<Scalars['ID']['input']>;
@@ -333,6 +338,11 @@ export type MemberFilter = {
   externalId?: InputMaybe<Scalars['String']['input']>;
   /** Only members of this group (a Group id). */
   groupId?: InputMaybe<Scalars['ID']['input']>;
+  /**
+   * Also list deleted members. On `Group.members` it also counts ended memberships: removed ones,
+   * and those whose member or group was deleted; without it a membership counts only while it,
+   * its member and its group are all live.
+   */
   includeDeleted?: InputMaybe<Scalars['Boolean']['input']>;
   /** Case-insensitive substring of the name or email. */
   search?: InputMaybe<Scalars['String']['input']>;
