@@ -25,6 +25,7 @@ const envSchema = z.object({
   ),
   DATA_DIR: z.string().min(1).default('./data'),
   POLIS_WEBHOOK_SECRET: optionalString,
+  POLIS_SCOPED_SECRETS: optionalString,
   WEBHOOK_SECRET: optionalString,
   STYTCH_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
@@ -57,6 +58,8 @@ export interface Config {
   dataDir: string;
   /** Ory Polis signing secrets, used as UTF-8 bytes. Empty: not configured. */
   polisSecrets: string[];
+  /** Polis secrets that may only write the tenant (product, directory) they are scoped to. */
+  polisScopedSecrets: ScopedSecret[];
   /** Svix secrets (`whsec_...`). Empty: not configured. */
   stytchSecrets: string[];
   toleranceSeconds: number;
@@ -67,6 +70,40 @@ export interface Config {
   /** Operations one WebSocket may run at once. */
   wsMaxSubscriptions: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A sender secret that authenticates events of one tenant (and product, and directory) only. */
+export interface ScopedSecret {
+  secret: string;
+  tenant: string;
+  product?: string;
+  directory?: string;
+}
+
+/**
+ * POLIS_SCOPED_SECRETS: comma-separated `<tenant>[/<product>[/<directory id>]]=<secret>`, the
+ * scope percent-encoded where it holds `/`, `=`, `,` or `%`. The secret is everything after the
+ * first `=`. Errors name the entry by position, never by its secret.
+ */
+function parseScopedSecrets(value: string | undefined): ScopedSecret[] {
+  return splitList(value, /,/).map((entry, i) => {
+    const at = entry.indexOf('=');
+    const secret = at < 0 ? '' : entry.slice(at + 1).trim();
+    const parts = at < 0 ? [] : entry.slice(0, at).trim().split('/');
+    let decoded: string[];
+    try {
+      decoded = parts.map((p) => decodeURIComponent(p));
+    } catch {
+      decoded = [];
+    }
+    if (secret === '' || decoded.length < 1 || decoded.length > 3 || decoded.some((p) => p === '')) {
+      throw new ConfigError(
+        `invalid configuration: POLIS_SCOPED_SECRETS entry ${i + 1} must be <tenant>[/<product>[/<directory id>]]=<secret>`,
+      );
+    }
+    const [tenant, product, directory] = decoded as [string, string?, string?];
+    return { secret, tenant, ...(product === undefined ? {} : { product }), ...(directory === undefined ? {} : { directory }) };
+  });
 }
 
 export class ConfigError extends Error {
@@ -110,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     polisSecrets,
+    polisScopedSecrets: parseScopedSecrets(e.POLIS_SCOPED_SECRETS),
     stytchSecrets,
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,

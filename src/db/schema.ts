@@ -58,6 +58,14 @@ const versioned = () => ({
   updatedAt: timestamp('updated_at', tzMs).notNull().defaultNow(),
 });
 
+/**
+ * Where an object's external id is unique, for providers whose ids are only trusted within a
+ * tenant: Polis objects are keyed within their tenant and product (`["<tenant>","<product>"]`,
+ * see sources/polis), so an event naming one tenant can never reach another tenant's object with
+ * the same id. '' where ids are global (Stytch: one secret is one whole project).
+ */
+const scope = () => text('scope').notNull().default('');
+
 const providerCheck = (column: string) =>
   sql.raw(`${column} in ('POLIS', 'STYTCH')`);
 
@@ -81,6 +89,7 @@ export const connections = pgTable(
   'connections',
   {
     ...versioned(),
+    scope: scope(),
     tenantId: uuid('tenant_id').references(() => tenants.id),
     kind: text('kind').$type<ConnectionKind>().notNull(),
     status: text('status').$type<ConnectionStatus>(),
@@ -93,7 +102,7 @@ export const connections = pgTable(
     endedAtVersion: text('ended_at_version'),
   },
   (t) => [
-    uniqueIndex('connections_natural_key').on(t.provider, t.externalId),
+    uniqueIndex('connections_natural_key').on(t.provider, t.scope, t.externalId),
     // Lists are read per tenant in (created_at, id) order (see graphql/pages.ts).
     index('connections_tenant_order').on(t.tenantId, t.createdAt, t.id),
     check('connections_provider', providerCheck('provider')),
@@ -105,6 +114,7 @@ export const members = pgTable(
   'members',
   {
     ...versioned(),
+    scope: scope(),
     tenantId: uuid('tenant_id').references(() => tenants.id),
     /** The DIRECTORY connection the member was provisioned by, if any. */
     connectionId: uuid('connection_id').references(() => connections.id),
@@ -116,7 +126,7 @@ export const members = pgTable(
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
   },
   (t) => [
-    uniqueIndex('members_natural_key').on(t.provider, t.externalId),
+    uniqueIndex('members_natural_key').on(t.provider, t.scope, t.externalId),
     // Lists are read per tenant in (created_at, id) order (see graphql/pages.ts).
     index('members_tenant_order').on(t.tenantId, t.createdAt, t.id),
     index('members_connection').on(t.connectionId),
@@ -129,12 +139,13 @@ export const groups = pgTable(
   'groups',
   {
     ...versioned(),
+    scope: scope(),
     tenantId: uuid('tenant_id').references(() => tenants.id),
     connectionId: uuid('connection_id').references(() => connections.id),
     name: text('name'),
   },
   (t) => [
-    uniqueIndex('groups_natural_key').on(t.provider, t.externalId),
+    uniqueIndex('groups_natural_key').on(t.provider, t.scope, t.externalId),
     // Lists are read per tenant in (created_at, id) order (see graphql/pages.ts).
     index('groups_tenant_order').on(t.tenantId, t.createdAt, t.id),
     check('groups_provider', providerCheck('provider')),
@@ -145,12 +156,13 @@ export const memberships = pgTable(
   'memberships',
   {
     ...versioned(),
+    scope: scope(),
     tenantId: uuid('tenant_id').references(() => tenants.id),
     groupId: uuid('group_id').references(() => groups.id),
     memberId: uuid('member_id').references(() => members.id),
   },
   (t) => [
-    uniqueIndex('memberships_natural_key').on(t.provider, t.externalId),
+    uniqueIndex('memberships_natural_key').on(t.provider, t.scope, t.externalId),
     index('memberships_group').on(t.groupId),
     index('memberships_member').on(t.memberId),
     check('memberships_provider', providerCheck('provider')),

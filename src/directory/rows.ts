@@ -54,8 +54,13 @@ type AnyKey = TenantKey | ConnectionKey | EntityKey;
 function keyCondition(kind: EntityKind, key: AnyKey) {
   const table = TABLES[kind];
   const base = and(eq(table.provider, key.provider), eq(table.externalId, key.externalId));
-  return kind === 'TENANT' ? and(base, eq(tenants.product, (key as TenantKey).product)) : base;
+  return kind === 'TENANT'
+    ? and(base, eq(tenants.product, (key as TenantKey).product))
+    : and(base, eq((table as typeof members).scope, scopeOf(key as EntityKey)));
 }
+
+/** The scope column's value for a key (see db/schema.ts). */
+export const scopeOf = (key: { scope?: string }): string => key.scope ?? '';
 
 function selection(kind: EntityKind) {
   const table = TABLES[kind];
@@ -122,6 +127,7 @@ export async function findRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<Lo
 function keyColumns(kind: EntityKind, key: AnyKey): Record<string, unknown> {
   const columns: Record<string, unknown> = { provider: key.provider, externalId: key.externalId };
   if (kind === 'TENANT') columns.product = (key as TenantKey).product;
+  else columns.scope = scopeOf(key as EntityKey);
   if (kind === 'CONNECTION') columns.kind = (key as ConnectionKey).kind;
   return columns;
 }

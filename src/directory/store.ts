@@ -22,6 +22,7 @@ import {
   findRow,
   insertRow,
   lockRow,
+  scopeOf,
   updateRow,
   type LockedRow,
   type ResolvedRefs,
@@ -73,7 +74,7 @@ interface Work {
 
 /** Cache key of a parent row. */
 const parentKey = (kind: EntityKind, key: EntityKey & { product?: string }) =>
-  JSON.stringify([kind, key.provider, key.externalId, key.product ?? '']);
+  JSON.stringify([kind, key.provider, key.scope ?? '', key.externalId, key.product ?? '']);
 
 const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
 
@@ -347,19 +348,22 @@ export function createDirectoryStore(db: Database): DirectoryStore {
  * when read (graphql/filters.ts), whatever order its events came in.
  */
 async function endedWith(tx: Tx, change: DirectoryChange): Promise<DirectoryChange[]> {
-  const ending = (entity: 'MEMBER' | 'GROUP', rows: { provider: Provider; external_id: string }[], version: string) =>
-    rows.map((r) => ({ entity, op: 'delete', key: { provider: r.provider, externalId: r.external_id }, version }) as DirectoryChange);
+  const ending = (entity: 'MEMBER' | 'GROUP', rows: { provider: Provider; scope: string; external_id: string }[], version: string) =>
+    rows.map(
+      (r) => ({ entity, op: 'delete', key: { provider: r.provider, scope: r.scope, externalId: r.external_id }, version }) as DirectoryChange,
+    );
 
   if (change.entity === 'CONNECTION' && change.op === 'delete' && change.key.kind === 'DIRECTORY') {
     const [directory] = resultRows<{ id: string }>(
       await tx.execute(sql`
         update ${connections} set ended_at_version = greatest(coalesce(ended_at_version, ''), ${change.version})
-        where provider = ${change.key.provider} and external_id = ${change.key.externalId} and kind = 'DIRECTORY'
+        where provider = ${change.key.provider} and scope = ${scopeOf(change.key)} and external_id = ${change.key.externalId}
+          and kind = 'DIRECTORY'
         returning id`),
     );
     if (!directory) return [];
     const provisioned = (table: typeof members | typeof groups) =>
-      tx.execute(sql`select provider, external_id from ${table} where connection_id = ${directory.id} order by external_id`);
+      tx.execute(sql`select provider, scope, external_id from ${table} where connection_id = ${directory.id} order by external_id`);
     return [
       ...ending('MEMBER', resultRows(await provisioned(members)), change.version),
       ...ending('GROUP', resultRows(await provisioned(groups)), change.version),
@@ -369,9 +373,12 @@ async function endedWith(tx: Tx, change: DirectoryChange): Promise<DirectoryChan
     const [ended] = resultRows<{ version: string | null }>(
       await tx.execute(sql`
         select ended_at_version as version from ${connections}
-        where provider = ${change.data.directory.provider} and external_id = ${change.data.directory.externalId} and kind = 'DIRECTORY'`),
+        where provider = ${change.data.directory.provider} and scope = ${scopeOf(change.data.directory)}
+          and external_id = ${change.data.directory.externalId} and kind = 'DIRECTORY'`),
     );
-    if (ended?.version) return ending(change.entity, [{ provider: change.key.provider, external_id: change.key.externalId }], ended.version);
+    if (ended?.version) {
+      return ending(change.entity, [{ provider: change.key.provider, scope: scopeOf(change.key), external_id: change.key.externalId }], ended.version);
+    }
   }
   return [];
 }

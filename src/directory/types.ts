@@ -43,6 +43,11 @@ export interface TenantRef extends TenantKey {
 export interface EntityKey {
   provider: Provider;
   externalId: string;
+  /**
+   * Where `externalId` is unique, for a provider whose ids are trusted only within a tenant
+   * (Polis: its tenant and product). Absent or '' where ids are global.
+   */
+  scope?: string;
 }
 
 /** A connection's kind is part of its key so a placeholder (a bare delete) can be created. */

@@ -79,6 +79,12 @@ export const webhookRoutes =
         } catch {
           return fail(reply, 400, 'body is not valid JSON');
         }
+        // A secret scoped to some tenants proves the sender only for those.
+        const outside = verification.verified.outsideScope?.(payload);
+        if (outside !== undefined) {
+          request.log.warn({ source: source.name, reason: outside }, 'webhook refused');
+          return fail(reply, 401, outside);
+        }
         // Signed and JSON: from here on the delivery is kept, whatever it holds. What cannot be
         // read is rejected (2xx, stored with its reason, replayable), never refused: a sender
         // drops a refused event for good.

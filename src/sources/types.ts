@@ -15,6 +15,11 @@ export interface Verified {
   keys: string[];
   /** The signature's timestamp. */
   signedAt: Date;
+  /**
+   * Set when only secrets scoped to some tenants signed the delivery: given the parsed body,
+   * why it reaches beyond them (the delivery is then refused as unauthorised), or undefined.
+   */
+  outsideScope?: (payload: unknown) => string | undefined;
 }
 
 export type Verification = { ok: true; verified: Verified } | { ok: false; reason: string };

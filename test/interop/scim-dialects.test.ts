@@ -20,8 +20,10 @@ import {
 } from './support/polis.js';
 
 const globalSecret = newWebhookSecret();
-// One secret per directory, as Polis's admin UI has an operator set them; the service knows all.
+// One secret per directory, as Polis's admin UI has an operator set them; each is scoped to
+// its directory's tenant, so it can write nothing else (the global one signs sso.* and dsync.*).
 const directorySecrets = DIALECTS.map(() => newWebhookSecret());
+const tenantOf = (dialect: Dialect) => `acme-${dialect.type.split('-')[0]}`;
 
 let server: TestServer;
 let recorder: HttpRecorder;
@@ -29,7 +31,12 @@ let polis: Polis;
 const scopes: Scope[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { POLIS_WEBHOOK_SECRET: [globalSecret, ...directorySecrets].join(',') } });
+  server = await startTestServer({
+    env: {
+      POLIS_WEBHOOK_SECRET: globalSecret,
+      POLIS_SCOPED_SECRETS: DIALECTS.map((d, i) => `${tenantOf(d)}/portal=${directorySecrets[i]}`).join(','),
+    },
+  });
   recorder = await startHttpRecorder(server.url);
   polis = await startPolis({ webhookUrl: `${recorder.url}/webhooks/polis`, webhookSecret: globalSecret });
 });
@@ -62,7 +69,7 @@ const person = (key: string, givenName: string, familyName: string, tenant: stri
 describe(`the real Polis, SCIM dialect by dialect (${backend})`, () => {
   DIALECTS.forEach((dialect: Dialect, i) => {
     it(`${dialect.type}: a directory's whole life, equal to Polis's state after every step`, async () => {
-      const tenant = `acme-${dialect.type.split('-')[0]}`;
+      const tenant = tenantOf(dialect);
       const scope = { tenant, product: 'portal' };
       scopes.push(scope);
       // Each dialect compares its own tenant, so one dialect's failure does not show up as all.

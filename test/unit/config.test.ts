@@ -38,6 +38,21 @@ describe('configuration', () => {
     expect(c.polisSecrets).toEqual(['a', 'b', 'c']);
   });
 
+  it('reads Polis secrets scoped to a tenant, product or directory, and names a bad entry by position only', () => {
+    const config = loadConfig({ POLIS_SCOPED_SECRETS: 'acme=s1, globex/portal=s=2,a%2Fb/p%3Dq/dir-1=s3' });
+    expect(config.polisScopedSecrets).toEqual([
+      { tenant: 'acme', secret: 's1' },
+      { tenant: 'globex', product: 'portal', secret: 's=2' },
+      { tenant: 'a/b', product: 'p=q', directory: 'dir-1', secret: 's3' },
+    ]);
+    for (const bad of ['no-equals-sign-hunter2', 'acme=', '=hunter2', 'a/b/c/d=hunter2', 'acme//x=hunter2', '%zz=hunter2']) {
+      const attempt = () => loadConfig({ POLIS_SCOPED_SECRETS: `ok=fine,${bad}` });
+      expect(attempt).toThrow(ConfigError);
+      expect(attempt).toThrow(/POLIS_SCOPED_SECRETS entry 2 must be/);
+      expect(attempt).not.toThrow(/hunter2/);
+    }
+  });
+
   it('reads several Stytch secrets separated by spaces or commas', () => {
     const c = loadConfig({ STYTCH_WEBHOOK_SECRET: 'whsec_abc= whsec_def,whsec_ghi' });
     expect(c.stytchSecrets).toEqual(['whsec_abc=', 'whsec_def', 'whsec_ghi']);

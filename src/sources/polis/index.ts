@@ -36,8 +36,9 @@ import {
   userDataSchema,
   type PolisEventType,
 } from './events.js';
+import type { ScopedSecret } from '../../config.js';
 import {
-  matchesAnySecret,
+  matchingSecrets,
   parsePolisSignatureHeader,
   POLIS_SIGNATURE_HEADERS,
 } from './signature.js';
@@ -45,15 +46,20 @@ import {
 const PROVIDER = 'POLIS' as const;
 
 export interface PolisOptions {
+  /** Secrets that may write any tenant (Polis's global webhook secret signs every tenant's events). */
   secrets: string[];
+  /** Secrets that may write only their own tenant (product, directory): a directory's own secret. */
+  scopedSecrets?: ScopedSecret[];
   toleranceSeconds: number;
 }
 
 export function createPolisSource(options: PolisOptions): SourceAdapter {
   const { secrets, toleranceSeconds } = options;
+  const scopedSecrets = options.scopedSecrets ?? [];
+  const allSecrets = [...secrets, ...scopedSecrets.map((s) => s.secret)];
 
   function verify({ headers, body, now }: Parameters<SourceAdapter['verify']>[0]): Verification {
-    if (secrets.length === 0) {
+    if (allSecrets.length === 0) {
       return { ok: false, reason: 'Polis webhooks are not configured here (set POLIS_WEBHOOK_SECRET)' };
     }
     const present = POLIS_SIGNATURE_HEADERS.flatMap((name) => {
@@ -73,6 +79,8 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     // within the time window it can only re-assert the same data a millisecond later.
     const valid: { name: string; t: number }[] = [];
     let reason = 'malformed signature header: expected t=<unix ms>,s=<hex>';
+    let unscoped = false;
+    const scopes = new Set<ScopedSecret>();
     for (const { name, value } of present) {
       const parsed = parsePolisSignatureHeader(value);
       if (!parsed) continue;
@@ -80,10 +88,14 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
         reason = `signature timestamp is outside the ${toleranceSeconds} s window`;
         continue;
       }
-      if (!matchesAnySecret(parsed, secrets, body)) {
+      // Every secret is tried whatever matches, so timing does not tell which kind signed.
+      const matched = matchingSecrets(parsed, allSecrets, body);
+      if (matched.length === 0) {
         if (!reason.startsWith('signature timestamp')) reason = 'signature does not match';
         continue;
       }
+      if (matched.some((i) => i < secrets.length)) unscoped = true;
+      for (const i of matched) if (i >= secrets.length) scopes.add(scopedSecrets[i - secrets.length]!);
       valid.push({ name, t: parsed.timestampMs });
     }
     if (valid.length === 0) return { ok: false, reason };
@@ -92,7 +104,9 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     const keys = valid.map(
       ({ name, t }) => `polis:${sha256Hex(Buffer.concat([Buffer.from(`${name}\n${t}.`), body]))}`,
     );
-    return { ok: true, verified: { keys, signedAt: new Date(Math.min(...valid.map((v) => v.t))) } };
+    const signedAt = new Date(Math.min(...valid.map((v) => v.t)));
+    if (unscoped) return { ok: true, verified: { keys, signedAt } };
+    return { ok: true, verified: { keys, signedAt, outsideScope: (payload) => outsideScopes(payload, [...scopes]) } };
   }
 
   function parse(payload: unknown, verified: Verified): Delivery {
@@ -130,12 +144,15 @@ function normaliseEvent(item: Json, version: Version): Normalised {
     // Polis has no tenant events: (tenant, product) is all there is to know.
     implied: { name: envelope.data.tenant, slug: envelope.data.tenant },
   };
+  // Polis ids are trusted only within the tenant and product an event names: an event can
+  // then only ever touch that tenant's objects, whatever ids it carries.
+  const scope = polisScope(envelope.data.tenant, envelope.data.product);
   const [group, action] = type.split('.') as [string, string];
 
   if (group === 'sso' || group === 'dsync') {
     const event = connectionEventSchema.safeParse(item);
     if (!event.success) return { ok: false, error: event.error };
-    return connectionEvent(type, group, action, event.data.data, tenant, version);
+    return connectionEvent(type, group, action, event.data.data, tenant, scope, version);
   }
 
   const event = directoryEventSchema.safeParse(item);
@@ -151,13 +168,44 @@ function normaliseEvent(item: Json, version: Version): Normalised {
     action,
     data: event.data.data as Json,
     tenant,
-    directory: { provider: PROVIDER, externalId: event.data.directory_id },
+    scope,
+    directory: { provider: PROVIDER, scope, externalId: event.data.directory_id },
     version,
   };
   if (group === 'user') return userEvent(directoryEvent);
   if (action === 'user_added' || action === 'user_removed') return membershipEvent(directoryEvent);
   return groupEvent(directoryEvent);
 }
+
+/**
+ * Why a delivery signed only by scoped secrets reaches beyond their scopes, if it does: every
+ * item must name a tenant (and product, and directory) one of them covers. Polis sends a
+ * directory's user and group events with that directory's secret, and a batch holds one
+ * directory's events, so a real delivery is either wholly inside or wholly outside.
+ */
+function outsideScopes(payload: unknown, scopes: ScopedSecret[]): string | undefined {
+  const items: unknown[] = Array.isArray(payload) ? payload : [payload];
+  for (const [i, item] of items.entries()) {
+    const e = (item !== null && typeof item === 'object' ? item : {}) as Record<string, unknown>;
+    const covered = scopes.some(
+      (s) =>
+        e.tenant === s.tenant &&
+        (s.product === undefined || e.product === s.product) &&
+        (s.directory === undefined || e.directory_id === s.directory),
+    );
+    if (!covered) {
+      const where = Array.isArray(payload) ? `item ${i}` : 'the event';
+      return `${where} names a tenant, product or directory that the secret it is signed with may not write`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Where a Polis object's id is unique: its tenant and product, as a JSON array (the form the
+ * migration that introduced scopes computes in SQL: `to_json(ARRAY[tenant, product])::text`).
+ */
+export const polisScope = (tenant: string, product: string): string => JSON.stringify([tenant, product]);
 
 /** The `event` an unreadable item names, if it names one. */
 function typeOf(item: unknown): string {
@@ -180,6 +228,7 @@ function connectionEvent(
   action: string,
   rawData: unknown,
   tenant: TenantRef,
+  scope: string,
   version: Version,
 ): Normalised {
   const op = action === 'deleted' ? 'delete' : 'upsert';
@@ -198,7 +247,7 @@ function connectionEvent(
     const change: DirectoryChange = {
       entity: 'CONNECTION',
       op,
-      key: { provider: PROVIDER, externalId: d.clientID, kind },
+      key: { provider: PROVIDER, scope, externalId: d.clientID, kind },
       version,
       data: {
         tenant,
@@ -216,7 +265,7 @@ function connectionEvent(
   const change: DirectoryChange = {
     entity: 'CONNECTION',
     op,
-    key: { provider: PROVIDER, externalId: parsed.data.id, kind: 'DIRECTORY' },
+    key: { provider: PROVIDER, scope, externalId: parsed.data.id, kind: 'DIRECTORY' },
     version,
     data: { tenant, kind: 'DIRECTORY', status, name: readText(parsed.data.name, 'data.name', warnings), raw: rawData as Json },
   };
@@ -255,6 +304,8 @@ interface DirectoryEvent {
   action: string;
   data: Json;
   tenant: TenantRef;
+  /** See polisScope. */
+  scope: string;
   directory: EntityKey;
   version: Version;
 }
@@ -275,7 +326,7 @@ function userEvent(e: DirectoryEvent): Normalised {
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
   const warnings: Warnings = [];
   const data = memberData(parsed.data, e.data, e.tenant, e.directory, warnings);
-  return objectEvent(e, { entity: 'MEMBER', key: { provider: PROVIDER, externalId: parsed.data.id }, data }, warnings);
+  return objectEvent(e, { entity: 'MEMBER', key: { provider: PROVIDER, scope: e.scope, externalId: parsed.data.id }, data }, warnings);
 }
 
 function groupEvent(e: DirectoryEvent): Normalised {
@@ -285,12 +336,16 @@ function groupEvent(e: DirectoryEvent): Normalised {
   const name = readText(parsed.data.name, 'data.name', warnings);
   return objectEvent(
     e,
-    { entity: 'GROUP', key: { provider: PROVIDER, externalId: parsed.data.id }, data: { tenant: e.tenant, directory: e.directory, name, raw: e.data } },
+    {
+      entity: 'GROUP',
+      key: { provider: PROVIDER, scope: e.scope, externalId: parsed.data.id },
+      data: { tenant: e.tenant, directory: e.directory, name, raw: e.data },
+    },
     warnings,
   );
 }
 
-function membershipEvent({ type, action, data, tenant, directory, version }: DirectoryEvent): Normalised {
+function membershipEvent({ type, action, data, tenant, scope, directory, version }: DirectoryEvent): Normalised {
   const parsed = membershipDataSchema.safeParse(data);
   if (!parsed.success) return { ok: false, error: withPrefix(parsed.error) };
   const { group, ...user } = parsed.data;
@@ -298,8 +353,8 @@ function membershipEvent({ type, action, data, tenant, directory, version }: Dir
   const groupName = readText(group.name, 'data.group.name', warnings);
   const rawObject = data as { [key: string]: Json };
   const { group: rawGroup = null, ...rawUser } = rawObject;
-  const member: EntityKey = { provider: PROVIDER, externalId: user.id };
-  const groupKey: EntityKey = { provider: PROVIDER, externalId: group.id };
+  const member: EntityKey = { provider: PROVIDER, scope, externalId: user.id };
+  const groupKey: EntityKey = { provider: PROVIDER, scope, externalId: group.id };
 
   const changes: DirectoryChange[] = [
     {
@@ -322,6 +377,7 @@ function membershipEvent({ type, action, data, tenant, directory, version }: Dir
       // Polis memberships have no id of their own: the pair is the identity.
       key: {
         provider: PROVIDER,
+        scope,
         externalId: `${encodeURIComponent(group.id)}/${encodeURIComponent(user.id)}`,
       },
       version,

@@ -34,13 +34,13 @@ export function parsePolisSignatureHeader(value: string): ParsedSignature | unde
   return { timestampMs: Number(m[1]), signature: Buffer.from(m[2]!, 'hex') };
 }
 
-/** Constant-time check of one parsed header against each secret. */
-export function matchesAnySecret(parsed: ParsedSignature, secrets: string[], body: Buffer): boolean {
-  let matched = false;
-  for (const secret of secrets) {
+/** Constant-time check of one parsed header against each secret: the indexes that match. */
+export function matchingSecrets(parsed: ParsedSignature, secrets: string[], body: Buffer): number[] {
+  const matched: number[] = [];
+  secrets.forEach((secret, i) => {
     const expected = Buffer.from(polisSignature(secret, parsed.timestampMs, body), 'hex');
     // Every secret is checked, so timing does not reveal which one matched.
-    if (timingSafeEqual(expected, parsed.signature)) matched = true;
-  }
+    if (timingSafeEqual(expected, parsed.signature)) matched.push(i);
+  });
   return matched;
 }
