@@ -42,9 +42,12 @@ export function parseRfc3339Nanos(text: string): bigint | undefined {
   const m = RFC3339.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const check = new Date(ms);
-  // Date.UTC rolls 2024-02-31 over to March; a real timestamp round-trips.
+  // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear takes them as written.
+  const check = new Date(0);
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  check.setUTCHours(Number(h), Number(mi), Number(s), 0);
+  const ms = check.getTime();
+  // 2024-02-31 rolls over to March; a real timestamp round-trips.
   if (
     Number.isNaN(ms) ||
     check.getUTCFullYear() !== Number(y) ||
@@ -63,5 +66,6 @@ export function parseRfc3339Nanos(text: string): bigint | undefined {
   }
   const nanos =
     nanosFromMillis(ms - offsetMinutes * 60_000) + BigInt(frac.padEnd(9, '0') || '0');
-  return nanos < 0n ? undefined : nanos;
+  // Before 1970 is a valid timestamp, negative here: whether to believe it is the caller's call.
+  return nanos;
 }

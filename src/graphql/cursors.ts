@@ -26,9 +26,24 @@ function decode(cursor: string, argument: string): unknown[] {
 
 export const rowCursor = (p: RowPosition): string => encode(['r', p.ms, p.id]);
 
+/**
+ * Times a row can have: from 1970 to the end of year 9999. Beyond that a Date either does not
+ * exist or is written with a six-digit year that Postgres does not read, so a forged cursor
+ * would reach the database as an error instead of being refused here.
+ */
+const MAX_ROW_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export function parseRowCursor(cursor: string, argument: string): RowPosition {
   const [tag, ms, id, ...rest] = decode(cursor, argument);
-  if (tag !== 'r' || rest.length > 0 || !Number.isSafeInteger(ms) || typeof id !== 'string' || !UUID.test(id)) {
+  if (
+    tag !== 'r' ||
+    rest.length > 0 ||
+    !Number.isSafeInteger(ms) ||
+    (ms as number) < 0 ||
+    (ms as number) > MAX_ROW_MS ||
+    typeof id !== 'string' ||
+    !UUID.test(id)
+  ) {
     throw badInput(`${argument} is not a valid cursor for this list`, argument);
   }
   return { ms: ms as number, id };

@@ -9,7 +9,7 @@ import { Webhook, WebhookVerificationError } from 'svix';
 import type { z } from 'zod';
 import { redact } from '../../lib/redact.js';
 import { MAX_ID_LENGTH } from '../fields.js';
-import { makeVersion, parseRfc3339Nanos } from '../../directory/version.js';
+import { makeVersion, nanosFromMillis, parseRfc3339Nanos } from '../../directory/version.js';
 import type {
   ConnectionKind,
   ConnectionStatus,
@@ -108,7 +108,7 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
     }
     const body = redact(payload as Json) as { [key: string]: Json };
     const type = eventType(body);
-    const result = outOfScope(body, type) ?? normaliseEnvelope(body, type);
+    const result = outOfScope(body, type) ?? normaliseEnvelope(body, type, latestBelievable(verified.signedAt, toleranceSeconds));
     const event: InboundEvent = result.ok ? result.event : { type, changes: [], rejected: result.error };
     return { ...delivery, body, events: [event] };
   }
@@ -146,18 +146,44 @@ function outOfScope(body: { [key: string]: Json }, type: string): Normalised | u
   return undefined;
 }
 
-function normaliseEnvelope(body: { [key: string]: Json }, type: string): Normalised {
-  const envelope = envelopeSchema.safeParse(body);
-  if (!envelope.success) return { ok: false, error: describeZodError(envelope.error) };
-  return normalise(envelope.data, body, type);
+/**
+ * The latest event time a delivery signed at `signedAt` can carry. A Stytch event is signed
+ * when it is sent, after it happened (Svix's retries, later still); a time further ahead than
+ * the clock tolerance is not believed: it would outrank every real event of that object for
+ * as long as it lies ahead.
+ */
+function latestBelievable(signedAt: Date, toleranceSeconds: number): { nanos: bigint; toleranceSeconds: number } {
+  return { nanos: nanosFromMillis(signedAt.getTime() + toleranceSeconds * 1000), toleranceSeconds };
 }
 
-function normalise(e: StytchEnvelope, body: { [key: string]: Json }, type: string): Normalised {
+function normaliseEnvelope(
+  body: { [key: string]: Json },
+  type: string,
+  latest: { nanos: bigint; toleranceSeconds: number },
+): Normalised {
+  const envelope = envelopeSchema.safeParse(body);
+  if (!envelope.success) return { ok: false, error: describeZodError(envelope.error) };
+  return normalise(envelope.data, body, type, latest);
+}
+
+function normalise(
+  e: StytchEnvelope,
+  body: { [key: string]: Json },
+  type: string,
+  latest: { nanos: bigint; toleranceSeconds: number },
+): Normalised {
   if (e.action !== 'CREATE' && e.action !== 'UPDATE' && e.action !== 'DELETE') {
     return ignored(type, `action ${e.action} is not known`);
   }
   const nanos = parseRfc3339Nanos(e.timestamp);
   if (nanos === undefined) return { ok: false, error: 'timestamp: must be an RFC 3339 timestamp' };
+  if (nanos > latest.nanos) {
+    return {
+      ok: false,
+      error: `timestamp: more than ${latest.toleranceSeconds} s after the signature's time (svix-timestamp); not believed`,
+    };
+  }
+  if (nanos < 0n) return { ok: false, error: 'timestamp: before 1970; not believed' };
   const version = makeVersion(nanos);
   const objectType = e.object_type as ObjectType;
 
