@@ -47,6 +47,7 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   // Operations (subscriptions or queries) one WebSocket may run at once.
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
+  HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -69,6 +70,8 @@ export interface Config {
   graphqlLimits: QueryLimits;
   /** Operations one WebSocket may run at once. */
   wsMaxSubscriptions: number;
+  /** How long an idle keep-alive HTTP connection is kept open. */
+  keepAliveTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+    keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_SECONDS * 1000,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -82,6 +82,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       hub,
       wsMaxSubscriptions: config.wsMaxSubscriptions,
       requestTimeoutMs: options.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     });
     const { ws } = app;
     revocations = await watchRevocations(database, {

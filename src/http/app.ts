@@ -33,6 +33,12 @@ export interface AppDeps {
    * trickles bytes is answered 408 and cut off instead of holding a connection for ever.
    */
   requestTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection is kept (default 5 s, Node's own). Fastify's default
+   * of 72 s lets anyone hold connections open for free; behind a load balancer, set it above
+   * the balancer's idle timeout (HTTP_KEEP_ALIVE_SECONDS) so the balancer closes first.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface App {
@@ -59,6 +65,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const fastify = Fastify({
     loggerInstance: deps.logger,
     requestTimeout,
+    keepAliveTimeout: deps.keepAliveTimeoutMs ?? 5000,
     // Node checks the timeouts every connectionsCheckingInterval (30 s by default), so a slow
     // request could hold on for twice its limit; check often enough that the limit holds.
     http: {

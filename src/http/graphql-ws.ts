@@ -57,16 +57,11 @@ export interface GraphqlWs {
 }
 
 /**
- * Closes a socket we are done with. A client that has stopped reading never answers the close
- * handshake, and ws would keep it (and everything queued for it) for 30 s; a few seconds is
- * enough for one that is still reading to see the close code.
+ * How long a closed socket may take to answer the close handshake. A client that has stopped
+ * reading (or ignores the close) never answers, and ws would keep it, and everything queued
+ * for it, for 30 s; a few seconds is enough for one that is still reading to see the close code.
  */
-function closeFirmly(socket: WebSocket, code: number, reason: string, graceMs = 5000): void {
-  socket.close(code, reason);
-  setTimeout(() => {
-    if (socket.readyState !== socket.CLOSED) socket.terminate();
-  }, graceMs).unref();
-}
+const CLOSE_GRACE_MS = 3000;
 
 /**
  * ws reports an oversized message as an error on the socket, which it then closes with 1009
@@ -109,6 +104,18 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
     WebSocket: quietAboutOversize(logger),
   });
   const sessions = new Map<WebSocket, Viewer>();
+  // Every close this server makes is firm, graphql-ws's own included (4408 when no
+  // connection_init came in time, 4400 for a bad message): a client that ignores the close
+  // frame is cut off after a short grace instead of being held for ws's 30 s.
+  wss.on('connection', (socket: WebSocket) => {
+    const close = socket.close.bind(socket);
+    socket.close = (code?: number, reason?: string | Buffer) => {
+      close(code, reason);
+      setTimeout(() => {
+        if (socket.readyState !== socket.CLOSED) socket.terminate();
+      }, CLOSE_GRACE_MS).unref();
+    };
+  });
 
   const documents = createDocumentCache(deps.schema, {
     rules: [...limitRules(deps.limits), ...introspectionRules(deps.limits)],
@@ -176,7 +183,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
             hub,
             onOverflow: () => {
               logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');
-              closeFirmly(socket, WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
+              socket.close(WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
             },
           },
         };
@@ -191,9 +198,9 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
 
   return {
     dispose: async () => {
-      // graphql-ws closes them too, with the same code, but would wait on a client that has
-      // stopped reading for ws's 30 s: long enough to hold the whole shutdown past its deadline.
-      for (const socket of wss.clients) closeFirmly(socket, WS_CLOSE.goingAway, 'Going away');
+      // graphql-ws closes them too, with the same code; closing first (firmly, as every close
+      // here) keeps a client that has stopped reading from holding the shutdown for ws's 30 s.
+      for (const socket of wss.clients) socket.close(WS_CLOSE.goingAway, 'Going away');
       await graphqlWs.dispose();
     },
     activeKeyIds: function* () {
@@ -203,7 +210,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       for (const [socket, viewer] of sessions) {
         if (viewer.keyId && keyIds.has(viewer.keyId)) {
           logger.info({ key: viewer.name }, 'WebSocket closed: API key revoked');
-          closeFirmly(socket, WS_CLOSE.forbidden, 'API key revoked');
+          socket.close(WS_CLOSE.forbidden, 'API key revoked');
         }
       }
     },

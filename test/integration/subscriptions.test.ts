@@ -444,7 +444,7 @@ describe(`a slow subscriber (${backend})`, () => {
     slow.tcp.pause();
     await sendUntilCutOff(tag);
     const cutOff = Date.now();
-    // Its socket (and all that was queued for it) is dropped after a short grace (5 s), not held
+    // Its socket (and all that was queued for it) is dropped after a short grace (3 s), not held
     // for ws's 30 s. Both are timers, which a slow machine delays only by its event loop's lag,
     // so the bound between them is not a speed budget.
     await eventually(() => serverSide!.destroyed, 40_000, 'the server to drop the socket');

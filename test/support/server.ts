@@ -1,8 +1,8 @@
 // Starts the real service in-process on an ephemeral port, on the test's own database, and
 // talks to it over real HTTP.
-import { pino } from 'pino';
 import { createApiKey, generateApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
 import type { DatabaseHandle } from '../../src/db/open.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createSources } from '../../src/sources/index.js';
@@ -59,9 +59,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.env,
   });
   const logs = options.logs;
-  const logger = logs
-    ? pino({ level: config.logLevel }, { write: (line: string) => void logs.push(line) })
-    : pino({ level: config.logLevel });
+  // The service's own logger settings (what it leaves out of request lines), writing here.
+  const logger = createLogger(config, logs ? { write: (line: string) => void logs.push(line) } : undefined);
   const server = await startServer(config, logger, {
     database: database.handle,
     storeTimeoutMs: options.storeTimeoutMs,
