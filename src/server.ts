@@ -81,6 +81,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       },
       hub,
       wsMaxSubscriptions: config.wsMaxSubscriptions,
+      wsMaxSocketsPerKey: config.wsMaxSocketsPerKey,
+      wsMaxSubscriptionsPerKey: config.wsMaxSubscriptionsPerKey,
       requestTimeoutMs: options.requestTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     });

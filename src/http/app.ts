@@ -28,6 +28,10 @@ export interface AppDeps {
   hub: LiveHub;
   /** Operations one WebSocket may run at once. */
   wsMaxSubscriptions: number;
+  /** WebSockets one key may hold open (default: no limit). */
+  wsMaxSocketsPerKey?: number;
+  /** Operations one key may run at once over all its sockets (default: no limit). */
+  wsMaxSubscriptionsPerKey?: number;
   /**
    * How long a request may take to arrive, headers and body (default 30 s): a sender that
    * trickles bytes is answered 408 and cut off instead of holding a connection for ever.
@@ -119,6 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     production: deps.graphql.production,
     limits: deps.graphql.limits,
     maxSubscriptions: deps.wsMaxSubscriptions,
+    maxSocketsPerKey: deps.wsMaxSocketsPerKey ?? Number.POSITIVE_INFINITY,
+    maxSubscriptionsPerKey: deps.wsMaxSubscriptionsPerKey ?? Number.POSITIVE_INFINITY,
     maxPayload: MAX_GRAPHQL_BYTES,
   });
   const apollo = createApollo({

@@ -26,6 +26,8 @@ export const WS_CLOSE = {
   overflow: 4413,
   /** The database could not be reached to check the key: try again later. */
   unavailable: 1013,
+  /** The key already holds WS_MAX_SOCKETS_PER_KEY sockets here. */
+  tooManySockets: 4429,
   /** The server is shutting down. */
   goingAway: 1001,
 } as const;
@@ -43,6 +45,10 @@ export interface GraphqlWsDeps {
   limits: QueryLimits;
   /** Operations one socket may run at once. */
   maxSubscriptions: number;
+  /** Sockets one key may hold open. */
+  maxSocketsPerKey: number;
+  /** Operations one key may run at once, over all its sockets. */
+  maxSubscriptionsPerKey: number;
   /** Largest message accepted; a bigger one closes the socket with 1009. */
   maxPayload: number;
 }
@@ -104,6 +110,9 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
     WebSocket: quietAboutOversize(logger),
   });
   const sessions = new Map<WebSocket, Viewer>();
+  /** Each key's open sockets, and what each runs (graphql-ws keeps `subscriptions` current). */
+  const byKey = new Map<string, Map<WebSocket, { subscriptions: Record<string, unknown> }>>();
+  const keyOf = (viewer: Viewer) => viewer.keyId ?? `bootstrap:${viewer.name}`;
   // Every close this server makes is firm, graphql-ws's own included (4408 when no
   // connection_init came in time, 4400 for a bad message): a client that ignores the close
   // frame is cut off after a short grace instead of being held for ws's 30 s.
@@ -144,9 +153,22 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           socket.close(WS_CLOSE.forbidden, result.error.slice(0, 120));
           return false;
         }
+        const key = keyOf(result);
+        const sockets = byKey.get(key) ?? new Map<WebSocket, { subscriptions: Record<string, unknown> }>();
+        if (sockets.size >= deps.maxSocketsPerKey) {
+          logger.info({ key: result.name }, 'WebSocket refused: too many sockets for this key');
+          socket.close(WS_CLOSE.tooManySockets, `this key already holds ${deps.maxSocketsPerKey} sockets here (WS_MAX_SOCKETS_PER_KEY)`);
+          return false;
+        }
+        sockets.set(socket, ctx);
+        byKey.set(key, sockets);
         ctx.extra.viewer = result;
         sessions.set(socket, result);
-        socket.once('close', () => sessions.delete(socket));
+        socket.once('close', () => {
+          sessions.delete(socket);
+          sockets.delete(socket);
+          if (sockets.size === 0 && byKey.get(key) === sockets) byKey.delete(key);
+        });
         logger.debug({ key: result.name }, 'WebSocket connected');
         return true;
       },
@@ -159,6 +181,26 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
               { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 'WS_MAX_SUBSCRIPTIONS', maximum: deps.maxSubscriptions } },
             ),
           ];
+        }
+        const viewer = ctx.extra.viewer;
+        if (viewer) {
+          // This operation is already counted among the socket's, so among the key's.
+          let running = 0;
+          for (const other of byKey.get(keyOf(viewer))?.values() ?? []) running += Object.keys(other.subscriptions).length;
+          if (running > deps.maxSubscriptionsPerKey) {
+            return [
+              new GraphQLError(
+                `this key already runs ${deps.maxSubscriptionsPerKey} operations here, the limit (WS_MAX_SUBSCRIPTIONS_PER_KEY): complete some first`,
+                {
+                  extensions: {
+                    code: 'TOO_MANY_SUBSCRIPTIONS',
+                    limit: 'WS_MAX_SUBSCRIPTIONS_PER_KEY',
+                    maximum: deps.maxSubscriptionsPerKey,
+                  },
+                },
+              ),
+            ];
+          }
         }
         const document = documents.get(payload.query);
         if (!('kind' in document)) return document;

@@ -10,6 +10,8 @@
 import {
   createSourceEventStream,
   execute,
+  getOperationAST,
+  getVariableValues,
   print,
   type DocumentNode,
   type ExecutionArgs,
@@ -27,13 +29,31 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 // Documents are shared between subscriptions (documents.ts): print each once.
 const printed = new WeakMap<DocumentNode, string>();
 
+/** Executions of subscription payloads in this process, shared or not (for tests and metrics). */
+export const liveExecutions = { count: 0 };
+
+/**
+ * The variables an execution can see: the operation's declared variables, coerced to their
+ * types, in declaration order. Variables the operation does not declare change nothing in the
+ * result, so they must not split the sharing either (or any client could defeat it by sending
+ * `{n: <unique>}`); nor may `"5"` and `5` for an ID.
+ */
+function effectiveVariables(args: ExecutionArgs): string {
+  const operation = getOperationAST(args.document, args.operationName);
+  const definitions = operation?.variableDefinitions ?? [];
+  if (definitions.length === 0) return '{}';
+  const values = getVariableValues(args.schema, definitions, args.variableValues ?? {});
+  // Invalid variables never get here (the source stream reports them first); keep them apart.
+  return values.coerced ? JSON.stringify(values.coerced) : `invalid:${JSON.stringify(args.variableValues ?? {})}`;
+}
+
 /** What makes two subscriptions' payloads equal for the same event. */
-function operationKey(args: ExecutionArgs): string {
+export function operationKey(args: ExecutionArgs): string {
   const ctx = args.contextValue as GraphQLContext;
   const scope = viewerTenant(ctx.viewer) ?? '*';
   let text = printed.get(args.document);
   if (text === undefined) printed.set(args.document, (text = print(args.document)));
-  return `${scope}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}\n${text}`;
+  return `${scope}\n${args.operationName ?? ''}\n${effectiveVariables(args)}\n${text}`;
 }
 
 export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
@@ -49,6 +69,7 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterabl
     if (!result) {
       // The event's loaders, not this subscription's: they are what every sharer reads through.
       const context: GraphQLContext = { viewer: ctx.viewer, db: ctx.db, loaders: event.loaders, live: ctx.live };
+      liveExecutions.count++;
       result = execute({ ...args, rootValue: event, contextValue: context });
       event.shared.set(slot, result);
     }
