@@ -60,8 +60,8 @@ const versioned = () => ({
 
 /**
  * Where an object's external id is unique, for providers whose ids are only trusted within a
- * tenant: Polis objects are keyed within their tenant and product (`["<tenant>","<product>"]`,
- * see sources/polis), so an event naming one tenant can never reach another tenant's object with
+ * tenant: Polis objects are keyed within their tenant and product (a hash of the two, see
+ * sources/polis), so an event naming one tenant can never reach another tenant's object with
  * the same id. '' where ids are global (Stytch: one secret is one whole project).
  */
 const scope = () => text('scope').notNull().default('');

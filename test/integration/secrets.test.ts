@@ -57,10 +57,38 @@ const canary = (where: string, placement: Canary['placement']) => {
   return value;
 };
 
+/** Names a hostile review planted that an earlier redact.ts let through. */
+const REVIEW_NAMES = [
+  'password_hash', 'secret_value', 'secretAccessKey', 'aws_secret_access_key', 'private_key_pem', 'session_jwt', 'jwt',
+  'credentials', 'passphrase', 'signing_key', 'encryption_key', 'hmac_key', 'recovery_codes', 'otp', 'authorization', 'cookie', 'bearer',
+  'access_key',
+];
+
+/** A secret whose value is recognisable by its shape (kept as planted, to be searched for). */
+const plantShaped = (where: string, value: string) => {
+  planted.set(value, { where, unmatched: false });
+  return value;
+};
+
 /** Secrets under every spelling of every key redact.ts knows, nested in objects and arrays. */
 function knownSecrets(where: string, placement: Canary['placement']): Obj {
   const s = (key: string) => plant(`${where}: ${key}`);
+  const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
   return {
+    ...Object.fromEntries(REVIEW_NAMES.map((name) => [name, s(name)])),
+    attributes: [
+      { name: 'password', value: s('attributes[name=password].value') },
+      { key: 'API_KEY', value: s('attributes[key=API_KEY].value') },
+      { name: 'department', value: canary(`${where} attributes[name=department]`, placement) },
+    ],
+    // Under names that say nothing: only the values' shapes give them away.
+    misc: [
+      plantShaped(`${where}: a Stripe-style key`, `sk_live_${hex(12)}`),
+      plantShaped(`${where}: a JWT`, `eyJhbGciOiJIUzI1NiJ9.eyJ${b64url(18)}.${b64url(32)}`),
+      plantShaped(`${where}: a private key PEM`, `-----BEGIN EC PRIVATE KEY-----\n${b64url(40)}\n-----END EC PRIVATE KEY-----`),
+      `see ${plantShaped(`${where}: a GitHub token in a sentence`, `ghp_${hex(18)}`)} for access`,
+    ],
+    lookup: { [plantShaped(`${where}: a secret used as a key`, `sk_test_${hex(12)}`)]: canary(`${where} lookup value`, placement) },
     note: canary(where, placement),
     clientSecret: s('clientSecret'),
     ClientSecret: s('ClientSecret'),
@@ -79,11 +107,11 @@ function knownSecrets(where: string, placement: Canary['placement']): Obj {
     apiKey: s('apiKey'),
     'api-key': s('api-key'),
     token: s('token'),
-    credentials: {
-      secret: [s('credentials.secret[0]'), s('credentials.secret[1]')],
+    settings: {
+      secret: [s('settings.secret[0]'), s('settings.secret[1]')],
       keys: [
-        { kid: canary(`${where} credentials.keys[0]`, placement), private_key: s('credentials.keys[0].private_key') },
-        [{ Token: s('credentials.keys[1][0].Token') }],
+        { kid: canary(`${where} settings.keys[0]`, placement), private_key: s('settings.keys[0].private_key') },
+        [{ Token: s('settings.keys[1][0].Token') }],
       ],
     },
   };

@@ -202,10 +202,11 @@ function outsideScopes(payload: unknown, scopes: ScopedSecret[]): string | undef
 }
 
 /**
- * Where a Polis object's id is unique: its tenant and product, as a JSON array (the form the
- * migration that introduced scopes computes in SQL: `to_json(ARRAY[tenant, product])::text`).
+ * Where a Polis object's id is unique: its tenant and product, as the SHA-256 of the JSON array
+ * `[tenant, product]` (fixed width, so the unique index never meets a key too long for it; the
+ * migration that introduced scopes computes the same in SQL from `to_json(ARRAY[...])::text`).
  */
-export const polisScope = (tenant: string, product: string): string => JSON.stringify([tenant, product]);
+export const polisScope = (tenant: string, product: string): string => sha256Hex(JSON.stringify([tenant, product]));
 
 /** The `event` an unreadable item names, if it names one. */
 function typeOf(item: unknown): string {
