@@ -103,6 +103,27 @@ describe(`duplicate deliveries (${backend})`, () => {
     expect(replayBoxy.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
   });
 
+  it("a Polis replay that moves a header's value under the other name is a duplicate and moves no version", async () => {
+    const t = Date.now();
+    const request = polisRequest(server.polisSecret, userCreated('usr-moved'), t);
+    const first = await post(`${server.url}/webhooks/polis`, request.body, request.headers);
+    const later = request.headers['BoxyHQ-Signature']!; // signed at t + 1
+    const replays: Record<string, string>[] = [
+      { 'content-type': 'application/json', 'Ory-Polis-Signature': later },
+      { 'content-type': 'application/json', 'Ory-Polis-Signature': later, 'BoxyHQ-Signature': later },
+      { 'content-type': 'application/json', 'Ory-Signature': request.headers['Ory-Polis-Signature']! },
+      { 'content-type': 'application/json', 'BoxyHQ-Signature': request.headers['Ory-Polis-Signature']!, 'Ory-Polis-Signature': later },
+    ];
+    const before = await count(server.database, 'deliveries');
+    for (const headers of replays) {
+      const replay = await post(`${server.url}/webhooks/polis`, request.body, headers);
+      expect(replay.body).toMatchObject({ status: 'duplicate', deliveryId: first.body.deliveryId });
+    }
+    expect(await count(server.database, 'deliveries')).toBe(before);
+    const [member] = await query(server.database, sql`select live_version from members where external_id = 'usr-moved'`);
+    expect(member!.live_version).toBe(`${(BigInt(t) * 1_000_000n).toString().padStart(20, '0')}.000000`);
+  });
+
   it('the same Polis body one millisecond later is a new delivery, though its headers overlap the first', async () => {
     // Polis signs its two headers separately: (t, t+1), then (t+1, t+2) for the next send.
     const body = userCreated('usr-overlap');

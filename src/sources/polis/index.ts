@@ -71,17 +71,15 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     }
 
     // Each header is signed separately (their t may differ by a millisecond); any valid one
-    // authenticates the body. Every valid one becomes a delivery key, so a replay that drops
-    // one of the headers is still recognised as a duplicate. Keys are scoped by header name:
-    // otherwise the same body sent twice a millisecond apart, signed (t, t+1) and (t+1, t+2),
-    // would share a key and the second, a real event, would be dropped as a duplicate. The
-    // price: a replay that moves one header's value under the other name is not recognised;
-    // within the time window it can only re-assert the same data a millisecond later.
-    const valid: { name: string; t: number }[] = [];
+    // authenticates the body. Each valid signing time, whatever header carried it, is a
+    // delivery key: a replay that drops a header, or moves one header's value under the other
+    // name, repeats only keys already stored and is a duplicate (see claim() in the store:
+    // a delivery is a repeat when all its keys are known, new when any is).
+    const valid: { t: number }[] = [];
     let reason = 'malformed signature header: expected t=<unix ms>,s=<hex>';
     let unscoped = false;
     const scopes = new Set<ScopedSecret>();
-    for (const { name, value } of present) {
+    for (const { value } of present) {
       const parsed = parsePolisSignatureHeader(value);
       if (!parsed) continue;
       if (Math.abs(now.getTime() - parsed.timestampMs) > toleranceSeconds * 1000) {
@@ -96,14 +94,12 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
       }
       if (matched.some((i) => i < secrets.length)) unscoped = true;
       for (const i of matched) if (i >= secrets.length) scopes.add(scopedSecrets[i - secrets.length]!);
-      valid.push({ name, t: parsed.timestampMs });
+      valid.push({ t: parsed.timestampMs });
     }
     if (valid.length === 0) return { ok: false, reason };
 
     // Polis has no event id; its retries resend the same headers and body.
-    const keys = valid.map(
-      ({ name, t }) => `polis:${sha256Hex(Buffer.concat([Buffer.from(`${name}\n${t}.`), body]))}`,
-    );
+    const keys = [...new Set(valid.map((v) => v.t))].map((t) => `polis:${sha256Hex(Buffer.concat([Buffer.from(`${t}.`), body]))}`);
     const signedAt = new Date(Math.min(...valid.map((v) => v.t)));
     if (unscoped) return { ok: true, verified: { keys, signedAt } };
     return { ok: true, verified: { keys, signedAt, outsideScope: (payload) => outsideScopes(payload, [...scopes]) } };
