@@ -47,6 +47,7 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   // Operations (subscriptions or queries) one WebSocket may run at once.
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
+  GRAPHQL_MAX_CONCURRENT_PER_KEY: z.coerce.number().int().min(1).max(10_000).default(4),
   WS_MAX_SOCKETS_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(500),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000_000).default(5000),
   HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
@@ -72,6 +73,8 @@ export interface Config {
   graphqlLimits: QueryLimits;
   /** Operations one WebSocket may run at once. */
   wsMaxSubscriptions: number;
+  /** GraphQL HTTP requests one key may have in progress at once on one instance. */
+  graphqlMaxConcurrentPerKey: number;
   /** WebSockets one API key may hold open on one instance. */
   wsMaxSocketsPerKey: number;
   /** Operations one API key may run at once on one instance, over all its sockets. */
@@ -172,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: e.GRAPHQL_INTROSPECTION === undefined ? e.NODE_ENV !== 'production' : e.GRAPHQL_INTROSPECTION === 'true',
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+    graphqlMaxConcurrentPerKey: e.GRAPHQL_MAX_CONCURRENT_PER_KEY,
     wsMaxSocketsPerKey: e.WS_MAX_SOCKETS_PER_KEY,
     wsMaxSubscriptionsPerKey: e.WS_MAX_SUBSCRIPTIONS_PER_KEY,
     keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_SECONDS * 1000,

@@ -78,6 +78,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         production: config.env === 'production',
         limits: config.graphqlLimits,
         corsOrigins: config.corsOrigins,
+        maxConcurrentPerKey: config.graphqlMaxConcurrentPerKey,
       },
       hub,
       wsMaxSubscriptions: config.wsMaxSubscriptions,

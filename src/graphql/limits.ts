@@ -12,6 +12,8 @@ import {
   getOperationAST,
   getVariableValues,
   isLeafType,
+  Kind,
+  type SelectionSetNode,
   type DocumentNode,
   type GraphQLSchema,
   type ParseOptions,
@@ -75,18 +77,49 @@ export const introspectionRules = (limits: QueryLimits): ValidationRule[] =>
 export const parseOptions = (limits: QueryLimits): ParseOptions => ({ maxTokens: limits.maxTokens });
 
 /**
+ * What a text search costs when it runs over a whole list of the directory (a root list, or a
+ * tenant's): a substring match may read every row, however small the page (an index narrows
+ * it, but cannot bound it for every pattern). As much as loading 5,000 objects, so the
+ * default GRAPHQL_MAX_COST allows a handful in one operation.
+ */
+export const SEARCH_COST = 5000;
+/** What `totalCount` of such a list costs: counting reads the whole (filtered) list. */
+export const COUNT_COST = 500;
+/**
+ * The lists of one member or group (its groups, its members) are that object's memberships,
+ * read by index: searching or counting them costs about a page.
+ */
+const BIG_LISTS_UNDER = new Set(['Query', 'Tenant']);
+
+/**
  * One per object the operation would load, multiplied by the page size for paged fields
  * (`first` or `last`, else the default page): roughly the rows a request can make us read.
- * Scalars are free, they come with their object.
+ * Scalars are free, they come with their object, except the ones that read whole lists: a
+ * list's `totalCount`, and a list filtered by `search`.
  */
-const estimateObjects: ComplexityEstimator = ({ field, args, childComplexity }) => {
+const estimateObjects: ComplexityEstimator = ({ type, field, args, node, childComplexity }) => {
   const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
-  if (!field.args.some((a) => a.name === 'first' || a.name === 'last')) return own + childComplexity;
+  const whole = BIG_LISTS_UNDER.has(type.name);
+  const filter = args.filter as { search?: unknown } | null | undefined;
+  const searching = typeof filter?.search === 'string' && filter.search !== '';
+  const search = searching ? (whole ? SEARCH_COST : MAX_PAGE_SIZE) : 0;
+  if (!field.args.some((a) => a.name === 'first' || a.name === 'last')) return own + search + childComplexity;
   const requested = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE);
   // Beyond the maximum page the resolver refuses anyway; do not let a typo look like an attack.
   const size = Number.isFinite(requested) ? Math.min(Math.max(requested, 0), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
-  return own + size * childComplexity;
+  // A count is made once per list, not once per item of the page.
+  const count = selectsTotalCount(node.selectionSet) ? (whole ? COUNT_COST : 1) : 0;
+  return own + search + count + size * childComplexity;
 };
+
+/** Whether a list's selection asks for `totalCount` (directly or in an inline fragment). */
+function selectsTotalCount(selectionSet: SelectionSetNode | undefined): boolean {
+  return (selectionSet?.selections ?? []).some((selection) =>
+    selection.kind === Kind.FIELD
+      ? selection.name.value === 'totalCount'
+      : selection.kind === Kind.INLINE_FRAGMENT && selectsTotalCount(selection.selectionSet),
+  );
+}
 
 /** Fields getComplexity visits at most (fragments spread many times multiply them). */
 const MAX_VISITED_FIELDS = 10_000;

@@ -23,7 +23,11 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   /** See WebhookDeps.storeTimeoutMs. */
   storeTimeoutMs?: number;
-  graphql: Omit<GraphQLOptions, 'plugins' | 'schema'> & { corsOrigins: string[] };
+  graphql: Omit<GraphQLOptions, 'plugins' | 'schema'> & {
+    corsOrigins: string[];
+    /** GraphQL HTTP requests one key may have in progress at once (default: no limit). */
+    maxConcurrentPerKey?: number;
+  };
   /** Where subscriptions read the change feed from. */
   hub: LiveHub;
   /** Operations one WebSocket may run at once. */
@@ -142,6 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       context: (authorization) => createContext(deps.graphql, authorization),
       corsOrigins: deps.graphql.corsOrigins,
       bodyLimit: MAX_GRAPHQL_BYTES,
+      maxConcurrentPerKey: deps.graphql.maxConcurrentPerKey,
     }),
   );
   await fastify.register(graphiqlRoutes({ graphqlPath: '/graphql' }));

@@ -1,5 +1,6 @@
 // GraphQL over HTTP at /graphql (GET and POST), with CORS for the configured browser origins
 // only. Registered in its own scope so its JSON body parsing and CORS never touch webhooks.
+import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
@@ -13,7 +14,30 @@ export interface GraphQLRouteDeps {
   corsOrigins: string[];
   /** Largest request body; a bigger one is answered 413. */
   bodyLimit: number;
+  /** Requests one credential may have in progress at once; beyond, 429 (default: no limit). */
+  maxConcurrentPerKey?: number;
   path?: string;
+}
+
+/** Requests in progress per credential (the Authorization header's hash: no key is kept). */
+function concurrencyLimiter(max: number) {
+  const running = new Map<string, number>();
+  return {
+    tryAcquire(credential: string): (() => void) | undefined {
+      const key = createHash('sha256').update(credential).digest('base64url');
+      const now = running.get(key) ?? 0;
+      if (now >= max) return undefined;
+      running.set(key, now + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (running.get(key) ?? 1) - 1;
+        if (left <= 0) running.delete(key);
+        else running.set(key, left);
+      };
+    },
+  };
 }
 
 export const graphqlRoutes =
@@ -28,5 +52,31 @@ export const graphqlRoutes =
     const handler = fastifyApolloHandler(deps.apollo, {
       context: async (request) => deps.context(request.headers.authorization),
     });
-    fastify.route({ method: ['GET', 'POST'], url: deps.path ?? '/graphql', handler, bodyLimit: deps.bodyLimit });
+    const max = deps.maxConcurrentPerKey ?? Number.POSITIVE_INFINITY;
+    const limiter = concurrencyLimiter(max);
+    fastify.route({
+      method: ['GET', 'POST'],
+      url: deps.path ?? '/graphql',
+      handler,
+      bodyLimit: deps.bodyLimit,
+      // Before the body is read or the key looked up: one key's pile of slow requests must not
+      // take every database connection from the others. An unknown key is refused 401 anyway.
+      onRequest: async (request, reply) => {
+        const release = limiter.tryAcquire(request.headers.authorization ?? '');
+        if (!release) {
+          void reply.header('retry-after', '1');
+          return reply.code(429).type('application/json').send(JSON.stringify({
+            errors: [
+              {
+                message: `this key already has ${max} requests in progress (GRAPHQL_MAX_CONCURRENT_PER_KEY): wait for one to finish`,
+                extensions: { code: 'TOO_MANY_REQUESTS', limit: 'GRAPHQL_MAX_CONCURRENT_PER_KEY', maximum: max },
+              },
+            ],
+          }));
+        }
+        // Whether answered, failed or cut off by the client.
+        reply.raw.once('close', release);
+        reply.raw.once('finish', release);
+      },
+    });
   };

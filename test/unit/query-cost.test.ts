@@ -1,7 +1,7 @@
 // The cost of an operation is the objects it may load: page sizes multiply what is under them.
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { costOf } from '../../src/graphql/limits.js';
+import { COUNT_COST, SEARCH_COST, costOf } from '../../src/graphql/limits.js';
 import { buildSchema } from '../../src/graphql/schema.js';
 
 const schema = buildSchema();
@@ -32,5 +32,22 @@ describe('query cost', () => {
     expect(cost('query ($n: Int) { members(first: $n) { totalCount } }', { n: 'many' })).toBeUndefined();
     const fragments = Array.from({ length: 8 }, (_, i) => `fragment F${i} on Query { ${i === 7 ? 'tenants { totalCount }' : `...F${i + 1} ...F${i + 1} ...F${i + 1} ...F${i + 1}`} }`);
     expect(cost(`query { ...F0 } ${fragments.join(' ')}`)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('charges a search and a count for the whole list they read, once per list, nested ones per parent', () => {
+    expect(cost('{ members(first: 1, filter: { search: "zz" }) { edges { node { id } } } }')).toBe(1 + SEARCH_COST + 2);
+    expect(cost('{ members(first: 100) { totalCount } }')).toBe(1 + COUNT_COST);
+    expect(cost('{ members(first: 100, filter: { search: "" }) { totalCount } }')).toBe(1 + COUNT_COST);
+    // The hostile review's request: 15 aliased searches with counts, far past the default limit.
+    const aliased = Array.from({ length: 15 }, (_, i) => `m${i}: members(first: 100, filter: { search: "zz${i}" }) { totalCount edges { node { id } } }`);
+    expect(cost(`{ ${aliased.join(' ')} }`)).toBeGreaterThan(50_000);
+    // One search under every tenant of a page: each is a search of a whole list.
+    expect(cost('{ tenants(first: 10) { edges { node { members(filter: { search: "x" }) { totalCount } } } } }')).toBe(
+      1 + 10 * (1 + 1 + (1 + SEARCH_COST + COUNT_COST)),
+    );
+    // A member's own groups are its memberships, read by index: about a page each.
+    expect(cost('{ members(first: 10) { edges { node { groups(first: 5, filter: { search: "x" }) { totalCount } } } } }')).toBe(
+      1 + 10 * (1 + 1 + (1 + 100 + 1)),
+    );
   });
 });
