@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -77,6 +78,9 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
 const queryLogger = (onQuery: ((query: string) => void) | undefined) =>
   onQuery ? { logger: { logQuery: (query: string) => onQuery(query) } } : {};
 
+/** Postgres extensions the migrations create: PGlite ships them as modules to load. */
+const extensions = { pg_trgm };
+
 async function openPglite(
   dir: string,
   onQuery?: (query: string) => void,
@@ -91,7 +95,9 @@ async function openPglite(
   let created: PGlite | undefined;
   try {
     created =
-      dir === 'memory://' ? await PGlite.create(template ? { loadDataDir: template } : {}) : await PGlite.create(dir);
+      dir === 'memory://'
+        ? await PGlite.create({ extensions, ...(template ? { loadDataDir: template } : {}) })
+        : await PGlite.create(dir, { extensions });
     await migratePglite(drizzlePglite(created, { schema }), { migrationsFolder });
   } catch (error) {
     await created?.close().catch(() => {});

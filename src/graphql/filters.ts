@@ -2,7 +2,7 @@
 // filter a client passed. Each returns plain SQL conditions so the same ones serve a top-level
 // list, a nested one and its count.
 import { and, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
-import { connections, groups, members, memberships, tenants } from '../db/schema.js';
+import { connections, groups, members, memberships, memberSearchText, tenants } from '../db/schema.js';
 import type {
   ConnectionFilter,
   GroupFilter,
@@ -94,10 +94,7 @@ export function memberConditions(filter: MemberFilter | null | undefined, tenant
   }
   if (filter?.search) {
     const pattern = contains(filter.search);
-    out.push(
-      sql`(${members.name} ilike ${pattern} or ${members.email} ilike ${pattern}
-        or (coalesce(${members.firstName}, '') || ' ' || coalesce(${members.lastName}, '')) ilike ${pattern})`,
-    );
+    out.push(sql`${memberSearchText(members)} ilike ${pattern}`);
   }
   return out;
 }
