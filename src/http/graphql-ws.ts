@@ -17,6 +17,7 @@ import { createDocumentCache } from '../graphql/live/documents.js';
 import { subscribeShared } from '../graphql/live/execute.js';
 import type { LiveHub } from '../graphql/live/hub.js';
 import { Loaders } from '../graphql/loaders.js';
+import { truncate } from '../lib/truncate.js';
 
 /** Close codes this server uses (graphql-ws's own are 44xx/4500 too; these are documented). */
 export const WS_CLOSE = {
@@ -150,7 +151,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         }
         if ('error' in result) {
           // The reason says what is wrong, as the HTTP 401 does (close reasons stay short).
-          socket.close(WS_CLOSE.forbidden, result.error.slice(0, 120));
+          socket.close(WS_CLOSE.forbidden, truncate(result.error, 120));
           return false;
         }
         const key = keyOf(result);

@@ -8,6 +8,7 @@
 export const MAX_JSON_DEPTH = 64;
 
 import type { Json } from '../directory/types.js';
+import { truncate } from './truncate.js';
 
 const NUL = '\u0000';
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
@@ -26,7 +27,7 @@ function pathOf(path: readonly (string | number)[]): string {
     .map((p, i) => {
       if (typeof p === 'number') return `[${p}]`;
       if (/^[A-Za-z_$][\w$]*$/.test(p)) return i === 0 ? p : `.${p}`;
-      return `[${JSON.stringify(p.length > 40 ? `${p.slice(0, 40)}...` : p)}]`;
+      return `[${JSON.stringify(p.length > 40 ? `${truncate(p, 40)}...` : p)}]`;
     })
     .join('');
 }

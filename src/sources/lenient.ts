@@ -6,13 +6,14 @@
 // delivery records beside what was applied. Only an object's identity (its id) can make an
 // event unreadable; that is the schemas' job, not this module's.
 import { MAX_EMAIL_LENGTH } from './fields.js';
+import { truncate } from '../lib/truncate.js';
 
 /** Where a reader notes what it left out: `data.roles[1]: ...`. */
 export type Warnings = string[];
 
 const describe = (value: unknown): string => {
   const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
+  return text.length > 60 ? `${truncate(text, 60)}...` : text;
 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

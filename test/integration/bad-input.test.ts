@@ -470,4 +470,21 @@ describe(`signed JSON that cannot be read is kept, not refused (${backend})`, ()
       expect.stringMatching(/^data\.roles\[2\]: \[1\] is not a role; left out$/),
     ]);
   });
+
+  it('a warning quoting a value is cut short without splitting a character (found by the fuzz: it was a 500)', async () => {
+    // The value quoted in the warning has a character outside the BMP right where it is cut.
+    const name = [null, -2.722371647869583e-110, -1.6305017497874622e-88, '\u{10000}\u{10000}\u{10000}'];
+    const r = polisRequest(server.polisSecret, {
+      event: 'dsync.created',
+      tenant: 'acme',
+      product: 'portal',
+      data: { id: 'dir-cut-short', name, type: 'okta-scim-v2' },
+    });
+    const reply = await post(`${server.url}/webhooks/polis`, r.body, r.headers);
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    expect(reply.body).toMatchObject({ status: 'applied' });
+    const [stored] = await query(server.database, sql`select outcomes from deliveries where id = ${reply.body.deliveryId as string}`);
+    const [outcome] = stored!.outcomes as { warnings: string[] }[];
+    expect(outcome!.warnings).toEqual([expect.stringMatching(/^data\.name: .*\.\.\. is not text; left out$/)]);
+  });
 });

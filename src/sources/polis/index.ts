@@ -42,6 +42,7 @@ import {
   parsePolisSignatureHeader,
   POLIS_SIGNATURE_HEADERS,
 } from './signature.js';
+import { truncate } from '../../lib/truncate.js';
 
 const PROVIDER = 'POLIS' as const;
 
@@ -207,7 +208,7 @@ export const polisScope = (tenant: string, product: string): string => sha256Hex
 /** The `event` an unreadable item names, if it names one. */
 function typeOf(item: unknown): string {
   const event = (item as { event?: unknown } | null)?.event;
-  return typeof event === 'string' ? event.slice(0, 100) : '';
+  return typeof event === 'string' ? truncate(event, 100) : '';
 }
 
 function isKnown(type: string): type is PolisEventType {
