@@ -84,19 +84,31 @@ export function createDirectoryStore(db: Database): DirectoryStore {
   const parentIds = new Map<string, string>();
   const knownId = (work: Work, cacheKey: string) => parentIds.get(cacheKey) ?? work.learned.get(cacheKey);
 
-  async function ingest(delivery: Delivery): Promise<IngestResult> {
+  /**
+   * Runs `work` in a transaction, again after a deadlock or serialization failure (deliveries
+   * touching the same rows in a different order); parent ids it learned are cached once it
+   * has committed.
+   */
+  async function inRetriedTransaction<T>(work: (w: Work) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const learned = new Map<string, string>();
       try {
-        const result = await db.transaction((tx) => ingestIn({ tx, feed: [], learned }, delivery));
+        const result = await db.transaction((tx) => work({ tx, feed: [], learned }));
         for (const [k, v] of learned) parentIds.set(k, v);
         return result;
       } catch (error) {
-        if (error instanceof DuplicateDelivery) return recordDuplicate(delivery);
         if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
-        // Deadlocks between deliveries touching the same rows in a different order.
         await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
       }
+    }
+  }
+
+  async function ingest(delivery: Delivery): Promise<IngestResult> {
+    try {
+      return await inRetriedTransaction((work) => ingestIn(work, delivery));
+    } catch (error) {
+      if (error instanceof DuplicateDelivery) return recordDuplicate(delivery);
+      throw error;
     }
   }
 
@@ -115,23 +127,13 @@ export function createDirectoryStore(db: Database): DirectoryStore {
   }
 
   async function replay(deliveryId: string, delivery: Delivery): Promise<IngestResult> {
-    for (let attempt = 1; ; attempt++) {
-      const learned = new Map<string, string>();
-      try {
-        const result = await db.transaction(async (tx) => {
-          const [row] = resultRows<{ id: string }>(
-            await tx.execute(sql`select id from ${deliveries} where id = ${deliveryId}::uuid for update`),
-          );
-          if (!row) throw new DeliveryNotFound(deliveryId);
-          return applyEvents({ tx, feed: [], learned }, deliveryId, delivery);
-        });
-        for (const [k, v] of learned) parentIds.set(k, v);
-        return result;
-      } catch (error) {
-        if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
-      }
-    }
+    return inRetriedTransaction(async (work) => {
+      const [row] = resultRows<{ id: string }>(
+        await work.tx.execute(sql`select id from ${deliveries} where id = ${deliveryId}::uuid for update`),
+      );
+      if (!row) throw new DeliveryNotFound(deliveryId);
+      return applyEvents(work, deliveryId, delivery);
+    });
   }
 
   async function ingestIn(work: Work, delivery: Delivery): Promise<IngestResult> {

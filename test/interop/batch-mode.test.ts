@@ -4,11 +4,11 @@
 // every item in it applied, and the directory must end equal to Polis's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
-import { startHttpRecorder, type HttpRecorder } from '../support/http-recorder.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { HttpRecorder } from '../support/http-recorder.js';
+import { type TestServer } from '../support/server.js';
 import { polisState, serviceState, type Scope } from './support/compare.js';
 import { DIALECTS } from './support/dialects.js';
-import { createDirectory, newWebhookSecret, startPolis, type Polis, type ScimRequest } from './support/polis.js';
+import { createDirectory, newWebhookSecret, startPolisRig, type Polis, type PolisRig, type ScimRequest } from './support/polis.js';
 
 const BATCH = 10;
 const globalSecret = newWebhookSecret();
@@ -19,17 +19,13 @@ const scope: Scope = { tenant: 'initech', product: 'portal' };
 let server: TestServer;
 let recorder: HttpRecorder;
 let polis: Polis;
+let rig: PolisRig;
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { POLIS_WEBHOOK_SECRET: `${globalSecret},${directorySecret}` } });
-  recorder = await startHttpRecorder(server.url);
-  polis = await startPolis({ webhookUrl: `${recorder.url}/webhooks/polis`, webhookSecret: globalSecret, batchSize: BATCH });
+  rig = await startPolisRig({ env: { POLIS_WEBHOOK_SECRET: `${globalSecret},${directorySecret}` }, webhookSecret: globalSecret, batchSize: BATCH });
+  ({ server, recorder, polis } = rig);
 });
-afterAll(async () => {
-  await polis?.close();
-  await recorder?.close();
-  await server?.close();
-});
+afterAll(() => rig?.close());
 
 /** How many events wait in Polis's queue (its processor's store; there is no public API for it). */
 async function queued(): Promise<number> {

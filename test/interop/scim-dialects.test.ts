@@ -5,8 +5,8 @@
 import type { Directory } from '@boxyhq/saml-jackson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
-import { startHttpRecorder, type HttpRecorder } from '../support/http-recorder.js';
-import { gqlData, startTestServer, type TestServer } from '../support/server.js';
+import type { HttpRecorder } from '../support/http-recorder.js';
+import { gqlData, type TestServer } from '../support/server.js';
 import { polisState, serviceState, type Scope } from './support/compare.js';
 import { DIALECTS, type Dialect, type Person } from './support/dialects.js';
 import {
@@ -14,8 +14,9 @@ import {
   deleteDirectory,
   newWebhookSecret,
   setDirectoryActive,
-  startPolis,
+  startPolisRig,
   type Polis,
+  type PolisRig,
   type ScimRequest,
 } from './support/polis.js';
 
@@ -28,23 +29,17 @@ const tenantOf = (dialect: Dialect) => `acme-${dialect.type.split('-')[0]}`;
 let server: TestServer;
 let recorder: HttpRecorder;
 let polis: Polis;
+let rig: PolisRig;
 const scopes: Scope[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer({
-    env: {
+  rig = await startPolisRig({ env: {
       POLIS_WEBHOOK_SECRET: globalSecret,
       POLIS_SCOPED_SECRETS: DIALECTS.map((d, i) => `${tenantOf(d)}/portal=${directorySecrets[i]}`).join(','),
-    },
-  });
-  recorder = await startHttpRecorder(server.url);
-  polis = await startPolis({ webhookUrl: `${recorder.url}/webhooks/polis`, webhookSecret: globalSecret });
+    }, webhookSecret: globalSecret });
+  ({ server, recorder, polis } = rig);
 });
-afterAll(async () => {
-  await polis?.close();
-  await recorder?.close();
-  await server?.close();
-});
+afterAll(() => rig?.close());
 
 /** Polis's state and the service's, for these tenants (default: every one used so far). */
 async function expectSameDirectory(step: string, which: Scope[] = scopes) {

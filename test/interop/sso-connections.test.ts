@@ -4,26 +4,22 @@
 // After each step the service's connections equal Polis's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
-import { startHttpRecorder, type HttpRecorder } from '../support/http-recorder.js';
-import { gqlData, startTestServer, type TestServer } from '../support/server.js';
+import type { HttpRecorder } from '../support/http-recorder.js';
+import { gqlData, type TestServer } from '../support/server.js';
 import { polisState, serviceState, type Scope } from './support/compare.js';
-import { idpMetadata, newWebhookSecret, opMetadata, startPolis, type Polis } from './support/polis.js';
+import { idpMetadata, newWebhookSecret, opMetadata, startPolisRig, type Polis, type PolisRig } from './support/polis.js';
 
 const secret = newWebhookSecret();
 let server: TestServer;
 let recorder: HttpRecorder;
 let polis: Polis;
+let rig: PolisRig;
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { POLIS_WEBHOOK_SECRET: secret } });
-  recorder = await startHttpRecorder(server.url);
-  polis = await startPolis({ webhookUrl: `${recorder.url}/webhooks/polis`, webhookSecret: secret });
+  rig = await startPolisRig({ env: { POLIS_WEBHOOK_SECRET: secret }, webhookSecret: secret });
+  ({ server, recorder, polis } = rig);
 });
-afterAll(async () => {
-  await polis?.close();
-  await recorder?.close();
-  await server?.close();
-});
+afterAll(() => rig?.close());
 
 const acme: Scope = { tenant: 'acme', product: 'portal' };
 const globex: Scope = { tenant: 'globex', product: 'portal' };

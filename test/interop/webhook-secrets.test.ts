@@ -4,11 +4,11 @@
 // 401 on every try, and nothing of what it sent is stored or applied.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
-import { startHttpRecorder, type HttpRecorder } from '../support/http-recorder.js';
-import { gqlData, startTestServer, type TestServer } from '../support/server.js';
+import type { HttpRecorder } from '../support/http-recorder.js';
+import { gqlData, type TestServer } from '../support/server.js';
 import { polisState, serviceState, type Scope } from './support/compare.js';
 import { DIALECTS } from './support/dialects.js';
-import { createDirectory, newWebhookSecret, startPolis, type Polis } from './support/polis.js';
+import { createDirectory, newWebhookSecret, startPolisRig, type Polis, type PolisRig } from './support/polis.js';
 
 const globalSecret = newWebhookSecret();
 const knownSecret = newWebhookSecret();
@@ -20,17 +20,13 @@ const unknown: Scope = { tenant: 'hooli', product: 'portal' };
 let server: TestServer;
 let recorder: HttpRecorder;
 let polis: Polis;
+let rig: PolisRig;
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { POLIS_WEBHOOK_SECRET: `${globalSecret},${knownSecret}` } });
-  recorder = await startHttpRecorder(server.url);
-  polis = await startPolis({ webhookUrl: `${recorder.url}/webhooks/polis`, webhookSecret: globalSecret });
+  rig = await startPolisRig({ env: { POLIS_WEBHOOK_SECRET: `${globalSecret},${knownSecret}` }, webhookSecret: globalSecret });
+  ({ server, recorder, polis } = rig);
 });
-afterAll(async () => {
-  await polis?.close();
-  await recorder?.close();
-  await server?.close();
-});
+afterAll(() => rig?.close());
 
 const deliveryCount = async () =>
   (await gqlData<{ deliveries: { totalCount: number } }>(server, `{ deliveries(first: 1) { totalCount } }`)).deliveries.totalCount;

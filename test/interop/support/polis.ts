@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { controllers, type Directory, type DirectoryType, type SAMLJackson } from '@boxyhq/saml-jackson';
+import { startHttpRecorder, type HttpRecorder } from '../../support/http-recorder.js';
+import { startTestServer, type TestServer } from '../../support/server.js';
 
 export interface PolisOptions {
   /** Where Polis posts sso.* and dsync.* events (its global WEBHOOK_URL). */
@@ -135,5 +137,37 @@ export function opMetadata(issuer: string) {
     token_endpoint: `${issuer}/token`,
     userinfo_endpoint: `${issuer}/userinfo`,
     jwks_uri: `${issuer}/jwks`,
+  };
+}
+
+/** A running service, the recorder in front of it, and a real Polis posting through the recorder. */
+export interface PolisRig {
+  server: TestServer;
+  recorder: HttpRecorder;
+  polis: Polis;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the service with `env`, a recorder in front of it, and a Polis whose global webhook
+ * (and, unless a directory says otherwise, every directory's) points through the recorder.
+ */
+export async function startPolisRig(options: { env: Record<string, string>; webhookSecret: string; batchSize?: number }): Promise<PolisRig> {
+  const server = await startTestServer({ env: options.env });
+  const recorder = await startHttpRecorder(server.url);
+  const polis = await startPolis({
+    webhookUrl: `${recorder.url}/webhooks/polis`,
+    webhookSecret: options.webhookSecret,
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+  });
+  return {
+    server,
+    recorder,
+    polis,
+    close: async () => {
+      await polis.close();
+      await recorder.close();
+      await server.close();
+    },
   };
 }
