@@ -30,7 +30,7 @@ import { openDatabase, type Database } from '../src/db/open.js';
 import { resultRows } from '../src/db/result.js';
 import { rowCursor } from '../src/graphql/cursors.js';
 import { toGlobalId } from '../src/graphql/ids.js';
-import { startBenchServer, type BenchServer } from './support/server.js';
+import { BENCH_UNCAPPED, startBenchServer, type BenchServer } from './support/server.js';
 
 const env = process.env;
 const { values } = parseArgs({
@@ -228,6 +228,8 @@ const startServer = (serverEnv: Record<string, string>): Promise<BenchServer> =>
     ADMIN_API_KEY: adminKey,
     POLIS_WEBHOOK_SECRET: polisSecret,
     STYTCH_WEBHOOK_SECRET: stytchSecret,
+    // One key stands for many clients here: the per-key caps would measure themselves.
+    ...BENCH_UNCAPPED,
     ...serverEnv,
   });
 

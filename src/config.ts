@@ -48,6 +48,8 @@ const envSchema = z.object({
   // Operations (subscriptions or queries) one WebSocket may run at once.
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
   GRAPHQL_MAX_CONCURRENT_PER_KEY: z.coerce.number().int().min(1).max(10_000).default(4),
+  // Per minute and instance; HTTP requests and WebSocket opens + operations counted apart. 0: off.
+  GRAPHQL_RATE_PER_KEY: z.coerce.number().int().min(0).max(100_000_000).default(3000),
   WS_MAX_SOCKETS_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(500),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000_000).default(5000),
   HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
@@ -75,6 +77,8 @@ export interface Config {
   wsMaxSubscriptions: number;
   /** GraphQL HTTP requests one key may have in progress at once on one instance. */
   graphqlMaxConcurrentPerKey: number;
+  /** GraphQL requests one key may start per minute on one instance (HTTP and WebSocket apart); 0: no limit. */
+  graphqlRatePerKey: number;
   /** WebSockets one API key may hold open on one instance. */
   wsMaxSocketsPerKey: number;
   /** Operations one API key may run at once on one instance, over all its sockets. */
@@ -176,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     graphqlMaxConcurrentPerKey: e.GRAPHQL_MAX_CONCURRENT_PER_KEY,
+    graphqlRatePerKey: e.GRAPHQL_RATE_PER_KEY,
     wsMaxSocketsPerKey: e.WS_MAX_SOCKETS_PER_KEY,
     wsMaxSubscriptionsPerKey: e.WS_MAX_SUBSCRIPTIONS_PER_KEY,
     keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_SECONDS * 1000,

@@ -11,7 +11,7 @@ import { createDirectoryStore } from './directory/store.js';
 import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
-import { createSources } from './sources/index.js';
+import { createSources, publicRawOf } from './sources/index.js';
 import type { SourceAdapter } from './sources/types.js';
 
 export interface RunningServer {
@@ -74,11 +74,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
         db: database.db,
         replay: (filter, { dryRun }) => replayDeliveries(database.db, store, sources, filter, { dryRun }),
         authenticate,
+        publicRaw: publicRawOf(sources),
         logger,
         production: config.env === 'production',
         limits: config.graphqlLimits,
         corsOrigins: config.corsOrigins,
         maxConcurrentPerKey: config.graphqlMaxConcurrentPerKey,
+        ratePerKeyPerMinute: config.graphqlRatePerKey,
       },
       hub,
       wsMaxSubscriptions: config.wsMaxSubscriptions,

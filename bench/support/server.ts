@@ -6,6 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The per-key caps off: a benchmark's one key stands for many clients. */
+export const BENCH_UNCAPPED: Record<string, string> = {
+  GRAPHQL_RATE_PER_KEY: '0',
+  GRAPHQL_MAX_CONCURRENT_PER_KEY: '10000',
+  WS_MAX_SOCKETS_PER_KEY: '1000000',
+  WS_MAX_SUBSCRIPTIONS_PER_KEY: '10000000',
+};
+
 export interface BenchServer {
   url: string;
   pid: number;

@@ -1,6 +1,7 @@
 // What every resolver receives: who is asking, the database, and this request's loaders.
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
+import type { EntityKind, Json, Provider } from '../directory/types.js';
 import type { LiveHub } from './live/hub.js';
 import type { Loaders } from './loaders.js';
 import type { ReplayFilter, ReplayReport } from '../replay.js';
@@ -15,9 +16,16 @@ export interface LiveSession {
 /** Runs a replay with this process's adapters and store. */
 export type ReplayRunner = (filter: ReplayFilter, options: { dryRun: boolean }) => Promise<ReplayReport>;
 
+/**
+ * What of a stored provider object (`raw`) a tenant key is shown: the part a frontend needs,
+ * chosen by the provider's adapter (src/sources/<provider>/public-raw.ts).
+ */
+export type PublicRaw = (provider: Provider, entity: EntityKind, raw: Json) => Json;
+
 export interface GraphQLContext {
   viewer: Viewer;
   db: Database;
+  publicRaw: PublicRaw;
   /**
    * Per request; each event of a subscription is executed with the event's own (shared with
    * every subscriber of that batch, see live/execute.ts), so nothing cached outlives it.

@@ -15,6 +15,7 @@ const OWN_CODES = new Set([
   'NOT_FOUND',
   'SERVICE_UNAVAILABLE',
   'TOO_MANY_SUBSCRIPTIONS',
+  'TOO_MANY_REQUESTS',
 ]);
 // Apollo's own codes for requests it rejects before any resolver runs.
 const APOLLO_CODES = new Set([

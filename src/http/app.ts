@@ -14,6 +14,7 @@ import { graphqlRoutes } from './graphql.js';
 import { drainConnections } from './connection-drain.js';
 import { attachGraphqlWs, type GraphqlWs } from './graphql-ws.js';
 import { healthRoutes } from './health.js';
+import { keyRateLimit } from './key-rate-limit.js';
 import { webhookRoutes } from './webhooks.js';
 
 export interface AppDeps {
@@ -27,6 +28,11 @@ export interface AppDeps {
     corsOrigins: string[];
     /** GraphQL HTTP requests one key may have in progress at once (default: no limit). */
     maxConcurrentPerKey?: number;
+    /**
+     * GraphQL requests one key may start per minute, counted apart for HTTP and for WebSocket
+     * (socket opens and operations); 0 or unset: no limit.
+     */
+    ratePerKeyPerMinute?: number;
   };
   /** Where subscriptions read the change feed from. */
   hub: LiveHub;
@@ -129,7 +135,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxSubscriptions: deps.wsMaxSubscriptions,
     maxSocketsPerKey: deps.wsMaxSocketsPerKey ?? Number.POSITIVE_INFINITY,
     maxSubscriptionsPerKey: deps.wsMaxSubscriptionsPerKey ?? Number.POSITIVE_INFINITY,
+    publicRaw: deps.graphql.publicRaw,
     maxPayload: MAX_GRAPHQL_BYTES,
+    rateLimit: keyRateLimit(deps.graphql.ratePerKeyPerMinute ?? 0),
   });
   const apollo = createApollo({
     ...deps.graphql,
@@ -147,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       corsOrigins: deps.graphql.corsOrigins,
       bodyLimit: MAX_GRAPHQL_BYTES,
       maxConcurrentPerKey: deps.graphql.maxConcurrentPerKey,
+      rateLimit: keyRateLimit(deps.graphql.ratePerKeyPerMinute ?? 0),
     }),
   );
   await fastify.register(graphiqlRoutes({ graphqlPath: '/graphql' }));

@@ -10,7 +10,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
 import type { Authenticate } from '../graphql/apollo.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import type { GraphQLContext, PublicRaw } from '../graphql/context.js';
 import type { ErrorFormatter } from '../graphql/format-error.js';
 import { costError, introspectionRules, limitRules, parseOptions, type QueryLimits } from '../graphql/limits.js';
 import { createDocumentCache } from '../graphql/live/documents.js';
@@ -18,6 +18,7 @@ import { subscribeShared } from '../graphql/live/execute.js';
 import type { LiveHub } from '../graphql/live/hub.js';
 import { Loaders } from '../graphql/loaders.js';
 import { truncate } from '../lib/truncate.js';
+import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
 
 /** Close codes this server uses (graphql-ws's own are 44xx/4500 too; these are documented). */
 export const WS_CLOSE = {
@@ -27,7 +28,7 @@ export const WS_CLOSE = {
   overflow: 4413,
   /** The database could not be reached to check the key: try again later. */
   unavailable: 1013,
-  /** The key already holds WS_MAX_SOCKETS_PER_KEY sockets here. */
+  /** The key already holds WS_MAX_SOCKETS_PER_KEY sockets here, or opened them too fast (GRAPHQL_RATE_PER_KEY). */
   tooManySockets: 4429,
   /** The server is shutting down. */
   goingAway: 1001,
@@ -50,8 +51,12 @@ export interface GraphqlWsDeps {
   maxSocketsPerKey: number;
   /** Operations one key may run at once, over all its sockets. */
   maxSubscriptionsPerKey: number;
+  /** What of `raw` tenant keys see. */
+  publicRaw: PublicRaw;
   /** Largest message accepted; a bigger one closes the socket with 1009. */
   maxPayload: number;
+  /** Socket opens and operations one key may start per minute (its own budget, apart from HTTP's). */
+  rateLimit: KeyRateLimit;
 }
 
 export interface GraphqlWs {
@@ -155,6 +160,12 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           return false;
         }
         const key = keyOf(result);
+        const rate = await deps.rateLimit.take(key);
+        if (!rate.ok) {
+          logger.info({ key: result.name }, 'WebSocket refused: key over its rate limit');
+          socket.close(WS_CLOSE.tooManySockets, truncate(rateLimitMessage(deps.rateLimit.perMinute, rate.retryAfterSeconds), 120));
+          return false;
+        }
         const sockets = byKey.get(key) ?? new Map<WebSocket, { subscriptions: Record<string, unknown> }>();
         if (sockets.size >= deps.maxSocketsPerKey) {
           logger.info({ key: result.name }, 'WebSocket refused: too many sockets for this key');
@@ -173,7 +184,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         logger.debug({ key: result.name }, 'WebSocket connected');
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         // This operation is already counted among the socket's.
         if (Object.keys(ctx.subscriptions).length > deps.maxSubscriptions) {
           return [
@@ -203,6 +214,24 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
             ];
           }
         }
+        // Counted after the caps: graphql-ws counts this operation among the socket's before
+        // calling here, so the caps must be read before anything awaits, or operations sent
+        // together would each see the others and all be refused.
+        if (viewer) {
+          const rate = await deps.rateLimit.take(keyOf(viewer));
+          if (!rate.ok) {
+            return [
+              new GraphQLError(rateLimitMessage(deps.rateLimit.perMinute, rate.retryAfterSeconds), {
+                extensions: {
+                  code: 'TOO_MANY_REQUESTS',
+                  limit: 'GRAPHQL_RATE_PER_KEY',
+                  maximum: deps.rateLimit.perMinute,
+                  retryAfterSeconds: rate.retryAfterSeconds,
+                },
+              }),
+            ];
+          }
+        }
         const document = documents.get(payload.query);
         if (!('kind' in document)) return document;
         const tooCostly = costError(deps.limits, deps.schema, document, payload.operationName, payload.variables);
@@ -219,6 +248,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         return {
           viewer,
           db,
+          publicRaw: deps.publicRaw,
           get loaders() {
             return (loaders ??= new Loaders(db));
           },

@@ -6,6 +6,7 @@ import type { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyPluginAsync } from 'fastify';
 import type { GraphQLContext } from '../graphql/context.js';
+import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
 
 export interface GraphQLRouteDeps {
   apollo: ApolloServer<GraphQLContext>;
@@ -16,6 +17,8 @@ export interface GraphQLRouteDeps {
   bodyLimit: number;
   /** Requests one credential may have in progress at once; beyond, 429 (default: no limit). */
   maxConcurrentPerKey?: number;
+  /** Requests one credential may start per minute; beyond, 429 with Retry-After. */
+  rateLimit: KeyRateLimit;
   path?: string;
 }
 
@@ -62,7 +65,25 @@ export const graphqlRoutes =
       // Before the body is read or the key looked up: one key's pile of slow requests must not
       // take every database connection from the others. An unknown key is refused 401 anyway.
       onRequest: async (request, reply) => {
-        const release = limiter.tryAcquire(request.headers.authorization ?? '');
+        const credential = request.headers.authorization ?? '';
+        const rate = await deps.rateLimit.take(credential);
+        if (!rate.ok) {
+          void reply.header('retry-after', String(rate.retryAfterSeconds));
+          return reply.code(429).type('application/json').send(JSON.stringify({
+            errors: [
+              {
+                message: rateLimitMessage(deps.rateLimit.perMinute, rate.retryAfterSeconds),
+                extensions: {
+                  code: 'TOO_MANY_REQUESTS',
+                  limit: 'GRAPHQL_RATE_PER_KEY',
+                  maximum: deps.rateLimit.perMinute,
+                  retryAfterSeconds: rate.retryAfterSeconds,
+                },
+              },
+            ],
+          }));
+        }
+        const release = limiter.tryAcquire(credential);
         if (!release) {
           void reply.header('retry-after', '1');
           return reply.code(429).type('application/json').send(JSON.stringify({

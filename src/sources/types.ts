@@ -1,6 +1,7 @@
 // What every provider adapter implements. An adapter turns a raw HTTP delivery into a
 // verified, redacted Delivery of directory changes; it knows nothing of the database.
-import type { Delivery } from '../directory/types.js';
+import type { Delivery, EntityKind, Provider } from '../directory/types.js';
+import type { Shape } from '../lib/pick.js';
 
 export interface InboundRequest {
   /** Lower-cased header names, as Node gives them. */
@@ -25,9 +26,18 @@ export interface Verified {
 export type Verification = { ok: true; verified: Verified } | { ok: false; reason: string };
 
 
+/**
+ * Per entity, what of the provider's stored object (`raw`) a tenant key is shown: what a
+ * frontend needs, by allow-list. Admin keys see the whole object, secrets removed.
+ */
+export type PublicRawShapes = Readonly<Record<EntityKind, Shape>>;
+
 export interface SourceAdapter {
   /** Route segment: POST /webhooks/<name>. */
   name: string;
+  /** The provider its objects are stored under. */
+  provider: Provider;
+  publicRaw: PublicRawShapes;
   /** False when no secret is configured: every delivery is then refused. */
   configured: boolean;
   verify(request: InboundRequest): Verification;

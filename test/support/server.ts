@@ -163,6 +163,7 @@ export interface GraphQLReply {
   errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string } & Record<string, unknown> }[];
   /** The whole response body as text, for scans. */
   text: string;
+  headers: Headers;
 }
 
 /** POSTs a GraphQL request to the server, with `key` as the Bearer API key (null: none). */
@@ -180,8 +181,8 @@ export async function gql(
     body: JSON.stringify({ query, variables }),
   });
   const text = await response.text();
-  const body = JSON.parse(text) as Omit<GraphQLReply, 'status' | 'text'>;
-  return { status: response.status, text, ...body };
+  const body = JSON.parse(text) as Omit<GraphQLReply, 'status' | 'text' | 'headers'>;
+  return { status: response.status, text, headers: response.headers, ...body };
 }
 
 /** Like gql, but fails the test on any GraphQL error and returns `data`. */

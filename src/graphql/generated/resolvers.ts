@@ -72,7 +72,7 @@ export type Connection = Node & {
   kind: ConnectionKind;
   name: Maybe<Scalars['String']['output']>;
   provider: Provider;
-  /** The provider's object as last received, with secrets (client secrets) removed. */
+  /** The provider's object as last received, secrets (client secrets, keys) removed: all of it for admin keys, its public setup for tenant keys. */
   raw: Maybe<Scalars['JSON']['output']>;
   /** DELETED once the provider deleted it; null until its own event arrives. */
   status: Maybe<ConnectionStatus>;
@@ -202,7 +202,7 @@ export type Group = Node & {
   members: MemberConnection;
   name: Maybe<Scalars['String']['output']>;
   provider: Provider;
-  /** The provider's object as last received, with secrets removed. */
+  /** The provider's object as last received, secrets removed: all of it for admin keys, what a frontend needs for tenant keys. */
   raw: Maybe<Scalars['JSON']['output']>;
   tenant: Maybe<Tenant>;
   updatedAt: Scalars['DateTime']['output'];
@@ -281,7 +281,7 @@ export type Member = Node & {
   lastName: Maybe<Scalars['String']['output']>;
   name: Maybe<Scalars['String']['output']>;
   provider: Provider;
-  /** The provider's object as last received, with secrets removed. */
+  /** The provider's object as last received, secrets removed: all of it for admin keys, what a frontend needs for tenant keys. */
   raw: Maybe<Scalars['JSON']['output']>;
   roles: Array<Scalars['String']['output']>;
   /** DELETED once the provider deleted it; null until its own event arrives. */
@@ -368,6 +368,7 @@ export type Membership = Node & {
   id: Scalars['ID']['output'];
   member: Maybe<Member>;
   provider: Provider;
+  /** The provider's object as last received, secrets removed: all of it for admin keys, its ids for tenant keys. */
   raw: Maybe<Scalars['JSON']['output']>;
   tenant: Maybe<Tenant>;
   updatedAt: Scalars['DateTime']['output'];
@@ -698,7 +699,7 @@ export type Tenant = Node & {
   /** Ory Polis product the tenant is scoped to; empty for providers without products. */
   product: Scalars['String']['output'];
   provider: Provider;
-  /** The provider's object as last received, with secrets removed. */
+  /** The provider's object as last received, secrets removed: all of it for admin keys, what a frontend needs for tenant keys. */
   raw: Maybe<Scalars['JSON']['output']>;
   slug: Maybe<Scalars['String']['output']>;
   updatedAt: Scalars['DateTime']['output'];

@@ -68,7 +68,7 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterabl
     let result = event.shared.get(slot) as Result | undefined;
     if (!result) {
       // The event's loaders, not this subscription's: they are what every sharer reads through.
-      const context: GraphQLContext = { viewer: ctx.viewer, db: ctx.db, loaders: event.loaders, live: ctx.live };
+      const context: GraphQLContext = { viewer: ctx.viewer, db: ctx.db, publicRaw: ctx.publicRaw, loaders: event.loaders, live: ctx.live };
       liveExecutions.count++;
       result = execute({ ...args, rootValue: event, contextValue: context });
       event.shared.set(slot, result);

@@ -4,6 +4,7 @@ import { eq, type SQL } from 'drizzle-orm';
 import type DataLoader from 'dataloader';
 import { viewerTenant } from '../../auth/viewer.js';
 import { connections, groups, members } from '../../db/schema.js';
+import type { EntityKind, Json, Provider } from '../../directory/types.js';
 import type { GraphQLContext } from '../context.js';
 import { parseRowCursor } from '../cursors.js';
 import {
@@ -17,7 +18,7 @@ import {
 import type { Resolvers } from '../generated/resolvers.js';
 import { toGlobalId } from '../ids.js';
 import { pageWindow, type ListTable, type Page, type PageArgs, type ParentCondition } from '../pages.js';
-import type { ConnectionRow, GroupRow, MemberRow, TenantRow } from '../rows.js';
+import type { ConnectionRow, GroupRow, MemberRow, MembershipRow, TenantRow } from '../rows.js';
 import { visible } from '../scope.js';
 
 /** One parent's page of a nested list, batched with every other parent asking the same. */
@@ -48,11 +49,17 @@ async function connectionOf(ctx: GraphQLContext, connectionId: string | null): P
   return visible(ctx.viewer, await ctx.loaders.connection.load(connectionId), (c) => c.tenantId);
 }
 
+type Stored = { provider: Provider; createdAt: Date; updatedAt: Date; deletedAt: Date | null; raw: Json | null };
+
 /** The columns every entity type shares. */
-const common = <T extends { createdAt: Date; updatedAt: Date; deletedAt: Date | null; raw: unknown }>() => ({
+const common = <T extends Stored>(entity: EntityKind) => ({
   createdAt: (r: T) => r.createdAt,
   updatedAt: (r: T) => r.updatedAt,
   deletedAt: (r: T) => r.deletedAt,
+  // Admin keys serve the company's backend: all of it. A tenant key may sit in a browser: only
+  // what a frontend needs, as the provider's adapter chose (SECURITY.md, "Secret leakage").
+  raw: (r: T, _args: unknown, ctx: GraphQLContext) =>
+    ctx.viewer.kind === 'admin' || r.raw === null ? r.raw : ctx.publicRaw(r.provider, entity, r.raw),
 });
 
 const belongsToTenant =
@@ -78,7 +85,7 @@ export const entityResolvers: Resolvers = {
   },
 
   Tenant: {
-    ...common<TenantRow>(),
+    ...common<TenantRow>('TENANT'),
     id: (t) => toGlobalId('Tenant', t.id),
     connections: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.connections', t.id, ctx.loaders.connection, connections,
@@ -92,14 +99,14 @@ export const entityResolvers: Resolvers = {
   },
 
   Connection: {
-    ...common<ConnectionRow>(),
+    ...common<ConnectionRow>('CONNECTION'),
     id: (c) => toGlobalId('Connection', c.id),
     status: (c) => (c.deletedAt ? 'DELETED' : c.status),
     tenant: (c, _args, ctx) => tenantOf(ctx, c.tenantId),
   },
 
   Member: {
-    ...common<MemberRow>(),
+    ...common<MemberRow>('MEMBER'),
     id: (m) => toGlobalId('Member', m.id),
     status: (m) => (m.deletedAt ? 'DELETED' : m.status),
     tenant: (m, _args, ctx) => tenantOf(ctx, m.tenantId),
@@ -110,7 +117,7 @@ export const entityResolvers: Resolvers = {
   },
 
   Group: {
-    ...common<GroupRow>(),
+    ...common<GroupRow>('GROUP'),
     id: (g) => toGlobalId('Group', g.id),
     tenant: (g, _args, ctx) => tenantOf(ctx, g.tenantId),
     directory: (g, _args, ctx) => connectionOf(ctx, g.connectionId),
@@ -120,6 +127,7 @@ export const entityResolvers: Resolvers = {
   },
 
   Membership: {
+    ...common<MembershipRow>('MEMBERSHIP'),
     id: (m) => toGlobalId('Membership', m.id),
     tenant: (m, _args, ctx) => tenantOf(ctx, m.tenantId),
     group: async (m, _args, ctx) =>

@@ -42,6 +42,7 @@ import {
   parsePolisSignatureHeader,
   POLIS_SIGNATURE_HEADERS,
 } from './signature.js';
+import { polisPublicRaw } from './public-raw.js';
 import { truncate } from '../../lib/truncate.js';
 
 const PROVIDER = 'POLIS' as const;
@@ -122,7 +123,7 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     return { ...delivery, events };
   }
 
-  return { name: 'polis', configured: secrets.length > 0, verify, parse };
+  return { name: 'polis', provider: PROVIDER, publicRaw: polisPublicRaw, configured: secrets.length > 0, verify, parse };
 }
 
 type Normalised = { ok: true; event: InboundEvent } | { ok: false; error: z.ZodError };

@@ -23,6 +23,7 @@ import type {
 } from '../../directory/types.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { describeZodError } from '../zod-error.js';
+import { stytchPublicRaw } from './public-raw.js';
 import {
   connectionSchema,
   envelopeSchema,
@@ -113,7 +114,7 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
     return { ...delivery, body, events: [event] };
   }
 
-  return { name: 'stytch', configured: webhooks.length > 0, verify, parse };
+  return { name: 'stytch', provider: PROVIDER, publicRaw: stytchPublicRaw, configured: webhooks.length > 0, verify, parse };
 }
 
 /** Svix's event-type name, e.g. `direct.member.create`, from whatever parts the body has. */

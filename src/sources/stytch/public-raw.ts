@@ -1,0 +1,110 @@
+// What of a Stytch object a tenant key is shown as `raw` (admin keys see all of it, secrets
+// removed). An allow-list of what an organization's own settings or directory page shows.
+// Left out: `trusted_metadata` (the company's backend writes it, for its own use), MFA phone
+// numbers and TOTP, password and OAuth registrations, retired emails, SSO and SCIM attribute
+// dumps other than the SCIM profile, and certificates' bodies (their ids and expiry stay).
+import type { Shape } from '../../lib/pick.js';
+import type { PublicRawShapes } from '../types.js';
+
+const certificate: Shape = { certificate_id: true, issuer: true, created_at: true, expires_at: true };
+const roleAssignment: Shape = { role_id: true, group: true, domain: true };
+
+export const stytchPublicRaw: PublicRawShapes = {
+  TENANT: {
+    organization_id: true,
+    organization_name: true,
+    organization_slug: true,
+    organization_logo_url: true,
+    email_allowed_domains: true,
+    email_jit_provisioning: true,
+    email_invites: true,
+    sso_jit_provisioning: true,
+    sso_jit_provisioning_allowed_connections: true,
+    sso_default_connection_id: true,
+    sso_active_connections: { connection_id: true, display_name: true, identity_provider: true },
+    scim_active_connection: { connection_id: true, display_name: true, identity_provider: true },
+    auth_methods: true,
+    allowed_auth_methods: true,
+    mfa_policy: true,
+    mfa_methods: true,
+    allowed_mfa_methods: true,
+    rbac_email_implicit_role_assignments: roleAssignment,
+    created_at: true,
+    updated_at: true,
+  },
+  CONNECTION: {
+    connection_id: true,
+    organization_id: true,
+    display_name: true,
+    status: true,
+    identity_provider: true,
+    // SAML
+    idp_entity_id: true,
+    idp_sso_url: true,
+    acs_url: true,
+    audience_uri: true,
+    alternative_audience_uri: true,
+    nameid_format: true,
+    attribute_mapping: true,
+    signing_certificates: certificate,
+    verification_certificates: certificate,
+    saml_connection_implicit_role_assignments: roleAssignment,
+    saml_group_implicit_role_assignments: roleAssignment,
+    // OIDC
+    issuer: true,
+    client_id: true,
+    redirect_url: true,
+    authorization_url: true,
+    token_url: true,
+    userinfo_url: true,
+    jwks_url: true,
+    // SCIM
+    base_url: true,
+    bearer_token_last_four: true,
+    bearer_token_expires_at: true,
+    scim_group_implicit_role_assignments: roleAssignment,
+  },
+  MEMBER: {
+    member_id: true,
+    organization_id: true,
+    email_address: true,
+    email_address_verified: true,
+    name: true,
+    status: true,
+    roles: { role_id: true, sources: { type: true } },
+    is_admin: true,
+    is_breakglass: true,
+    is_locked: true,
+    mfa_enrolled: true,
+    untrusted_metadata: true,
+    sso_registrations: { connection_id: true, external_id: true, registration_id: true },
+    scim_registration: {
+      connection_id: true,
+      external_id: true,
+      registration_id: true,
+      scim_attributes: {
+        user_name: true,
+        id: true,
+        external_id: true,
+        active: true,
+        groups: true,
+        display_name: true,
+        nick_name: true,
+        profile_url: true,
+        user_type: true,
+        title: true,
+        preferred_language: true,
+        locale: true,
+        timezone: true,
+        emails: true,
+        phone_numbers: true,
+        name: true,
+        enterprise_extension: true,
+      },
+    },
+    created_at: true,
+    updated_at: true,
+  },
+  GROUP: { group_id: true, group_name: true, organization_id: true, connection_id: true },
+  MEMBERSHIP: { group_id: true, member_id: true, organization_id: true, connection_id: true, member_group_id: true },
+};
