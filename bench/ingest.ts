@@ -1,18 +1,36 @@
 // Ingest throughput and latency: signed webhook events posted at a fixed concurrency for a
-// fixed time against a running server, on the embedded database and on Postgres.
+// fixed time against a running server, on the embedded database and on Postgres; on Postgres,
+// in the same run, pgbench replays one delivery's statements (bench/ingest-ceiling.sql) at the
+// same concurrency on a fresh database: what Postgres can do for the same work, the ceiling
+// the service is measured against. Figures from different runs or machines do not compare;
+// the ratio within one run does.
 //
 //   npm run bench:ingest                                   # embedded PGlite only
-//   BENCH_DATABASE_URL=postgres://... npm run bench:ingest # and Postgres (use a throwaway db)
-//   npm run bench:ingest -- --seconds 20 --concurrency 64
+//   BENCH_DATABASE_URL=postgres://... npm run bench:ingest # and Postgres, and pgbench: fresh
+//                                                          # databases dsync_bench_<random> are
+//                                                          # created there and dropped after
+//   npm run bench:ingest -- --seconds 20 --concurrency 64 --only postgres
 //
-// The server runs as its own process (as in production), started by this script, so the
-// load generator does not share its event loop.
+// The server runs as its own process (as in production), started by this script. The load
+// generator is kept cheap so it does not take the server's core: bodies are signed before the
+// clock starts, and one keep-alive connection per sender is reused. CPU is printed for every
+// process involved: the service, Postgres (the backends of the benchmark's database and its
+// server's own processes), pgbench and this load generator.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { openDatabase } from '../src/db/open.js';
+import { resultRows } from '../src/db/result.js';
 import { polisHeaders, stytchHeaders } from '../src/samples/sign.js';
+import { cpuSnapshot, cpuUse, type CpuSnapshot } from './support/proc.js';
 import { startBenchServer, type BenchServer } from './support/server.js';
 
 const { values } = parseArgs({
@@ -20,11 +38,18 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '32' },
+    only: { type: 'string' },
+    // Signed ahead per sender; a sender that runs out signs more as it goes (and says so).
+    'events-per-sender': { type: 'string', default: '1500' },
   },
 });
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
+const PER_SENDER = Number(values['events-per-sender']);
+const ONLY = values.only;
+const TENANTS = 50;
+const CEILING_SCRIPT = fileURLToPath(new URL('./ingest-ceiling.sql', import.meta.url));
 
 const polisSecret = randomBytes(32).toString('hex');
 const stytchSecret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -38,15 +63,26 @@ const startServer = (env: Record<string, string>): Promise<BenchServer> =>
     ...env,
   });
 
-/** A realistic mix: Stytch members created and updated, Polis users, memberships. */
-function nextEvent(worker: number, n: number): { source: 'polis' | 'stytch'; body: string; headers: Record<string, string> } {
+// ---- the load -------------------------------------------------------------------------------
+
+interface Signed {
+  path: string;
+  body: Buffer;
+  headers: Record<string, string | number>;
+}
+
+/** A realistic mix: Stytch members created and updated (60%), Polis users (30%), memberships. */
+function signedEvent(run: string, sender: number, n: number): Signed {
   const now = new Date();
   const kind = n % 10;
+  let path: string;
+  let body: string;
+  let headers: Record<string, string>;
   if (kind < 6) {
-    const memberId = `member-bench-${worker}-${Math.floor(n / 2)}`;
-    const body = JSON.stringify({
+    const memberId = `member-bench-${run}-${sender}-${Math.floor(n / 2)}`;
+    body = JSON.stringify({
       action: n % 2 === 0 ? 'CREATE' : 'UPDATE',
-      event_id: `event-${worker}-${n}`,
+      event_id: `event-${sender}-${n}`,
       id: memberId,
       object_type: 'member',
       project_id: 'project-bench',
@@ -55,7 +91,7 @@ function nextEvent(worker: number, n: number): { source: 'polis' | 'stytch'; bod
       vertical: 'B2B',
       member: {
         member_id: memberId,
-        organization_id: `organization-bench-${n % 50}`,
+        organization_id: `organization-bench-${n % TENANTS}`,
         email_address: `${memberId}-${n}@bench.example`,
         name: `Member ${n}`,
         status: 'active',
@@ -63,58 +99,90 @@ function nextEvent(worker: number, n: number): { source: 'polis' | 'stytch'; bod
         trusted_metadata: {},
       },
     });
-    return { source: 'stytch', body, headers: stytchHeaders(stytchSecret, body, now) };
+    path = '/webhooks/stytch';
+    headers = stytchHeaders(stytchSecret, body, now);
+  } else {
+    const tenant = `tenant-bench-${n % 10}`;
+    const user = {
+      id: `usr-bench-${run}-${sender}-${n}`,
+      first_name: 'Bench',
+      last_name: String(n),
+      email: `usr-${run}-${sender}-${n}@bench.example`,
+      active: true,
+      raw: { userName: `usr-${sender}-${n}@bench.example` },
+    };
+    const event =
+      kind < 9
+        ? { event: 'user.created', tenant, product: 'bench', directory_id: `dir-${tenant}`, data: user }
+        : {
+            event: 'group.user_added',
+            tenant,
+            product: 'bench',
+            directory_id: `dir-${tenant}`,
+            data: { ...user, group: { id: `grp-${tenant}-${n % 5}`, name: 'team', raw: {} } },
+          };
+    body = JSON.stringify(event);
+    path = '/webhooks/polis';
+    headers = polisHeaders(polisSecret, body, new Date(now.getTime() + sender));
   }
-  const tenant = `tenant-bench-${n % 10}`;
-  const user = {
-    id: `usr-bench-${worker}-${n}`,
-    first_name: 'Bench',
-    last_name: String(n),
-    email: `usr-${worker}-${n}@bench.example`,
-    active: true,
-    raw: { userName: `usr-${worker}-${n}@bench.example` },
-  };
-  const event =
-    kind < 9
-      ? { event: 'user.created', tenant, product: 'bench', directory_id: `dir-${tenant}`, data: user }
-      : {
-          event: 'group.user_added',
-          tenant,
-          product: 'bench',
-          directory_id: `dir-${tenant}`,
-          data: { ...user, group: { id: `grp-${tenant}-${n % 5}`, name: 'team', raw: {} } },
-        };
-  const body = JSON.stringify(event);
-  return { source: 'polis', body, headers: polisHeaders(polisSecret, body, new Date(now.getTime() + worker)) };
+  const bytes = Buffer.from(body);
+  return { path, body: bytes, headers: { ...headers, 'content-length': bytes.length } };
 }
 
-interface Result {
+interface LoadResult {
   ok: number;
   errors: Map<number | string, number>;
   latencies: number[];
-  seconds: number;
+  /** Events signed during the run because a sender used up its pre-signed ones. */
+  signedLate: number;
+  cpu?: { service: number; postgres?: number; self: number; machine: number };
 }
 
-async function load(url: string): Promise<Result> {
+/** Posts events from CONCURRENCY senders for WARMUP + SECONDS; measures the last SECONDS. */
+async function load(server: BenchServer, postgresPids: () => number[]): Promise<LoadResult> {
+  const run = randomBytes(3).toString('hex');
+  const presigned = Array.from({ length: CONCURRENCY }, (_, sender) =>
+    Array.from({ length: PER_SENDER }, (_, n) => signedEvent(run, sender, n)),
+  );
+  const url = new URL(server.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const post = (e: Signed) =>
+    new Promise<number | string>((resolve) => {
+      const req = request(
+        { host: url.hostname, port: url.port, path: e.path, method: 'POST', headers: e.headers, agent },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', (error) => resolve(error.message));
+      req.end(e.body);
+    });
+
   const latencies: number[] = [];
   const errors = new Map<number | string, number>();
   let ok = 0;
+  let signedLate = 0;
   const start = performance.now();
   const measureFrom = start + WARMUP * 1000;
   const end = measureFrom + SECONDS * 1000;
+  let before: CpuSnapshot | undefined;
+  let pgCount = 0;
+  const warm = setTimeout(() => {
+    const pg = postgresPids();
+    pgCount = pg.length;
+    before = cpuSnapshot([server.pid, ...pg]);
+  }, WARMUP * 1000);
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, worker) => {
+    presigned.map(async (events, sender) => {
       for (let n = 0; performance.now() < end; n++) {
-        const e = nextEvent(worker, n);
-        const t0 = performance.now();
-        let status: number | string;
-        try {
-          const response = await fetch(`${url}/webhooks/${e.source}`, { method: 'POST', headers: e.headers, body: e.body });
-          await response.arrayBuffer();
-          status = response.status;
-        } catch (error) {
-          status = (error as Error).message;
+        let e = events[n];
+        if (!e) {
+          e = signedEvent(run, sender, n);
+          signedLate++;
         }
+        const t0 = performance.now();
+        const status = await post(e);
         const t1 = performance.now();
         if (t0 < measureFrom || t1 > end) continue;
         if (status === 200) {
@@ -124,14 +192,187 @@ async function load(url: string): Promise<Result> {
       }
     }),
   );
-  return { ok, errors, latencies: latencies.sort((a, b) => a - b), seconds: SECONDS };
+  const after = before && cpuSnapshot(before.pids);
+  clearTimeout(warm);
+  agent.destroy();
+  const use = cpuUse(before, after);
+  const pgUse = use?.process.slice(1, 1 + pgCount);
+  return {
+    ok,
+    errors,
+    latencies: latencies.sort((a, b) => a - b),
+    signedLate,
+    cpu: use && {
+      service: use.process[0] ?? NaN,
+      postgres: pgCount > 0 ? pgUse!.reduce((a, b) => a + b, 0) : undefined,
+      self: use.self,
+      machine: use.machine,
+    },
+  };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+// ---- Postgres: fresh databases, its processes, pgbench ---------------------------------------
 
-function report(name: string, r: Result): string {
+/**
+ * The benchmark database's backends and the other processes of the server running them
+ * (checkpointer, WAL writer, ...), when that server runs on this machine; [] elsewhere.
+ */
+function postgresProcesses(database: string): number[] {
+  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  const info = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return { pid, ppid, title: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ') };
+    } catch {
+      return undefined;
+    }
+  };
+  const all = pids.map(info).filter((p) => p !== undefined);
+  const postmasters = new Set(all.filter((p) => p.title.startsWith('postgres: ') && p.title.includes(` ${database} `)).map((p) => p.ppid));
+  return all.filter((p) => postmasters.has(p.ppid) && p.title.startsWith('postgres: ')).map((p) => p.pid);
+}
+
+async function withFreshDatabase<T>(adminUrl: string, work: (url: string, name: string) => Promise<T>): Promise<T> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const name = `dsync_bench_${randomBytes(6).toString('hex')}`;
+  try {
+    await admin.unsafe(`create database ${name}`);
+    try {
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      // Migrated by the service's own migrations, as the service would.
+      const handle = await openDatabase({ databaseUrl: url.toString() });
+      await handle.close();
+      return await work(url.toString(), name);
+    } finally {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+    }
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+function findPgbench(): string | undefined {
+  const onPath = spawnSync('pgbench', ['--version'], { encoding: 'utf8' });
+  if (onPath.status === 0) return 'pgbench';
+  const dirs = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of dirs) {
+    const bin = `/usr/lib/postgresql/${v}/bin/pgbench`;
+    if (existsSync(bin)) return bin;
+  }
+  return undefined;
+}
+
+interface CeilingResult {
+  tps: number;
+  latencies: number[];
+  failed: number;
+  cpu?: { pgbench: number; postgres: number; machine: number };
+}
+
+/** pgbench on the script, on a fresh migrated database, at CONCURRENCY clients. */
+async function ceiling(pgbench: string, url: string, name: string): Promise<CeilingResult> {
+  const db = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await db.unsafe(`insert into tenants (provider, external_id, product, live_version, data_version)
+      select 'STYTCH', 'organization-bench-' || i, '', '0', '0' from generate_series(0, ${TENANTS - 1}) as i`);
+  } finally {
+    await db.end({ timeout: 5 });
+  }
+  const logDir = await mkdtemp(join(tmpdir(), 'dsync-bench-pgbench-'));
+  try {
+    const threads = Math.max(1, Math.min(cpus().length, CONCURRENCY));
+    // Extended protocol, unnamed statements: how the service's queries reach Postgres.
+    const child = spawn(
+      pgbench,
+      ['-n', '-M', 'extended', '-c', String(CONCURRENCY), '-j', String(threads), '-T', String(WARMUP + SECONDS),
+        '-f', CEILING_SCRIPT, '-l', '--log-prefix', join(logDir, 'tx'), url],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const startedAt = Date.now();
+    let before: CpuSnapshot | undefined;
+    const warm = setTimeout(() => (before = cpuSnapshot([child.pid ?? 0, ...postgresProcesses(name)])), WARMUP * 1000);
+    let after: CpuSnapshot | undefined;
+    const stopAt = setTimeout(() => (after = before && cpuSnapshot(before.pids)), (WARMUP + SECONDS) * 1000 - 50);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(warm);
+    clearTimeout(stopAt);
+    if (code !== 0) throw new Error(`pgbench exited with ${code}:\n${out}`);
+
+    // Per transaction: client, number, latency (µs), script, end time (s, µs).
+    const from = startedAt + WARMUP * 1000;
+    const to = from + SECONDS * 1000;
+    const latencies: number[] = [];
+    let failed = 0;
+    for (const file of await readdir(logDir)) {
+      for (const line of (await readFile(join(logDir, file), 'utf8')).split('\n')) {
+        const f = line.split(' ');
+        if (f.length < 6) continue;
+        const endMs = Number(f[4]) * 1000 + Number(f[5]) / 1000;
+        if (endMs < from || endMs > to) continue;
+        if (f[2] === 'failed' || f[2] === 'skipped') failed++;
+        else latencies.push(Number(f[2]) / 1000);
+      }
+    }
+    const use = cpuUse(before, after);
+    return {
+      tps: latencies.length / SECONDS,
+      latencies: latencies.sort((a, b) => a - b),
+      failed,
+      cpu: use && { pgbench: use.process[0] ?? NaN, postgres: use.process.slice(1).reduce((a, b) => a + b, 0), machine: use.machine },
+    };
+  } finally {
+    await rm(logDir, { recursive: true, force: true });
+  }
+}
+
+// ---- batch sizes ----------------------------------------------------------------------------
+
+/**
+ * Deliveries per ingest transaction, read from the stored rows: rows written by one
+ * transaction share its id (xmin), so no counter in the service is needed.
+ */
+const BATCH_SQL = `
+  select count(*)::int as deliveries, count(distinct xmin::text)::int as transactions,
+    coalesce(max(n), 0)::int as largest,
+    coalesce(percentile_disc(0.5) within group (order by n), 0)::int as median
+  from (select xmin, count(*) over (partition by xmin::text) as n from deliveries) as d`;
+
+interface BatchStats {
+  deliveries: number;
+  transactions: number;
+  largest: number;
+  median: number;
+}
+
+const describeBatches = (b: BatchStats) =>
+  `${b.deliveries} deliveries in ${b.transactions} transactions: ${(b.deliveries / Math.max(1, b.transactions)).toFixed(1)} a transaction on average, ` +
+  `largest ${b.largest}, a delivery's batch median ${b.median}`;
+
+// ---- report ---------------------------------------------------------------------------------
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : `${v.toFixed(0)}%`);
+/** CPU ms per event from % of a core and events per second. */
+const perEvent = (cpuPct: number | undefined, rate: number) =>
+  cpuPct === undefined || Number.isNaN(cpuPct) || rate === 0 ? '–' : ((cpuPct * 10) / rate).toFixed(2);
+
+function serviceRow(name: string, r: LoadResult): string {
+  const rate = r.ok / SECONDS;
   const errors = [...r.errors].map(([k, v]) => `${k}×${v}`).join(', ') || 'none';
-  return `| ${name} | ${(r.ok / r.seconds).toFixed(0)} | ${percentile(r.latencies, 50).toFixed(1)} | ${percentile(r.latencies, 99).toFixed(1)} | ${(r.latencies.at(-1) ?? NaN).toFixed(1)} | ${errors} |`;
+  return `| ${name} | ${rate.toFixed(0)} | ${percentile(r.latencies, 50).toFixed(1)} | ${percentile(r.latencies, 99).toFixed(1)} | ` +
+    `${pct(r.cpu?.service)} (${perEvent(r.cpu?.service, rate)}) | ${pct(r.cpu?.postgres)} (${perEvent(r.cpu?.postgres, rate)}) | ` +
+    `${pct(r.cpu?.self)} load generator | ${pct(r.cpu?.machine)} | ${errors}${r.signedLate ? `; ${r.signedLate} signed during the run` : ''} |`;
+}
+
+function ceilingRow(r: CeilingResult): string {
+  return `| pgbench, one delivery's statements, no feed lock | ${r.tps.toFixed(0)} | ${percentile(r.latencies, 50).toFixed(1)} | ` +
+    `${percentile(r.latencies, 99).toFixed(1)} | – | ${pct(r.cpu?.postgres)} (${perEvent(r.cpu?.postgres, r.tps)}) | ` +
+    `${pct(r.cpu?.pgbench)} pgbench | ${pct(r.cpu?.machine)} | ${r.failed ? `${r.failed} failed` : 'none'} |`;
 }
 
 async function main() {
@@ -140,23 +381,83 @@ async function main() {
       `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
   );
   const rows: string[] = [];
-  const dataDir = await mkdtemp(join(tmpdir(), 'dsync-bench-'));
-  try {
-    const embedded = await startServer({ DATA_DIR: dataDir });
-    rows.push(report('embedded PGlite (on disk)', await load(embedded.url)));
-    await embedded.stop();
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
+  const notes: string[] = [];
+  if (ONLY !== 'postgres') {
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-bench-'));
+    try {
+      const embedded = await startServer({ DATA_DIR: dataDir });
+      try {
+        rows.push(serviceRow('service on embedded PGlite (on disk)', await load(embedded, () => [])));
+      } finally {
+        await embedded.stop();
+      }
+      const handle = await openDatabase({ pgliteDir: join(dataDir, 'pglite') });
+      try {
+        const [stats] = resultRows<BatchStats>(await handle.db.execute(sql.raw(BATCH_SQL)));
+        notes.push(`PGlite batches: ${describeBatches(stats!)}`);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }
   const pgUrl = process.env.BENCH_DATABASE_URL;
-  if (pgUrl) {
-    const pg = await startServer({ DATABASE_URL: pgUrl, DATA_DIR: tmpdir() });
-    rows.push(report('Postgres (postgres.js, pool 10)', await load(pg.url)));
-    await pg.stop();
-  } else {
-    rows.push('| Postgres | skipped: set BENCH_DATABASE_URL | | | | |');
+  if (ONLY !== 'pglite' && pgUrl) {
+    const probe = postgres(pgUrl, { max: 1, onnotice: () => {} });
+    const [v] = await probe<{ version: string; fsync: string; sync: string }[]>`
+      select split_part(version(), ' on ', 1) as version, current_setting('fsync') as fsync,
+        current_setting('synchronous_commit') as sync`;
+    await probe.end({ timeout: 5 });
+    notes.push(`Postgres: ${v!.version}, fsync ${v!.fsync}, synchronous_commit ${v!.sync}; the service uses postgres.js, pool 10`);
+
+    const pgbench = findPgbench();
+    let ceilingResult: CeilingResult | undefined;
+    if (pgbench) {
+      ceilingResult = await withFreshDatabase(pgUrl, (url, name) => ceiling(pgbench, url, name));
+      rows.push(ceilingRow(ceilingResult));
+    } else {
+      notes.push('pgbench not found: no ceiling measured (Debian: apt-get install -y postgresql-client)');
+    }
+    const service = await withFreshDatabase(pgUrl, async (url, name) => {
+      const server = await startServer({ DATABASE_URL: url, DATA_DIR: tmpdir() });
+      let result: LoadResult;
+      try {
+        result = await load(server, () => postgresProcesses(name));
+      } finally {
+        await server.stop();
+      }
+      const db = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const [stats] = await db.unsafe<BatchStats[]>(BATCH_SQL);
+        notes.push(`Postgres batches: ${describeBatches(stats!)}`);
+      } finally {
+        await db.end({ timeout: 5 });
+      }
+      return result;
+    });
+    rows.push(serviceRow('service on Postgres', service));
+    if (ceilingResult) {
+      const rate = service.ok / SECONDS;
+      notes.push(
+        `ratio to the ceiling: events/s ${(rate / ceilingResult.tps).toFixed(2)} × pgbench's tx/s; ` +
+          `p99 ${(percentile(service.latencies, 99) / percentile(ceilingResult.latencies, 99)).toFixed(2)} × pgbench's p99`,
+      );
+    }
+  } else if (ONLY !== 'pglite') {
+    notes.push('Postgres: skipped, set BENCH_DATABASE_URL (a server where databases may be created)');
   }
-  console.log(['', '| database | events/s | p50 ms | p99 ms | max ms | errors |', '|---|---|---|---|---|---|', ...rows].join('\n'));
+  console.log(
+    [
+      '',
+      '| run | events/s | p50 ms | p99 ms | service CPU (ms/event) | Postgres CPU (ms/event) | client CPU | machine busy | errors |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      ...notes,
+      'CPU in % of one core over the measured seconds; Postgres: the benchmark database\'s backends and its server\'s own processes.',
+    ].join('\n'),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -52,6 +52,11 @@ const envSchema = z.object({
   GRAPHQL_RATE_PER_KEY: z.coerce.number().int().min(0).max(100_000_000).default(3000),
   WS_MAX_SOCKETS_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(500),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000_000).default(5000),
+  // Named prepared statements (one round trip each); 'false' behind PgBouncer in transaction mode before 1.21.
+  DATABASE_PREPARED_STATEMENTS: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  // Group commit: deliveries applied in one transaction, and such transactions at once.
+  INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(50),
+  INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
   HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -77,6 +82,12 @@ export interface Config {
   wsMaxSubscriptions: number;
   /** GraphQL HTTP requests one key may have in progress at once on one instance. */
   graphqlMaxConcurrentPerKey: number;
+  /** Named prepared statements on Postgres (false behind a pooler that cannot keep them). */
+  databasePreparedStatements: boolean;
+  /** Most deliveries applied in one transaction (group commit). */
+  ingestBatchMax: number;
+  /** Most ingest transactions at work at once on one instance. */
+  ingestConcurrency: number;
   /** GraphQL requests one key may start per minute on one instance (HTTP and WebSocket apart); 0: no limit. */
   graphqlRatePerKey: number;
   /** WebSockets one API key may hold open on one instance. */
@@ -180,6 +191,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     graphqlMaxConcurrentPerKey: e.GRAPHQL_MAX_CONCURRENT_PER_KEY,
+    databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS !== 'false',
+    ingestBatchMax: e.INGEST_BATCH_MAX,
+    ingestConcurrency: e.INGEST_CONCURRENCY,
     graphqlRatePerKey: e.GRAPHQL_RATE_PER_KEY,
     wsMaxSocketsPerKey: e.WS_MAX_SOCKETS_PER_KEY,
     wsMaxSubscriptionsPerKey: e.WS_MAX_SUBSCRIPTIONS_PER_KEY,

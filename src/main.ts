@@ -23,7 +23,11 @@ async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHa
   const deadline = Date.now() + 60_000;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite') });
+      return await openDatabase({
+        databaseUrl: config.databaseUrl,
+        pgliteDir: join(config.dataDir, 'pglite'),
+        preparedStatements: config.databasePreparedStatements,
+      });
     } catch (error) {
       if (!isUnavailable(error) || Date.now() > deadline) throw error;
       logger.warn({ attempt, err: error }, 'database not reachable yet; retrying');

@@ -62,7 +62,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let app: App | undefined;
   let revocations: RevocationWatch | undefined;
   try {
-    const store = createDirectoryStore(database.db);
+    const store = createDirectoryStore(database.db, { batchMax: config.ingestBatchMax, concurrency: config.ingestConcurrency });
     const sources = options.sources ?? createSources(config);
     app = await buildApp({
       database,

@@ -25,6 +25,8 @@ export const FEED_CHANNEL = 'directory_changes';
 const FEED_LOCK = 7_255_810_002;
 
 export interface FeedEntry {
+  /** The delivery whose change this is. */
+  deliveryId: string;
   tenantId: string | null;
   entity: EntityKind;
   entityId: string;
@@ -39,7 +41,6 @@ export interface FeedEntry {
  */
 export async function appendToFeed(
   tx: Tx,
-  deliveryId: string,
   entries: FeedEntry[],
   alongside?: SQL,
 ): Promise<number | undefined> {
@@ -49,7 +50,7 @@ export async function appendToFeed(
   }
   const rows = sql.join(
     entries.map(
-      (e) => sql`(${e.tenantId}, ${e.entity}, ${e.entityId}, ${e.action}, ${e.occurredAt.toISOString()})`,
+      (e) => sql`(${e.tenantId}, ${e.entity}, ${e.entityId}, ${e.action}, ${e.occurredAt.toISOString()}, ${e.deliveryId})`,
     ),
     sql`, `,
   );
@@ -60,8 +61,8 @@ export async function appendToFeed(
       ${alongside ? sql`, alongside as (${alongside})` : sql``}
       , inserted as (
         insert into ${changes} (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
-        select v.tenant_id::uuid, v.entity, v.entity_id::uuid, v.action, v.occurred_at::timestamptz, ${deliveryId}::uuid
-        from lock, (values ${rows}) as v (tenant_id, entity, entity_id, action, occurred_at)
+        select v.tenant_id::uuid, v.entity, v.entity_id::uuid, v.action, v.occurred_at::timestamptz, v.delivery_id::uuid
+        from lock, (values ${rows}) as v (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
         returning seq
       )
       , last as (select max(seq) as seq from inserted)

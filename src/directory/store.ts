@@ -1,10 +1,15 @@
-// Stores a delivery and applies its changes in one transaction: record the delivery
-// (idempotent on its keys), apply each change under the ordering guard, append what changed
-// to the feed. Either all of it commits or none of it does.
-import { eq, inArray, sql } from 'drizzle-orm';
+// Stores deliveries and applies their changes: record each delivery (idempotent on its keys),
+// apply each change under the ordering guard, append what changed to the feed. Deliveries that
+// arrive while a transaction is at work are applied together in the next one (group commit,
+// batcher.ts): one commit, one turn of the feed lock and one notification for all of them, in
+// arrival order. Each delivery is all or nothing, and acknowledged only once the transaction
+// holding it has committed; one that fails is retried alone, so it never fails its batchmates.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { isRetryable } from '../db/errors.js';
 import { connections, deliveries, deliveryKeys, groups, members } from '../db/schema.js';
+import { createBatcher } from './batcher.js';
 import { hashJson } from '../lib/hash.js';
 import { resultRows } from '../db/result.js';
 import {
@@ -62,11 +67,29 @@ export class DeliveryNotFound extends Error {
 
 const MAX_ATTEMPTS = 6;
 
-class DuplicateDelivery extends Error {}
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
-/** State of one delivery's transaction. */
+export interface StoreOptions {
+  /** Most deliveries applied in one transaction (default 50). */
+  batchMax?: number;
+  /** Most ingest transactions at work at once (default 1). */
+  concurrency?: number;
+}
+
+/** What a delivery's row is given once its events are applied. */
+interface DeliveryRecord {
+  id: string;
+  status: DeliveryStatus;
+  outcomes: Json[];
+  reason: string | null;
+  eventTypes: string[];
+}
+
+/** State of one transaction (of one delivery or of a batch). */
 interface Work {
   tx: Tx;
+  /** The delivery being applied: what its feed entries name. */
+  deliveryId: string;
   feed: FeedEntry[];
   /** Parent ids learned in this transaction; cached only once it commits. */
   learned: Map<string, string>;
@@ -78,7 +101,7 @@ const parentKey = (kind: EntityKind, key: EntityKey & { product?: string }) =>
 
 const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
 
-export function createDirectoryStore(db: Database): DirectoryStore {
+export function createDirectoryStore(db: Database, options: StoreOptions = {}): DirectoryStore {
   // Rows are never removed (deletes leave tombstones), so parent ids can be cached: tenants at
   // once, other parents once they have a tenant (until then a child may still give them one).
   const parentIds = new Map<string, string>();
@@ -93,7 +116,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     for (let attempt = 1; ; attempt++) {
       const learned = new Map<string, string>();
       try {
-        const result = await db.transaction((tx) => work({ tx, feed: [], learned }));
+        const result = await db.transaction((tx) => work({ tx, deliveryId: '', feed: [], learned }));
         for (const [k, v] of learned) parentIds.set(k, v);
         return result;
       } catch (error) {
@@ -103,27 +126,50 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     }
   }
 
-  async function ingest(delivery: Delivery): Promise<IngestResult> {
-    try {
-      return await inRetriedTransaction((work) => ingestIn(work, delivery));
-    } catch (error) {
-      if (error instanceof DuplicateDelivery) return recordDuplicate(delivery);
-      throw error;
-    }
+  /** Applies deliveries in one transaction, in order; each result is its delivery's. */
+  async function ingestTogether(batch: Delivery[]): Promise<IngestResult[]> {
+    return inRetriedTransaction(async (work) => {
+      const results: IngestResult[] = [];
+      const records: DeliveryRecord[] = [];
+      for (const delivery of batch) {
+        const deliveryId = await claim(work.tx, delivery);
+        if (deliveryId === undefined) {
+          results.push(await recordDuplicate(work.tx, delivery));
+          continue;
+        }
+        const applied = await applyEvents(work, deliveryId, delivery);
+        records.push(applied.record);
+        results.push(applied.result);
+      }
+      await finish(work, records);
+      return results;
+    });
   }
 
-  async function recordDuplicate(delivery: Delivery): Promise<IngestResult> {
-    const [original] = await db
-      .select({ id: deliveryKeys.deliveryId })
-      .from(deliveryKeys)
-      .where(inArray(deliveryKeys.key, delivery.keys))
-      .limit(1);
-    if (!original) throw new Error('duplicate delivery key without a stored delivery');
-    await db
-      .update(deliveries)
-      .set({ duplicates: sql`${deliveries.duplicates} + 1`, lastDuplicateAt: new Date() })
-      .where(eq(deliveries.id, original.id));
-    return { deliveryId: original.id, status: 'duplicate', applied: 0, rejected: 0 };
+  // A batch that fails for a reason other than a retryable conflict is applied again one
+  // delivery at a time: the delivery at fault fails alone, its batchmates are stored.
+  const batcher = createBatcher<Delivery, Settled<IngestResult>>({
+    run: async (batch) => {
+      const alone = (delivery: Delivery) =>
+        ingestTogether([delivery]).then(
+          ([value]): Settled<IngestResult> => ({ ok: true, value: value! }),
+          (error: unknown): Settled<IngestResult> => ({ ok: false, error }),
+        );
+      if (batch.length === 1) return [await alone(batch[0]!)];
+      try {
+        return (await ingestTogether(batch)).map((value): Settled<IngestResult> => ({ ok: true, value }));
+      } catch {
+        return Promise.all(batch.map(alone));
+      }
+    },
+    maxBatch: options.batchMax ?? 50,
+    maxInFlight: options.concurrency ?? 1,
+  });
+
+  async function ingest(delivery: Delivery): Promise<IngestResult> {
+    const settled = await batcher.submit(delivery);
+    if (!settled.ok) throw settled.error;
+    return settled.value;
   }
 
   async function replay(deliveryId: string, delivery: Delivery): Promise<IngestResult> {
@@ -132,17 +178,21 @@ export function createDirectoryStore(db: Database): DirectoryStore {
         await work.tx.execute(sql`select id from ${deliveries} where id = ${deliveryId}::uuid for update`),
       );
       if (!row) throw new DeliveryNotFound(deliveryId);
-      return applyEvents(work, deliveryId, delivery);
+      const applied = await applyEvents(work, deliveryId, delivery);
+      await finish(work, [applied.record]);
+      return applied.result;
     });
   }
 
-  async function ingestIn(work: Work, delivery: Delivery): Promise<IngestResult> {
-    return applyEvents(work, await claim(work.tx, delivery), delivery);
-  }
-
   /** Applies a delivery's events and records what became of them on its row. */
-  async function applyEvents(work: Work, deliveryId: string, delivery: Delivery): Promise<IngestResult> {
+  async function applyEvents(
+    work: Work,
+    deliveryId: string,
+    delivery: Delivery,
+  ): Promise<{ result: IngestResult; record: DeliveryRecord }> {
     const { tx } = work;
+    work.deliveryId = deliveryId;
+    const fedBefore = work.feed.length;
     const outcomes: Json[] = [];
     const counts: Record<ChangeOutcome, number> = { applied: 0, stale: 0, unchanged: 0 };
     const ignored: string[] = [];
@@ -189,12 +239,35 @@ export function createDirectoryStore(db: Database): DirectoryStore {
               ? 'ignored'
               : 'unchanged';
     const reasons = [...rejected, ...ignored];
-    const record = tx
-      .update(deliveries)
-      .set({ status, outcomes, reason: reasons.length > 0 ? reasons.join('; ') : null, eventTypes: delivery.events.map((e) => e.type) })
-      .where(eq(deliveries.id, deliveryId));
-    await appendToFeed(tx, deliveryId, work.feed, record.getSQL());
-    return { deliveryId, status, applied: work.feed.length, rejected: rejected.length };
+    return {
+      result: { deliveryId, status, applied: work.feed.length - fedBefore, rejected: rejected.length },
+      record: {
+        id: deliveryId,
+        status,
+        outcomes,
+        reason: reasons.length > 0 ? reasons.join('; ') : null,
+        eventTypes: delivery.events.map((e) => e.type),
+      },
+    };
+  }
+
+  /**
+   * Records what became of each delivery and appends the transaction's changes to the feed,
+   * in one statement: the feed lock is taken last, just before the commit.
+   */
+  async function finish(work: Work, records: DeliveryRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const rows = sql.join(
+      records.map((r) => sql`(${r.id}, ${r.status}, ${JSON.stringify(r.outcomes)}, ${r.reason}, ${JSON.stringify(r.eventTypes)})`),
+      sql`, `,
+    );
+    const record = sql`
+      update ${deliveries} as d
+      set status = v.status, outcomes = v.outcomes::jsonb, reason = v.reason,
+        event_types = array(select jsonb_array_elements_text(v.event_types::jsonb))
+      from (values ${rows}) as v (id, status, outcomes, reason, event_types)
+      where d.id = v.id::uuid`;
+    await appendToFeed(work.tx, work.feed, record);
   }
 
   async function applyChange(work: Work, change: DirectoryChange): Promise<ChangeOutcome> {
@@ -244,6 +317,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
     const action = changeAction(before, after);
     if (action) {
       work.feed.push({
+        deliveryId: work.deliveryId,
         tenantId:
           change.entity === 'TENANT'
             ? row.id
@@ -298,6 +372,7 @@ export function createDirectoryStore(db: Database): DirectoryStore {
       row = await insertRow(work.tx, 'TENANT', key, initial);
       if (row && ref.implied) {
         work.feed.push({
+          deliveryId: work.deliveryId,
           tenantId: row.id,
           entity: 'TENANT',
           entityId: row.id,
@@ -409,40 +484,52 @@ function patchFor(
 }
 
 /**
- * Records the delivery and claims its keys in one statement. A concurrent delivery with the
- * same key makes this wait for it to commit, then conflict: duplicates are caught across
- * processes, not only within one.
+ * Claims the delivery's keys and records it, in one statement; undefined when every key is
+ * already claimed (a repeat: nothing is written). A concurrent delivery with the same key makes
+ * this wait for it to commit, then conflict: duplicates are caught across processes, not only
+ * within one. The keys go in first, under an id made here, so a repeat leaves no row behind
+ * and needs no rollback (their foreign key is checked at the end of the statement).
  */
-async function claim(tx: Tx, delivery: Delivery): Promise<string> {
-  const insert = tx
-    .insert(deliveries)
-    .values({
-      source: delivery.source,
-      eventTypes: delivery.events.map((e) => e.type),
-      status: 'unchanged',
-      signedAt: delivery.signedAt,
-      // A body of JSON `null` (kept as rejected) is the jsonb value null, not SQL's NULL.
-      body: delivery.body === null ? sql`'null'::jsonb` : delivery.body,
-      outcomes: [],
-    })
-    .returning({ id: deliveries.id });
+async function claim(tx: Tx, delivery: Delivery): Promise<string | undefined> {
+  const id = randomUUID();
   const keys = sql.join(
     delivery.keys.map((key) => sql`(${key})`),
     sql`, `,
   );
-  const claimed = resultRows<{ delivery_id: string }>(
+  const [claimed] = resultRows<{ id: string }>(
     await tx.execute(sql`
-      with stored as (${insert.getSQL()})
-      insert into ${deliveryKeys} (key, delivery_id)
-      select v.key, stored.id from stored, (values ${keys}) as v(key)
-      on conflict do nothing
-      returning delivery_id`),
+      with keyed as (
+        insert into ${deliveryKeys} (key, delivery_id)
+        select v.key, ${id}::uuid from (values ${keys}) as v(key)
+        on conflict do nothing
+        returning delivery_id
+      )
+      insert into ${deliveries} (id, source, event_types, status, signed_at, body, outcomes)
+      select ${id}::uuid, ${delivery.source}, array(select jsonb_array_elements_text(${JSON.stringify(delivery.events.map((e) => e.type))}::jsonb)),
+        'unchanged', ${delivery.signedAt.toISOString()}::timestamptz, ${JSON.stringify(delivery.body)}::jsonb, '[]'::jsonb
+      where exists (select from keyed)
+      returning id`),
   );
   // A repeat only when every key is known: a delivery with one new key is new (Polis signs
   // each header apart, so the same body sent a millisecond later shares a key with the first),
   // and keeps just its new keys; any subset of a stored delivery's keys is that delivery again.
-  if (claimed.length === 0) throw new DuplicateDelivery();
-  return claimed[0]!.delivery_id;
+  return claimed?.id;
+}
+
+/** Counts a repeat on the delivery it repeats. */
+async function recordDuplicate(tx: Tx, delivery: Delivery): Promise<IngestResult> {
+  const keys = sql.join(
+    delivery.keys.map((key) => sql`${key}`),
+    sql`, `,
+  );
+  const [original] = resultRows<{ id: string }>(
+    await tx.execute(sql`
+      update ${deliveries} set duplicates = duplicates + 1, last_duplicate_at = ${new Date().toISOString()}::timestamptz
+      where id = (select delivery_id from ${deliveryKeys} where key in (${keys}) limit 1)
+      returning id`),
+  );
+  if (!original) throw new Error('duplicate delivery key without a stored delivery');
+  return { deliveryId: original.id, status: 'duplicate', applied: 0, rejected: 0 };
 }
 
 function visible(row: LockedRow): Visible {
