@@ -1,7 +1,7 @@
 // Row access shared by every entity table. All five tables carry the same versioning columns
 // (db/schema.ts), so the ordering guard is written once against those columns; the columns
 // that differ per kind are produced by `dataColumns`, checked against each table's types.
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/open.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
@@ -115,6 +115,43 @@ export async function lockRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<Lo
     .where(keyCondition(kind, key))
     .for('no key update');
   return rows[0] ? toLocked(rows[0]) : undefined;
+}
+
+/** Identifies a row by its key within a kind (the map key of lockRows). */
+export function rowKey(kind: EntityKind, key: AnyKey): string {
+  return JSON.stringify([
+    kind,
+    key.provider,
+    kind === 'TENANT' ? (key as TenantKey).product : scopeOf(key as EntityKey),
+    key.externalId,
+  ]);
+}
+
+/**
+ * Reads and locks, in one statement, the rows of these keys that exist; a key without a row
+ * maps to null. Rows are locked in id order, so transactions that lock overlapping sets this
+ * way wait for each other instead of deadlocking.
+ */
+export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promise<Map<string, LockedRow | null>> {
+  const found = new Map<string, LockedRow | null>(keys.map((k) => [rowKey(kind, k), null]));
+  if (keys.length === 0) return found;
+  const table = TABLES[kind];
+  const rows = await tx
+    .select({
+      ...selection(kind),
+      provider: table.provider,
+      externalId: table.externalId,
+      scopeOrProduct: kind === 'TENANT' ? tenants.product : (table as typeof members).scope,
+    })
+    .from(table)
+    .where(or(...keys.map((k) => keyCondition(kind, k))))
+    .orderBy(asc(table.id))
+    .for('no key update');
+  for (const row of rows) {
+    const id = JSON.stringify([kind, row.provider, row.scopeOrProduct, row.externalId]);
+    found.set(id, toLocked(row));
+  }
+  return found;
 }
 
 /** Reads a row without locking it (parents are referenced, not changed). */

@@ -27,6 +27,8 @@ import {
   findRow,
   insertRow,
   lockRow,
+  lockRows,
+  rowKey,
   scopeOf,
   updateRow,
   type LockedRow,
@@ -93,6 +95,11 @@ interface Work {
   feed: FeedEntry[];
   /** Parent ids learned in this transaction; cached only once it commits. */
   learned: Map<string, string>;
+  /**
+   * Rows locked ahead for the batch's changes (null: no row then), by rowKey. An entry is
+   * used once: a row written since is read again.
+   */
+  locked: Map<string, LockedRow | null>;
 }
 
 /** Cache key of a parent row. */
@@ -116,7 +123,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     for (let attempt = 1; ; attempt++) {
       const learned = new Map<string, string>();
       try {
-        const result = await db.transaction((tx) => work({ tx, deliveryId: '', feed: [], learned }));
+        const result = await db.transaction((tx) => work({ tx, deliveryId: '', feed: [], learned, locked: new Map() }));
         for (const [k, v] of learned) parentIds.set(k, v);
         return result;
       } catch (error) {
@@ -131,6 +138,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     return inRetriedTransaction(async (work) => {
       const results: IngestResult[] = [];
       const records: DeliveryRecord[] = [];
+      if (batch.length > 1) await lockAhead(work, batch);
       for (const delivery of batch) {
         const deliveryId = await claim(work.tx, delivery);
         if (deliveryId === undefined) {
@@ -182,6 +190,40 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       await finish(work, [applied.record]);
       return applied.result;
     });
+  }
+
+  /**
+   * Locks every row the batch's changes name, one statement per kind, in a consistent order:
+   * a batch then waits on another batch's rows, never deadlocks with it over them, and each
+   * change finds its row without a round trip of its own.
+   */
+  async function lockAhead(work: Work, batch: Delivery[]): Promise<void> {
+    const keys = new Map<EntityKind, Map<string, DirectoryChange['key']>>();
+    for (const delivery of batch) {
+      for (const event of delivery.events) {
+        for (const change of event.changes) {
+          const ofKind = keys.get(change.entity) ?? new Map<string, DirectoryChange['key']>();
+          ofKind.set(rowKey(change.entity, change.key), change.key);
+          keys.set(change.entity, ofKind);
+        }
+      }
+    }
+    for (const [kind, ofKind] of keys) {
+      for (const [k, row] of await lockRows(work.tx, kind, [...ofKind.values()])) work.locked.set(k, row);
+    }
+  }
+
+  /** A change's row, locked: from the batch's read ahead when it is still fresh there. */
+  async function lockedRow(work: Work, change: DirectoryChange): Promise<LockedRow | undefined> {
+    const k = rowKey(change.entity, change.key);
+    if (work.locked.has(k)) {
+      const ahead = work.locked.get(k);
+      work.locked.delete(k);
+      if (ahead !== null) return ahead;
+      // No row when the batch began; one inserted since by this transaction is read below.
+      return undefined;
+    }
+    return lockRow(work.tx, change.entity, change.key);
   }
 
   /** Applies a delivery's events and records what became of them on its row. */
@@ -284,7 +326,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       return d;
     };
 
-    let row = await lockRow(tx, change.entity, change.key);
+    let row = await lockedRow(work, change);
     let before: Visible | undefined = row && visible(row);
     let decision: Decision;
     if (row) {
@@ -366,6 +408,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
 
     let row = await findRow(work.tx, 'TENANT', key);
     if (!row) {
+      work.locked.delete(rowKey('TENANT', key));
       // A provider without tenant events implies the tenant's whole description; otherwise
       // the tenant is a placeholder until its own event arrives.
       const initial = ref.implied ? { ...ref.implied, dataHash: hashJson(ref.implied) } : {};
@@ -398,6 +441,8 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     if (known) return known;
 
     let row: LockedRow | undefined = await findRow(work.tx, kind, key);
+    // What was locked ahead for this row no longer says what it holds.
+    work.locked.delete(rowKey(kind, key));
     if (row) {
       if (row.tenantId === null && row.dataHash === null) await adoptTenant(work.tx, kind, row.id, tenantId);
     } else {
