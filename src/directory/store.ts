@@ -139,8 +139,9 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       const results: IngestResult[] = [];
       const records: DeliveryRecord[] = [];
       if (batch.length > 1) await lockAhead(work, batch);
-      for (const delivery of batch) {
-        const deliveryId = await claim(work.tx, delivery);
+      const claimed = await claimAll(work.tx, batch);
+      for (const [i, delivery] of batch.entries()) {
+        const deliveryId = claimed[i];
         if (deliveryId === undefined) {
           results.push(await recordDuplicate(work.tx, delivery));
           continue;
@@ -529,36 +530,49 @@ function patchFor(
 }
 
 /**
- * Claims the delivery's keys and records it, in one statement; undefined when every key is
- * already claimed (a repeat: nothing is written). A concurrent delivery with the same key makes
- * this wait for it to commit, then conflict: duplicates are caught across processes, not only
- * within one. The keys go in first, under an id made here, so a repeat leaves no row behind
+ * Claims each delivery's keys and records it, for the whole batch in one statement (of the
+ * same text whatever the batch: the batch travels as one JSON parameter, so the statement is
+ * prepared once). Per delivery, in order, its id, or undefined when every one of its keys is
+ * already claimed (a repeat: nothing is written for it). A concurrent delivery with the same
+ * key makes this wait for it to commit, then conflict: duplicates are caught across processes,
+ * not only within one. Keys go in first, under ids made here, so a repeat leaves no row behind
  * and needs no rollback (their foreign key is checked at the end of the statement).
  */
-async function claim(tx: Tx, delivery: Delivery): Promise<string | undefined> {
-  const id = randomUUID();
-  const keys = sql.join(
-    delivery.keys.map((key) => sql`(${key})`),
-    sql`, `,
-  );
-  const [claimed] = resultRows<{ id: string }>(
+async function claimAll(tx: Tx, batch: Delivery[]): Promise<(string | undefined)[]> {
+  const ids = batch.map(() => randomUUID());
+  const rows = batch.map((d, i) => ({
+    i,
+    id: ids[i],
+    source: d.source,
+    event_types: d.events.map((e) => e.type),
+    signed_at: d.signedAt.toISOString(),
+    body: d.body,
+    keys: d.keys,
+  }));
+  const claimed = resultRows<{ id: string }>(
     await tx.execute(sql`
-      with keyed as (
+      with d as (
+        select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          as d (i int, id uuid, source text, event_types text[], signed_at timestamptz, body jsonb, keys text[])
+      ), keyed as (
         insert into ${deliveryKeys} (key, delivery_id)
-        select v.key, ${id}::uuid from (values ${keys}) as v(key)
+        select k.key, d.id from d cross join lateral unnest(d.keys) with ordinality as k (key, j)
+        order by d.i, k.j
         on conflict do nothing
         returning delivery_id
       )
       insert into ${deliveries} (id, source, event_types, status, signed_at, body, outcomes)
-      select ${id}::uuid, ${delivery.source}, array(select jsonb_array_elements_text(${JSON.stringify(delivery.events.map((e) => e.type))}::jsonb)),
-        'unchanged', ${delivery.signedAt.toISOString()}::timestamptz, ${JSON.stringify(delivery.body)}::jsonb, '[]'::jsonb
-      where exists (select from keyed)
+      -- A body of JSON null (kept as rejected) comes out of the record as SQL's NULL.
+      select d.id, d.source, d.event_types, 'unchanged', d.signed_at, coalesce(d.body, 'null'::jsonb), '[]'::jsonb
+      from d where d.id in (select delivery_id from keyed)
+      order by d.i
       returning id`),
   );
   // A repeat only when every key is known: a delivery with one new key is new (Polis signs
   // each header apart, so the same body sent a millisecond later shares a key with the first),
   // and keeps just its new keys; any subset of a stored delivery's keys is that delivery again.
-  return claimed?.id;
+  const stored = new Set(claimed.map((r) => r.id));
+  return ids.map((id) => (stored.has(id!) ? id : undefined));
 }
 
 /** Counts a repeat on the delivery it repeats. */
