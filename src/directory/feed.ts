@@ -13,6 +13,7 @@
 // applied something take it. Lock, insert and notify go in one statement: each round trip to
 // the database costs more than the SQL in it.
 import { sql, type SQL } from 'drizzle-orm';
+import { UNPREPARED } from '../db/unprepared.js';
 import { resultRows } from '../db/result.js';
 import { changes } from '../db/schema.js';
 import type { Tx } from './rows.js';
@@ -45,7 +46,7 @@ export async function appendToFeed(
   alongside?: SQL,
 ): Promise<number | undefined> {
   if (entries.length === 0) {
-    if (alongside) await tx.execute(alongside);
+    if (alongside) await tx.execute(sql`${sql.raw(UNPREPARED)}${alongside}`);
     return undefined;
   }
   const rows = sql.join(
@@ -56,7 +57,8 @@ export async function appendToFeed(
   );
   // The insert reads from `lock`, so the lock is held before the first seq is drawn.
   const [row] = resultRows<{ seq: string }>(
-    await tx.execute(sql`
+    // Its text varies with the number of entries: not prepared (see UNPREPARED).
+    await tx.execute(sql`${sql.raw(UNPREPARED)}
       with lock as (select pg_advisory_xact_lock(${FEED_LOCK}::bigint))
       ${alongside ? sql`, alongside as (${alongside})` : sql``}
       , inserted as (

@@ -1,9 +1,11 @@
 // Row access shared by every entity table. All five tables carry the same versioning columns
 // (db/schema.ts), so the ordering guard is written once against those columns; the columns
 // that differ per kind are produced by `dataColumns`, checked against each table's types.
-import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/open.js';
+import { UNPREPARED } from '../db/unprepared.js';
+import { resultRows } from '../db/result.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
 import type { StoredState } from './decide.js';
 import type {
@@ -135,21 +137,50 @@ export function rowKey(kind: EntityKind, key: AnyKey): string {
 export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promise<Map<string, LockedRow | null>> {
   const found = new Map<string, LockedRow | null>(keys.map((k) => [rowKey(kind, k), null]));
   if (keys.length === 0) return found;
-  const table = TABLES[kind];
-  const rows = await tx
-    .select({
-      ...selection(kind),
-      provider: table.provider,
-      externalId: table.externalId,
-      scopeOrProduct: kind === 'TENANT' ? tenants.product : (table as typeof members).scope,
-    })
-    .from(table)
-    .where(or(...keys.map((k) => keyCondition(kind, k))))
-    .orderBy(asc(table.id))
-    .for('no key update');
+  const part = sql.raw(kind === 'TENANT' ? 'product' : 'scope');
+  const tenantColumn = sql.raw(kind === 'TENANT' ? 't.id' : 't.tenant_id');
+  const status = sql.raw(kind === 'CONNECTION' || kind === 'MEMBER' ? 't.status' : 'null::text');
+  const wanted = sql.join(
+    keys.map((k) => sql`(${k.provider}, ${kind === 'TENANT' ? (k as TenantKey).product : scopeOf(k as EntityKey)}, ${k.externalId})`),
+    sql`, `,
+  );
+  const rows = resultRows<{
+    id: string;
+    live_version: string | null;
+    deleted_at: unknown;
+    data_version: string | null;
+    data_hash: string | null;
+    data_from_snapshot: boolean;
+    tenant_id: string | null;
+    status: string | null;
+    provider: string;
+    part: string;
+    external_id: string;
+  }>(
+    // Its text varies with the number of keys: run once per batch, not prepared. The row-value
+    // list is planned as index lookups on the natural key.
+    await tx.execute(sql`${sql.raw(UNPREPARED)}
+      select t.id, t.live_version, t.deleted_at, t.data_version, t.data_hash, t.data_from_snapshot,
+        ${tenantColumn} as tenant_id, ${status} as status, t.provider, t.${part} as part, t.external_id
+      from ${TABLES[kind]} as t
+      where (t.provider, t.${part}, t.external_id) in (${wanted})
+      order by t.id
+      for no key update`),
+  );
   for (const row of rows) {
-    const id = JSON.stringify([kind, row.provider, row.scopeOrProduct, row.externalId]);
-    found.set(id, toLocked(row));
+    found.set(
+      JSON.stringify([kind, row.provider, row.part, row.external_id]),
+      toLocked({
+        id: row.id,
+        liveVersion: row.live_version,
+        deletedAt: row.deleted_at,
+        dataVersion: row.data_version,
+        dataHash: row.data_hash,
+        dataFromSnapshot: row.data_from_snapshot,
+        tenantId: row.tenant_id,
+        status: row.status,
+      }),
+    );
   }
   return found;
 }
