@@ -12,6 +12,9 @@ export interface BatcherOptions<T, R> {
   run(items: T[]): Promise<R[]>;
   /** Most items in one batch. */
   maxBatch: number;
+  /** Weight of an item (bytes, say) and most weight in one batch; a batch takes at least one item. */
+  weigh?: (item: T) => number;
+  maxWeight?: number;
   /** Most batches worked on at once. */
   maxInFlight: number;
 }
@@ -43,7 +46,14 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
 
   const pump = () => {
     while (inFlight < options.maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, options.maxBatch);
+      let take = 0;
+      let weight = 0;
+      while (take < queue.length && take < options.maxBatch) {
+        weight += options.weigh?.(queue[take]!.item) ?? 0;
+        if (take > 0 && weight > (options.maxWeight ?? Infinity)) break;
+        take++;
+      }
+      const batch = queue.splice(0, take);
       inFlight++;
       void options
         .run(batch.map((w) => w.item))

@@ -69,6 +69,12 @@ export class DeliveryNotFound extends Error {
 
 const MAX_ATTEMPTS = 6;
 
+/** Most body bytes applied in one transaction (one delivery may be bigger, alone). */
+const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Most keys one row-locking statement names (Postgres takes at most 65,535 parameters). */
+const LOCK_CHUNK = 5000;
+
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface StoreOptions {
@@ -172,6 +178,9 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       }
     },
     maxBatch: options.batchMax ?? 50,
+    // One statement carries the batch's bodies: keep it to a few MiB, whatever the batch size.
+    weigh: (delivery) => delivery.bytes ?? 0,
+    maxWeight: BATCH_MAX_BYTES,
     maxInFlight: options.concurrency ?? 1,
   });
 
@@ -210,7 +219,10 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       }
     }
     for (const [kind, ofKind] of keys) {
-      for (const [k, row] of await lockRows(work.tx, kind, [...ofKind.values()])) work.locked.set(k, row);
+      const all = [...ofKind.values()];
+      for (let i = 0; i < all.length; i += LOCK_CHUNK) {
+        for (const [k, row] of await lockRows(work.tx, kind, all.slice(i, i + LOCK_CHUNK))) work.locked.set(k, row);
+      }
     }
   }
 

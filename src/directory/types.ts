@@ -137,6 +137,8 @@ export interface Delivery {
   /** The body with secrets removed. */
   body: Json;
   events: InboundEvent[];
+  /** Size of the body as received, when known: bounds how much one transaction carries. */
+  bytes?: number;
 }
 
 export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';

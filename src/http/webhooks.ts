@@ -98,6 +98,7 @@ export const webhookRoutes =
               events: [{ type: '', changes: [], rejected: `body cannot be stored as sent: ${problem} (kept with that part replaced)` }],
             }
           : source.parse(payload, verification.verified);
+        delivery.bytes = body.length;
         const rejected = delivery.events.filter((e) => e.rejected !== undefined);
         if (rejected.length > 0) {
           request.log.warn(

@@ -62,4 +62,20 @@ describe('batcher', () => {
     runs[1]!.finish();
     expect(await next).toBe('done 3');
   });
+
+  it('stops a batch at maxWeight, but always takes one item however heavy', async () => {
+    const runs: number[][] = [];
+    const batcher = createBatcher<number, number>({
+      maxBatch: 10,
+      maxInFlight: 1,
+      weigh: (n) => n,
+      maxWeight: 10,
+      run: async (items) => {
+        runs.push(items);
+        return items;
+      },
+    });
+    await Promise.all([50, 4, 5, 3, 2].map((n) => batcher.submit(n)));
+    expect(runs).toEqual([[50], [4, 5], [3, 2]]);
+  });
 });
