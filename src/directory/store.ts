@@ -174,7 +174,10 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       try {
         return (await ingestTogether(batch)).map((value): Settled<IngestResult> => ({ ok: true, value }));
       } catch {
-        return Promise.all(batch.map(alone));
+        // One after the other, in arrival order: as the batch would have applied them.
+        const settled: Settled<IngestResult>[] = [];
+        for (const delivery of batch) settled.push(await alone(delivery));
+        return settled;
       }
     },
     maxBatch: options.batchMax ?? 50,
