@@ -108,10 +108,6 @@ interface Work {
   locked: Map<string, LockedRow | null>;
 }
 
-/** Cache key of a parent row. */
-const parentKey = (kind: EntityKind, key: EntityKey & { product?: string }) =>
-  JSON.stringify([kind, key.provider, key.scope ?? '', key.externalId, key.product ?? '']);
-
 const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
 
 export function createDirectoryStore(db: Database, options: StoreOptions = {}): DirectoryStore {
@@ -418,13 +414,13 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
 
   async function ensureTenant(work: Work, ref: TenantRef, occurredAt: Date): Promise<string> {
     const key = { provider: ref.provider, externalId: ref.externalId, product: ref.product };
-    const cacheKey = parentKey('TENANT', key);
+    const cacheKey = rowKey('TENANT', key);
     const known = knownId(work, cacheKey);
     if (known) return known;
 
     let row = await findRow(work.tx, 'TENANT', key);
     if (!row) {
-      work.locked.delete(rowKey('TENANT', key));
+      work.locked.delete(cacheKey);
       // A provider without tenant events implies the tenant's whole description; otherwise
       // the tenant is a placeholder until its own event arrives.
       const initial = ref.implied ? { ...ref.implied, dataHash: hashJson(ref.implied) } : {};
@@ -452,13 +448,13 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     key: EntityKey & { kind?: string },
     tenantId: string,
   ): Promise<string> {
-    const cacheKey = parentKey(kind, key);
+    const cacheKey = rowKey(kind, key);
     const known = knownId(work, cacheKey);
     if (known) return known;
 
     let row: LockedRow | undefined = await findRow(work.tx, kind, key);
     // What was locked ahead for this row no longer says what it holds.
-    work.locked.delete(rowKey(kind, key));
+    work.locked.delete(cacheKey);
     if (row) {
       if (row.tenantId === null && row.dataHash === null) await adoptTenant(work.tx, kind, row.id, tenantId);
     } else {
