@@ -54,12 +54,20 @@ const CEILING_SCRIPT = fileURLToPath(new URL('./ingest-ceiling.sql', import.meta
 const polisSecret = randomBytes(32).toString('hex');
 const stytchSecret = `whsec_${randomBytes(32).toString('base64')}`;
 
+/** Ingest settings passed on to the server, to compare them (README, Configuration). */
+const TUNING = Object.fromEntries(
+  ['INGEST_BATCH_MAX', 'INGEST_CONCURRENCY', 'DATABASE_PREPARED_STATEMENTS']
+    .filter((name) => process.env[name] !== undefined)
+    .map((name) => [name, process.env[name]!]),
+);
+
 const startServer = (env: Record<string, string>): Promise<BenchServer> =>
   startBenchServer({
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     POLIS_WEBHOOK_SECRET: polisSecret,
     STYTCH_WEBHOOK_SECRET: stytchSecret,
+    ...TUNING,
     ...env,
   });
 
@@ -378,7 +386,8 @@ function ceilingRow(r: CeilingResult): string {
 async function main() {
   console.log(
     `ingest benchmark: ${CONCURRENCY} concurrent senders, ${WARMUP} s warm-up, ${SECONDS} s measured; ` +
-      `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+      `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}` +
+      (Object.keys(TUNING).length > 0 ? `; server with ${Object.entries(TUNING).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''),
   );
   const rows: string[] = [];
   const notes: string[] = [];

@@ -1,7 +1,7 @@
 // Row access shared by every entity table. All five tables carry the same versioning columns
 // (db/schema.ts), so the ordering guard is written once against those columns; the columns
 // that differ per kind are produced by `dataColumns`, checked against each table's types.
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/open.js';
 import { UNPREPARED } from '../db/unprepared.js';
@@ -185,6 +185,35 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
   return found;
 }
 
+/**
+ * When each of these directories ended (its delete's version), by rowKey('CONNECTION', key):
+ * null when it has not ended or is not stored. One statement for a batch's directories.
+ *
+ * The rows are share-locked until the transaction ends. A directory's delete updates its row
+ * and then ends what it provisioned; without the lock, a member this transaction adds to a
+ * directory it read as live could commit after the delete looked for the directory's members,
+ * and stay live for good. With it, the delete waits for this transaction (and then finds the
+ * member), or this transaction waits for the delete (and reads that the directory ended).
+ */
+export async function directoryEnds(tx: Tx, keys: EntityKey[]): Promise<Map<string, string | null>> {
+  const ends = new Map<string, string | null>(keys.map((k) => [rowKey('CONNECTION', k), null]));
+  if (keys.length === 0) return ends;
+  const wanted = sql.join(
+    keys.map((k) => sql`(${k.provider}, ${scopeOf(k)}, ${k.externalId})`),
+    sql`, `,
+  );
+  const rows = resultRows<{ provider: string; scope: string; external_id: string; ended: string | null }>(
+    // Varies with the number of keys: not prepared (see UNPREPARED).
+    await tx.execute(sql`${sql.raw(UNPREPARED)}
+      select provider, scope, external_id, ended_at_version as ended from ${connections}
+      where (provider, scope, external_id) in (${wanted}) and kind = 'DIRECTORY'
+      order by id
+      for share`),
+  );
+  for (const row of rows) ends.set(JSON.stringify(['CONNECTION', row.provider, row.scope, row.external_id]), row.ended);
+  return ends;
+}
+
 /** Reads a row without locking it (parents are referenced, not changed). */
 export async function findRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<LockedRow | undefined> {
   const rows = await tx.select(selection(kind)).from(TABLES[kind]).where(keyCondition(kind, key));
@@ -192,7 +221,7 @@ export async function findRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<Lo
 }
 
 /** The key columns of a new row, plus whatever a placeholder of this kind needs. */
-function keyColumns(kind: EntityKind, key: AnyKey): Record<string, unknown> {
+export function keyColumns(kind: EntityKind, key: AnyKey): Record<string, unknown> {
   const columns: Record<string, unknown> = { provider: key.provider, externalId: key.externalId };
   if (kind === 'TENANT') columns.product = (key as TenantKey).product;
   else columns.scope = scopeOf(key as EntityKey);
@@ -219,17 +248,83 @@ export async function insertRow(
   return rows[0] ? toLocked(rows[0]) : undefined;
 }
 
-export async function updateRow(
-  tx: Tx,
-  kind: EntityKind,
-  id: string,
-  values: Record<string, unknown>,
-): Promise<void> {
+/** Column names by Drizzle property name, per kind. */
+const COLUMN_NAMES = Object.fromEntries(
+  Object.entries(TABLES).map(([kind, table]) => [
+    kind,
+    new Map(Object.entries(getTableColumns(table)).map(([property, column]) => [property, column.name])),
+  ]),
+) as Record<EntityKind, Map<string, string>>;
+
+/** A row to write: Drizzle property names to values, `id` included. */
+export type RowValues = Record<string, unknown> & { id: string };
+
+/**
+ * Rows of one kind grouped by the columns they set, each group as one JSON array keyed by
+ * column name: one statement per group, of a text that depends on the columns only (so it
+ * is prepared once), whatever the number of rows.
+ */
+function byColumns(kind: EntityKind, rows: RowValues[]): { columns: string[]; json: string }[] {
+  const names = COLUMN_NAMES[kind];
+  const groups = new Map<string, { columns: string[]; rows: Record<string, unknown>[] }>();
+  for (const row of rows) {
+    const properties = Object.keys(row).filter((p) => row[p] !== undefined).sort();
+    const signature = properties.join(',');
+    let group = groups.get(signature);
+    if (!group) {
+      group = {
+        columns: properties.map((p) => {
+          const name = names.get(p);
+          if (!name) throw new Error(`${kind} has no column ${p}`);
+          return name;
+        }),
+        rows: [],
+      };
+      groups.set(signature, group);
+    }
+    group.rows.push(Object.fromEntries(properties.map((p, i) => [group.columns[i], row[p]])));
+  }
+  return [...groups.values()].map((g) => ({ columns: g.columns, json: JSON.stringify(g.rows) }));
+}
+
+const columnList = (columns: string[], prefix = '') =>
+  sql.raw(columns.map((c) => `${prefix}"${c}"`).join(', '));
+
+/**
+ * Inserts rows of one kind, skipping those whose key already has a row (another transaction
+ * got there first). Returns the ids of the rows inserted. The rows travel as JSON and are
+ * typed by the table's own row type, so a batch of any size is one statement per column set.
+ */
+export async function insertRows(tx: Tx, kind: EntityKind, rows: RowValues[]): Promise<Set<string>> {
   const table = TABLES[kind];
-  await tx
-    .update(table as PgTable)
-    .set({ ...values, updatedAt: new Date() })
-    .where(eq(table.id, id));
+  const inserted = await Promise.all(
+    byColumns(kind, rows).map(async ({ columns, json }) =>
+      resultRows<{ id: string }>(
+        await tx.execute(sql`
+          insert into ${table} (${columnList(columns)})
+          select ${columnList(columns, 'v.')} from jsonb_populate_recordset(null::${table}, ${json}::jsonb) as v
+          on conflict do nothing
+          returning id`),
+      ),
+    ),
+  );
+  return new Set(inserted.flat().map((r) => r.id));
+}
+
+/** Updates rows of one kind by id, each with its own values: one statement per column set. */
+export async function updateRows(tx: Tx, kind: EntityKind, rows: RowValues[]): Promise<void> {
+  const table = TABLES[kind];
+  await Promise.all(
+    byColumns(kind, rows).map(({ columns, json }) => {
+      const set: SQL = sql.raw(
+        [...columns.filter((c) => c !== 'id').map((c) => `"${c}" = v."${c}"`), '"updated_at" = now()'].join(', '),
+      );
+      return tx.execute(sql`
+        update ${table} as t set ${set}
+        from jsonb_populate_recordset(null::${table}, ${json}::jsonb) as v
+        where t.id = v.id`);
+    }),
+  );
 }
 
 /**

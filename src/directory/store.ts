@@ -24,15 +24,19 @@ import { appendToFeed, type FeedEntry } from './feed.js';
 import {
   adoptTenant,
   dataColumns,
+  directoryEnds,
   findRow,
   insertRow,
+  insertRows,
+  keyColumns,
   lockRow,
   lockRows,
   rowKey,
   scopeOf,
-  updateRow,
+  updateRows,
   type LockedRow,
   type ResolvedRefs,
+  type RowValues,
   type Tx,
 } from './rows.js';
 import type {
@@ -82,6 +86,12 @@ export interface StoreOptions {
   batchMax?: number;
   /** Most ingest transactions at work at once (default 1). */
   concurrency?: number;
+  /**
+   * Hold a transaction's change writes and send them together (default true). Off, each is
+   * sent and awaited as it is decided: the plain path every failure falls back to, and what
+   * tests compare the fast path against.
+   */
+  pipelined?: boolean;
 }
 
 /** What a delivery's row is given once its events are applied. */
@@ -102,11 +112,41 @@ interface Work {
   /** Parent ids learned in this transaction; cached only once it commits. */
   learned: Map<string, string>;
   /**
-   * Rows locked ahead for the batch's changes (null: no row then), by rowKey. An entry is
-   * used once: a row written since is read again.
+   * The batch's rows as this transaction has left them (null: no row), by rowKey: read and
+   * locked ahead, then kept up to date by each change applied. A row something else writes
+   * (a parent adopting its tenant) is dropped from here and read again.
    */
   locked: Map<string, LockedRow | null>;
+  /**
+   * Whether change writes are held and sent together (one statement per table and column
+   * set, all in one round trip) when the transaction next reads or ends, instead of one by
+   * one as they are decided.
+   */
+  pipelined: boolean;
+  /** Writes held (pipelined mode). */
+  held: HeldWrite[];
+  /** Rows those writes touch: another write to one of them sends them first. */
+  unsettled: Set<string>;
+  /** When a directory ended (null: it has not), by the directory's rowKey, read ahead. */
+  directoryEnds: Map<string, string | null>;
 }
+
+/**
+ * A pipelined insert found its row already there: another transaction committed it after
+ * this one read ahead. What was decided after it assumed a new row, so the transaction is
+ * run again one write at a time, which handles the race in place.
+ */
+class InsertRaced extends Error {}
+
+/** A change's write, held until the transaction next reads or ends. */
+interface HeldWrite {
+  kind: EntityKind;
+  op: 'insert' | 'update';
+  values: RowValues;
+}
+
+/** Tables in the order their rows are written: a table before those that refer to it. */
+const WRITE_ORDER: EntityKind[] = ['TENANT', 'CONNECTION', 'MEMBER', 'GROUP', 'MEMBERSHIP'];
 
 const NO_REFS: ResolvedRefs = { tenantId: null, connectionId: null, groupId: null, memberId: null };
 
@@ -121,11 +161,23 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
    * touching the same rows in a different order); parent ids it learned are cached once it
    * has committed.
    */
-  async function inRetriedTransaction<T>(work: (w: Work) => Promise<T>): Promise<T> {
+  async function inRetriedTransaction<T>(pipelined: boolean, work: (w: Work) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const learned = new Map<string, string>();
       try {
-        const result = await db.transaction((tx) => work({ tx, deliveryId: '', feed: [], learned, locked: new Map() }));
+        const result = await db.transaction((tx) =>
+          work({
+            tx,
+            deliveryId: '',
+            feed: [],
+            learned,
+            locked: new Map(),
+            pipelined,
+            held: [],
+            unsettled: new Set(),
+            directoryEnds: new Map(),
+          }),
+        );
         for (const [k, v] of learned) parentIds.set(k, v);
         return result;
       } catch (error) {
@@ -136,8 +188,8 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   }
 
   /** Applies deliveries in one transaction, in order; each result is its delivery's. */
-  async function ingestTogether(batch: Delivery[]): Promise<IngestResult[]> {
-    return inRetriedTransaction(async (work) => {
+  async function ingestTogether(batch: Delivery[], pipelined: boolean): Promise<IngestResult[]> {
+    return inRetriedTransaction(pipelined, async (work) => {
       const results: IngestResult[] = [];
       const records: DeliveryRecord[] = [];
       if (batch.length > 1) await lockAhead(work, batch);
@@ -152,27 +204,35 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         records.push(applied.record);
         results.push(applied.result);
       }
+      await settle(work);
       await finish(work, records);
       return results;
     });
   }
 
-  // A batch that fails for a reason other than a retryable conflict is applied again one
-  // delivery at a time: the delivery at fault fails alone, its batchmates are stored.
+  // Writes are pipelined first. A transaction that fails for a reason other than a retryable
+  // conflict is applied again one write at a time, and a batch one delivery at a time: the
+  // delivery at fault fails alone, its batchmates are stored, and no error is final until it
+  // has been seen without pipelining.
+  const pipelined = options.pipelined ?? true;
   const batcher = createBatcher<Delivery, Settled<IngestResult>>({
     run: async (batch) => {
-      const alone = (delivery: Delivery) =>
-        ingestTogether([delivery]).then(
+      const alone = (delivery: Delivery, pipelined: boolean) =>
+        ingestTogether([delivery], pipelined).then(
           ([value]): Settled<IngestResult> => ({ ok: true, value: value! }),
           (error: unknown): Settled<IngestResult> => ({ ok: false, error }),
         );
-      if (batch.length === 1) return [await alone(batch[0]!)];
+      if (batch.length === 1) {
+        if (!pipelined) return [await alone(batch[0]!, false)];
+        const first = await alone(batch[0]!, true);
+        return [first.ok ? first : await alone(batch[0]!, false)];
+      }
       try {
-        return (await ingestTogether(batch)).map((value): Settled<IngestResult> => ({ ok: true, value }));
+        return (await ingestTogether(batch, pipelined)).map((value): Settled<IngestResult> => ({ ok: true, value }));
       } catch {
         // One after the other, in arrival order: as the batch would have applied them.
         const settled: Settled<IngestResult>[] = [];
-        for (const delivery of batch) settled.push(await alone(delivery));
+        for (const delivery of batch) settled.push(await alone(delivery, false));
         return settled;
       }
     },
@@ -190,7 +250,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   }
 
   async function replay(deliveryId: string, delivery: Delivery): Promise<IngestResult> {
-    return inRetriedTransaction(async (work) => {
+    return inRetriedTransaction(false, async (work) => {
       const [row] = resultRows<{ id: string }>(
         await work.tx.execute(sql`select id from ${deliveries} where id = ${deliveryId}::uuid for update`),
       );
@@ -208,12 +268,15 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
    */
   async function lockAhead(work: Work, batch: Delivery[]): Promise<void> {
     const keys = new Map<EntityKind, Map<string, DirectoryChange['key']>>();
+    const directories = new Map<string, EntityKey>();
     for (const delivery of batch) {
       for (const event of delivery.events) {
         for (const change of event.changes) {
           const ofKind = keys.get(change.entity) ?? new Map<string, DirectoryChange['key']>();
           ofKind.set(rowKey(change.entity, change.key), change.key);
           keys.set(change.entity, ofKind);
+          const directory = directoryOf(change);
+          if (directory) directories.set(rowKey('CONNECTION', directory), directory);
         }
       }
     }
@@ -223,18 +286,17 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         for (const [k, row] of await lockRows(work.tx, kind, all.slice(i, i + LOCK_CHUNK))) work.locked.set(k, row);
       }
     }
+    const all = [...directories.values()];
+    for (let i = 0; i < all.length; i += LOCK_CHUNK) {
+      for (const [k, version] of await directoryEnds(work.tx, all.slice(i, i + LOCK_CHUNK))) work.directoryEnds.set(k, version);
+    }
   }
 
-  /** A change's row, locked: from the batch's read ahead when it is still fresh there. */
+  /** A change's row, locked: as this transaction has left it, or read now. */
   async function lockedRow(work: Work, change: DirectoryChange): Promise<LockedRow | undefined> {
     const k = rowKey(change.entity, change.key);
-    if (work.locked.has(k)) {
-      const ahead = work.locked.get(k);
-      work.locked.delete(k);
-      if (ahead !== null) return ahead;
-      // No row when the batch began; one inserted since by this transaction is read below.
-      return undefined;
-    }
+    if (work.locked.has(k)) return work.locked.get(k) ?? undefined;
+    await settle(work);
     return lockRow(work.tx, change.entity, change.key);
   }
 
@@ -244,7 +306,6 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     deliveryId: string,
     delivery: Delivery,
   ): Promise<{ result: IngestResult; record: DeliveryRecord }> {
-    const { tx } = work;
     work.deliveryId = deliveryId;
     const fedBefore = work.feed.length;
     const outcomes: Json[] = [];
@@ -273,7 +334,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
           version: change.version,
           outcome,
         });
-        for (const ended of await endedWith(tx, change)) {
+        for (const ended of await endedWith(work, change)) {
           const endedOutcome = await applyChange(work, ended);
           counts[endedOutcome]++;
           results.push({ entity: ended.entity, externalId: ended.key.externalId, op: 'delete', version: ended.version, outcome: endedOutcome, endedWithDirectory: true });
@@ -329,12 +390,13 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     const refs = await resolveRefs(work, change);
     const hash = change.data === undefined ? null : hashJson(change.data);
     const incoming = { op: change.op, version: change.version, dataHash: hash };
+    const k = rowKey(change.entity, change.key);
 
     // Decides against a stored row and writes what the decision changes.
     const applyTo = async (stored: LockedRow): Promise<Decision> => {
       const d = decide(stored, incoming);
       const patch = patchFor(change, refs, hash, d);
-      if (patch) await updateRow(tx, change.entity, stored.id, patch);
+      if (patch) await write(work, k, { kind: change.entity, op: 'update', values: { ...patch, id: stored.id } });
       return d;
     };
 
@@ -344,15 +406,22 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     if (row) {
       decision = await applyTo(row);
     } else {
-      // A new row is inserted with what the change decides for it, in one statement.
+      // A new row is inserted with what the change decides for it, in one statement, under an
+      // id made here, so that nothing waits for the insert to learn it.
       decision = decide(UNSEEN, incoming);
-      const initial = change.entity === 'TENANT' || !refs.tenantId ? {} : { tenantId: refs.tenantId };
-      const inserted = await insertRow(tx, change.entity, change.key, {
-        ...initial,
+      const tenantId = change.entity === 'TENANT' ? null : refs.tenantId;
+      const id = randomUUID();
+      const values: RowValues = {
+        ...keyColumns(change.entity, change.key),
+        ...(tenantId ? { tenantId } : {}),
         ...patchFor(change, refs, hash, decision),
-      });
-      if (inserted) {
-        row = { ...UNSEEN, id: inserted.id, tenantId: null };
+        id,
+      };
+      if (work.pipelined) {
+        await write(work, k, { kind: change.entity, op: 'insert', values });
+        row = { ...UNSEEN, id, tenantId };
+      } else if ((await insertRows(tx, change.entity, [values])).has(id)) {
+        row = { ...UNSEEN, id, tenantId };
       } else {
         // Another transaction inserted it first and has committed by now.
         row = await lockRow(tx, change.entity, change.key);
@@ -361,6 +430,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         decision = await applyTo(row);
       }
     }
+    work.locked.set(k, afterDecision(row, decision, change, refs, hash));
 
     const after: Visible = {
       hasData: decision.takeData || row.dataHash !== null,
@@ -418,6 +488,8 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     const known = knownId(work, cacheKey);
     if (known) return known;
 
+    // Reads (and maybe writes) in place: what is in flight lands first.
+    await settle(work);
     let row = await findRow(work.tx, 'TENANT', key);
     if (!row) {
       work.locked.delete(cacheKey);
@@ -452,9 +524,12 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     const known = knownId(work, cacheKey);
     if (known) return known;
 
+    await settle(work);
     let row: LockedRow | undefined = await findRow(work.tx, kind, key);
-    // What was locked ahead for this row no longer says what it holds.
+    // What was locked ahead for this row no longer says what it holds; and a directory first
+    // seen now may have been created (and ended) since the batch read ahead.
     work.locked.delete(cacheKey);
+    work.directoryEnds.delete(cacheKey);
     if (row) {
       if (row.tenantId === null && row.dataHash === null) await adoptTenant(work.tx, kind, row.id, tenantId);
     } else {
@@ -470,6 +545,50 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
 }
 
 /**
+ * Sends the held writes, one statement per table and column set, all at once (postgres.js
+ * pipelines them on the transaction's connection), and waits for them. Throws InsertRaced when
+ * an insert found its row already there, else the first error.
+ */
+async function settle(work: Work): Promise<void> {
+  if (work.held.length === 0) return;
+  const held = work.held;
+  work.held = [];
+  work.unsettled.clear();
+  const sent: Promise<unknown>[] = [];
+  let raced = false;
+  for (const kind of WRITE_ORDER) {
+    const inserts = held.filter((w) => w.kind === kind && w.op === 'insert').map((w) => w.values);
+    const updates = held.filter((w) => w.kind === kind && w.op === 'update').map((w) => w.values);
+    if (inserts.length > 0) {
+      sent.push(
+        insertRows(work.tx, kind, inserts).then((ids) => {
+          if (ids.size < inserts.length) raced = true;
+        }),
+      );
+    }
+    if (updates.length > 0) sent.push(updateRows(work.tx, kind, updates));
+  }
+  const results = await Promise.allSettled(sent);
+  // A race explains whatever failed after it (a reference to the row it did not insert).
+  if (raced) throw new InsertRaced();
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** A change's write: sent at once, or (pipelined) held until the transaction next reads. */
+async function write(work: Work, k: string, held: HeldWrite): Promise<void> {
+  if (!work.pipelined) {
+    if (held.op === 'insert') await insertRows(work.tx, held.kind, [held.values]);
+    else await updateRows(work.tx, held.kind, [held.values]);
+    return;
+  }
+  // Two writes to one row land in order only if the first is sent before the second is held.
+  if (work.unsettled.has(k)) await settle(work);
+  work.held.push(held);
+  work.unsettled.add(k);
+}
+
+/**
  * What a change ends besides its own object: a directory ends with what it provisioned.
  * Identity providers delete a directory's users and groups with it without sending their
  * events (Polis does), so:
@@ -481,21 +600,24 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
  * Memberships are not ended here: a membership of an ended member or group no longer counts
  * when read (graphql/filters.ts), whatever order its events came in.
  */
-async function endedWith(tx: Tx, change: DirectoryChange): Promise<DirectoryChange[]> {
+async function endedWith(work: Work, change: DirectoryChange): Promise<DirectoryChange[]> {
+  const { tx } = work;
   const ending = (entity: 'MEMBER' | 'GROUP', rows: { provider: Provider; scope: string; external_id: string }[], version: string) =>
     rows.map(
       (r) => ({ entity, op: 'delete', key: { provider: r.provider, scope: r.scope, externalId: r.external_id }, version }) as DirectoryChange,
     );
 
   if (change.entity === 'CONNECTION' && change.op === 'delete' && change.key.kind === 'DIRECTORY') {
-    const [directory] = resultRows<{ id: string }>(
+    await settle(work);
+    const [directory] = resultRows<{ id: string; ended: string }>(
       await tx.execute(sql`
         update ${connections} set ended_at_version = greatest(coalesce(ended_at_version, ''), ${change.version})
         where provider = ${change.key.provider} and scope = ${scopeOf(change.key)} and external_id = ${change.key.externalId}
           and kind = 'DIRECTORY'
-        returning id`),
+        returning id, ended_at_version as ended`),
     );
     if (!directory) return [];
+    work.directoryEnds.set(rowKey('CONNECTION', change.key), directory.ended);
     const provisioned = (table: typeof members | typeof groups) =>
       tx.execute(sql`select provider, scope, external_id from ${table} where connection_id = ${directory.id} order by external_id`);
     return [
@@ -503,18 +625,49 @@ async function endedWith(tx: Tx, change: DirectoryChange): Promise<DirectoryChan
       ...ending('GROUP', resultRows(await provisioned(groups)), change.version),
     ];
   }
-  if ((change.entity === 'MEMBER' || change.entity === 'GROUP') && change.data?.directory) {
-    const [ended] = resultRows<{ version: string | null }>(
-      await tx.execute(sql`
-        select ended_at_version as version from ${connections}
-        where provider = ${change.data.directory.provider} and scope = ${scopeOf(change.data.directory)}
-          and external_id = ${change.data.directory.externalId} and kind = 'DIRECTORY'`),
-    );
-    if (ended?.version) {
-      return ending(change.entity, [{ provider: change.key.provider, scope: scopeOf(change.key), external_id: change.key.externalId }], ended.version);
+  const directory = directoryOf(change);
+  if (directory) {
+    const dk = rowKey('CONNECTION', directory);
+    let version = work.directoryEnds.get(dk);
+    if (version === undefined) {
+      await settle(work);
+      version = (await directoryEnds(tx, [directory])).get(dk) ?? null;
+      work.directoryEnds.set(dk, version);
+    }
+    if (version) {
+      const key = change.key as EntityKey;
+      return ending(change.entity as 'MEMBER' | 'GROUP', [{ provider: key.provider, scope: scopeOf(key), external_id: key.externalId }], version);
     }
   }
   return [];
+}
+
+/** The directory a member or group says it came from, if any. */
+function directoryOf(change: DirectoryChange): EntityKey | undefined {
+  if ((change.entity === 'MEMBER' || change.entity === 'GROUP') && change.data?.directory) return change.data.directory;
+  return undefined;
+}
+
+/** A row as a change leaves it: what the decision wrote over what was there. */
+function afterDecision(
+  row: LockedRow,
+  decision: Decision,
+  change: DirectoryChange,
+  refs: ResolvedRefs,
+  hash: string | null,
+): LockedRow {
+  const { live, takeData } = decision;
+  return {
+    id: row.id,
+    liveVersion: live ? live.version : row.liveVersion,
+    deleted: live ? live.deleted : row.deleted,
+    dataVersion: takeData ? change.version : row.dataVersion,
+    dataHash: takeData ? hash : row.dataHash,
+    dataFromSnapshot: takeData ? change.op === 'snapshot' : row.dataFromSnapshot,
+    // A tenant's row stands for its own tenant; data names the others' (dataColumns).
+    tenantId: change.entity === 'TENANT' ? row.id : takeData ? refs.tenantId : row.tenantId,
+    status: takeData ? statusOf(change) : row.status,
+  };
 }
 
 /** The columns a decision writes, or undefined when it writes nothing. */

@@ -13,7 +13,7 @@ import { createDirectoryStore } from '../../src/directory/store.js';
 import type { Delivery, IngestResult } from '../../src/directory/types.js';
 import { stytchTimestamp } from '../../src/samples/events.js';
 import { createStytchSource } from '../../src/sources/stytch/index.js';
-import { backend } from '../support/backend.js';
+import { backend, openTestDatabase } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { directoryState } from '../support/rejected.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -123,7 +123,8 @@ describe(`group commit (${backend})`, () => {
         const deliveries = deliveriesOf(ns, steps);
         if (deliveries.length === 0) return;
 
-        const sequential = createDirectoryStore(oneByOne.database.db, { batchMax: 1, concurrency: 1 });
+        // The plain path: one delivery per transaction, each write sent and awaited in turn.
+        const sequential = createDirectoryStore(oneByOne.database.db, { batchMax: 1, concurrency: 1, pipelined: false });
         const expected: IngestResult[] = [];
         for (const d of deliveries) expected.push(await sequential.ingest(d));
 
@@ -144,7 +145,7 @@ describe(`group commit (${backend})`, () => {
     const ns = `gcc${process.pid}x${randomBytes(2).toString('hex')}`;
     const steps = fc.sample(step, { numRuns: 200, seed: 7 });
     const deliveries = deliveriesOf(ns, steps);
-    const sequential = createDirectoryStore(oneByOne.database.db, { batchMax: 1, concurrency: 1 });
+    const sequential = createDirectoryStore(oneByOne.database.db, { batchMax: 1, concurrency: 1, pipelined: false });
     for (const d of deliveries) await sequential.ingest(d);
     const batched = createDirectoryStore(together.database.db, { batchMax: 7, concurrency: 3 });
     const actual = await Promise.all(deliveries.map((d) => batched.ingest(d)));
@@ -183,5 +184,50 @@ describe(`group commit (${backend})`, () => {
     expect(c.status).toBe('fulfilled');
     const stored = await query(together.database, sql`select external_id from members where external_id like ${`${ns}%`} order by 1`);
     expect(stored.map((r) => r.external_id)).toEqual([`${ns}-member-1`, `${ns}-member-3`]);
+  });
+});
+
+describe(`a batch's writes (${backend})`, () => {
+  it('are one statement per table, whatever the batch size, and the same as one at a time', async () => {
+    const statements: string[] = [];
+    const database = await openTestDatabase({ onQuery: (q) => statements.push(q) });
+    try {
+      const ns = `gcw${process.pid}x${randomBytes(2).toString('hex')}`;
+      const created = deliveriesOf(
+        ns,
+        Array.from({ length: 20 }, (_, id) => ({ kind: 'member' as const, id, action: 'CREATE' as const, at: 1, name: 0 })),
+      );
+      const updated = deliveriesOf(
+        ns,
+        Array.from({ length: 20 }, (_, id) => ({ kind: 'member' as const, id, action: 'UPDATE' as const, at: 2, name: 1 })),
+      );
+      const store = createDirectoryStore(database.handle.db, { batchMax: 50, concurrency: 1 });
+      const count = (pattern: RegExp) => statements.filter((q) => pattern.test(q)).length;
+
+      // Handed over in one go, each set is one batch.
+      const results = [
+        ...(await Promise.all(created.map((d) => store.ingest(d)))),
+        ...(await Promise.all(updated.map((d) => store.ingest(d)))),
+      ];
+      expect(results.map((r) => r.status)).toEqual(Array(40).fill('applied'));
+      expect(count(/insert into "members"/)).toBe(1);
+      expect(count(/update "members"/)).toBe(1);
+
+      const reference = createDirectoryStore(oneByOne.database.db, { batchMax: 1, concurrency: 1, pipelined: false });
+      for (const d of [...created, ...updated]) await reference.ingest(d);
+      const stored = await query(
+        database.handle,
+        sql`select external_id, email, name, live_version, data_version from members where external_id like ${`${ns}%`} order by 1`,
+      );
+      expect(stored).toHaveLength(20);
+      expect(stored).toEqual(
+        await query(
+          oneByOne.database,
+          sql`select external_id, email, name, live_version, data_version from members where external_id like ${`${ns}%`} order by 1`,
+        ),
+      );
+    } finally {
+      await database.dispose();
+    }
   });
 });
