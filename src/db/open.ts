@@ -14,7 +14,6 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { acquirePgliteLock } from './pglite-lock.js';
-import { UNPREPARED } from './unprepared.js';
 import { resultRows } from './result.js';
 import * as schema from './schema.js';
 
@@ -143,7 +142,8 @@ async function openPglite(
  * asks the server for the parameters' types, then executes), and Drizzle asks for unprepared
  * ones unless a query is given a name. Prepared, a statement costs one round trip from its
  * second use on each connection: half the round trips of a delivery, and of a page. Statements
- * are kept per connection until it is recycled; those marked UNPREPARED are not prepared.
+ * are kept per connection until it is recycled. Statements that carry a batch pass it as one
+ * JSON parameter, so their text, and the number of statements kept, does not grow with it.
  */
 function alwaysPrepared<T extends postgres.Sql<Record<string, never>>>(sql: T): T {
   type Callback = (inner: postgres.Sql<Record<string, never>>) => unknown;
@@ -155,7 +155,7 @@ function alwaysPrepared<T extends postgres.Sql<Record<string, never>>>(sql: T): 
     get(target, property) {
       if (property === 'unsafe') {
         return (query: string, parameters?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
-          target.unsafe(query, parameters, { ...options, prepare: !query.startsWith(UNPREPARED) });
+          target.unsafe(query, parameters, { ...options, prepare: true });
       }
       if (property === 'begin' || property === 'savepoint') {
         const method = Reflect.get(target, property) as (...args: unknown[]) => unknown;

@@ -13,7 +13,6 @@
 // applied something take it. Lock, insert and notify go in one statement: each round trip to
 // the database costs more than the SQL in it.
 import { sql, type SQL } from 'drizzle-orm';
-import { UNPREPARED } from '../db/unprepared.js';
 import { resultRows } from '../db/result.js';
 import { changes } from '../db/schema.js';
 import type { Tx } from './rows.js';
@@ -38,7 +37,8 @@ export interface FeedEntry {
 /**
  * Appends the entries and notifies listeners, running `alongside` (another data-modifying
  * statement of the same transaction) in the same round trip. Returns the highest seq written,
- * or undefined when there was nothing to write.
+ * or undefined when there was nothing to write. The entries travel as one JSON parameter, so
+ * the statement's text is the same for any number of them (prepared once per connection).
  */
 export async function appendToFeed(
   tx: Tx,
@@ -46,25 +46,23 @@ export async function appendToFeed(
   alongside?: SQL,
 ): Promise<number | undefined> {
   if (entries.length === 0) {
-    if (alongside) await tx.execute(sql`${sql.raw(UNPREPARED)}${alongside}`);
+    if (alongside) await tx.execute(alongside);
     return undefined;
   }
-  const rows = sql.join(
-    entries.map(
-      (e) => sql`(${e.tenantId}, ${e.entity}, ${e.entityId}, ${e.action}, ${e.occurredAt.toISOString()}, ${e.deliveryId})`,
-    ),
-    sql`, `,
+  const rows = JSON.stringify(
+    entries.map((e) => [e.tenantId, e.entity, e.entityId, e.action, e.occurredAt.toISOString(), e.deliveryId]),
   );
-  // The insert reads from `lock`, so the lock is held before the first seq is drawn.
+  // The insert reads from `lock`, so the lock is held before the first seq is drawn; rows are
+  // numbered in the order given (the order the transaction applied them).
   const [row] = resultRows<{ seq: string }>(
-    // Its text varies with the number of entries: not prepared (see UNPREPARED).
-    await tx.execute(sql`${sql.raw(UNPREPARED)}
+    await tx.execute(sql`
       with lock as (select pg_advisory_xact_lock(${FEED_LOCK}::bigint))
       ${alongside ? sql`, alongside as (${alongside})` : sql``}
       , inserted as (
         insert into ${changes} (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
-        select v.tenant_id::uuid, v.entity, v.entity_id::uuid, v.action, v.occurred_at::timestamptz, v.delivery_id::uuid
-        from lock, (values ${rows}) as v (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
+        select (e.v ->> 0)::uuid, e.v ->> 1, (e.v ->> 2)::uuid, e.v ->> 3, (e.v ->> 4)::timestamptz, (e.v ->> 5)::uuid
+        from lock, jsonb_array_elements(${rows}::jsonb) with ordinality as e (v, n)
+        order by e.n
         returning seq
       )
       , last as (select max(seq) as seq from inserted)

@@ -4,7 +4,6 @@
 import { and, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/open.js';
-import { UNPREPARED } from '../db/unprepared.js';
 import { resultRows } from '../db/result.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
 import type { StoredState } from './decide.js';
@@ -140,9 +139,8 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
   const part = sql.raw(kind === 'TENANT' ? 'product' : 'scope');
   const tenantColumn = sql.raw(kind === 'TENANT' ? 't.id' : 't.tenant_id');
   const status = sql.raw(kind === 'CONNECTION' || kind === 'MEMBER' ? 't.status' : 'null::text');
-  const wanted = sql.join(
-    keys.map((k) => sql`(${k.provider}, ${kind === 'TENANT' ? (k as TenantKey).product : scopeOf(k as EntityKey)}, ${k.externalId})`),
-    sql`, `,
+  const wanted = JSON.stringify(
+    keys.map((k) => [k.provider, kind === 'TENANT' ? (k as TenantKey).product : scopeOf(k as EntityKey), k.externalId]),
   );
   const rows = resultRows<{
     id: string;
@@ -157,15 +155,17 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
     part: string;
     external_id: string;
   }>(
-    // Its text varies with the number of keys: run once per batch, not prepared. The row-value
-    // list is planned as index lookups on the natural key.
-    await tx.execute(sql`${sql.raw(UNPREPARED)}
+    // The keys travel as one JSON array of [provider, scope or product, external id], so the
+    // text is the same whatever their number (prepared once); each is an index lookup on the
+    // natural key.
+    await tx.execute(sql`
       select t.id, t.live_version, t.deleted_at, t.data_version, t.data_hash, t.data_from_snapshot,
         ${tenantColumn} as tenant_id, ${status} as status, t.provider, t.${part} as part, t.external_id
       from ${TABLES[kind]} as t
-      where (t.provider, t.${part}, t.external_id) in (${wanted})
+      where (t.provider, t.${part}, t.external_id) in (
+        select w ->> 0, w ->> 1, w ->> 2 from jsonb_array_elements(${wanted}::jsonb) as w)
       order by t.id
-      for no key update`),
+      for no key update of t`),
   );
   for (const row of rows) {
     found.set(
@@ -198,17 +198,15 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
 export async function directoryEnds(tx: Tx, keys: EntityKey[]): Promise<Map<string, string | null>> {
   const ends = new Map<string, string | null>(keys.map((k) => [rowKey('CONNECTION', k), null]));
   if (keys.length === 0) return ends;
-  const wanted = sql.join(
-    keys.map((k) => sql`(${k.provider}, ${scopeOf(k)}, ${k.externalId})`),
-    sql`, `,
-  );
+  const wanted = JSON.stringify(keys.map((k) => [k.provider, scopeOf(k), k.externalId]));
   const rows = resultRows<{ provider: string; scope: string; external_id: string; ended: string | null }>(
-    // Varies with the number of keys: not prepared (see UNPREPARED).
-    await tx.execute(sql`${sql.raw(UNPREPARED)}
-      select provider, scope, external_id, ended_at_version as ended from ${connections}
-      where (provider, scope, external_id) in (${wanted}) and kind = 'DIRECTORY'
-      order by id
-      for share`),
+    await tx.execute(sql`
+      select c.provider, c.scope, c.external_id, c.ended_at_version as ended from ${connections} as c
+      where (c.provider, c.scope, c.external_id) in (
+        select w ->> 0, w ->> 1, w ->> 2 from jsonb_array_elements(${wanted}::jsonb) as w)
+        and c.kind = 'DIRECTORY'
+      order by c.id
+      for share of c`),
   );
   for (const row of rows) ends.set(JSON.stringify(['CONNECTION', row.provider, row.scope, row.external_id]), row.ended);
   return ends;

@@ -76,9 +76,6 @@ const MAX_ATTEMPTS = 6;
 /** Most body bytes applied in one transaction (one delivery may be bigger, alone). */
 const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 
-/** Most keys one row-locking statement names (Postgres takes at most 65,535 parameters). */
-const LOCK_CHUNK = 5000;
-
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface StoreOptions {
@@ -192,8 +189,8 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     return inRetriedTransaction(pipelined, async (work) => {
       const results: IngestResult[] = [];
       const records: DeliveryRecord[] = [];
-      if (batch.length > 1) await lockAhead(work, batch);
-      const claimed = await claimAll(work.tx, batch);
+      // Sent together: one round trip for the claim and the reads ahead.
+      const [claimed] = await Promise.all([claimAll(work.tx, batch), batch.length > 1 ? lockAhead(work, batch) : undefined]);
       for (const [i, delivery] of batch.entries()) {
         const deliveryId = claimed[i];
         if (deliveryId === undefined) {
@@ -280,16 +277,13 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         }
       }
     }
-    for (const [kind, ofKind] of keys) {
-      const all = [...ofKind.values()];
-      for (let i = 0; i < all.length; i += LOCK_CHUNK) {
-        for (const [k, row] of await lockRows(work.tx, kind, all.slice(i, i + LOCK_CHUNK))) work.locked.set(k, row);
-      }
-    }
-    const all = [...directories.values()];
-    for (let i = 0; i < all.length; i += LOCK_CHUNK) {
-      for (const [k, version] of await directoryEnds(work.tx, all.slice(i, i + LOCK_CHUNK))) work.directoryEnds.set(k, version);
-    }
+    // One statement per kind, all sent at once; each locks its rows in id order.
+    const [rows, ends] = await Promise.all([
+      Promise.all([...keys].map(([kind, ofKind]) => lockRows(work.tx, kind, [...ofKind.values()]))),
+      directoryEnds(work.tx, [...directories.values()]),
+    ]);
+    for (const found of rows) for (const [k, row] of found) work.locked.set(k, row);
+    for (const [k, version] of ends) work.directoryEnds.set(k, version);
   }
 
   /** A change's row, locked: as this transaction has left it, or read now. */
@@ -372,16 +366,14 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
    */
   async function finish(work: Work, records: DeliveryRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const rows = sql.join(
-      records.map((r) => sql`(${r.id}, ${r.status}, ${JSON.stringify(r.outcomes)}, ${r.reason}, ${JSON.stringify(r.eventTypes)})`),
-      sql`, `,
-    );
+    // One JSON parameter for any number of records: the same text every time.
+    const rows = JSON.stringify(records.map((r) => [r.id, r.status, r.outcomes, r.reason, r.eventTypes]));
     const record = sql`
       update ${deliveries} as d
-      set status = v.status, outcomes = v.outcomes::jsonb, reason = v.reason,
-        event_types = array(select jsonb_array_elements_text(v.event_types::jsonb))
-      from (values ${rows}) as v (id, status, outcomes, reason, event_types)
-      where d.id = v.id::uuid`;
+      set status = r.v ->> 1, outcomes = r.v -> 2, reason = r.v ->> 3,
+        event_types = array(select jsonb_array_elements_text(r.v -> 4))
+      from jsonb_array_elements(${rows}::jsonb) as r (v)
+      where d.id = (r.v ->> 0)::uuid`;
     await appendToFeed(work.tx, work.feed, record);
   }
 
