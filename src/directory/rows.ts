@@ -139,8 +139,12 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
   const part = sql.raw(kind === 'TENANT' ? 'product' : 'scope');
   const tenantColumn = sql.raw(kind === 'TENANT' ? 't.id' : 't.tenant_id');
   const status = sql.raw(kind === 'CONNECTION' || kind === 'MEMBER' ? 't.status' : 'null::text');
+  // In one order for every batch (the keys' own), so batches locking overlapping rows wait
+  // for each other instead of deadlocking.
   const wanted = JSON.stringify(
-    keys.map((k) => [k.provider, kind === 'TENANT' ? (k as TenantKey).product : scopeOf(k as EntityKey), k.externalId]),
+    keys
+      .map((k) => [k.provider, kind === 'TENANT' ? (k as TenantKey).product : scopeOf(k as EntityKey), k.externalId])
+      .sort(compareKeys),
   );
   const rows = resultRows<{
     id: string;
@@ -156,16 +160,20 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
     external_id: string;
   }>(
     // The keys travel as one JSON array of [provider, scope or product, external id], so the
-    // text is the same whatever their number (prepared once); each is an index lookup on the
-    // natural key.
+    // text is the same whatever their number (prepared once). LATERAL makes each key an index
+    // lookup on the natural key whatever the planner guesses of the array's length (a join
+    // would read small tables whole), and locks the rows in the keys' order.
     await tx.execute(sql`
-      select t.id, t.live_version, t.deleted_at, t.data_version, t.data_hash, t.data_from_snapshot,
-        ${tenantColumn} as tenant_id, ${status} as status, t.provider, t.${part} as part, t.external_id
-      from ${TABLES[kind]} as t
-      where (t.provider, t.${part}, t.external_id) in (
-        select w ->> 0, w ->> 1, w ->> 2 from jsonb_array_elements(${wanted}::jsonb) as w)
-      order by t.id
-      for no key update of t`),
+      select t.*
+      from jsonb_array_elements(${wanted}::jsonb) with ordinality as w (k, n)
+      cross join lateral (
+        select t.id, t.live_version, t.deleted_at, t.data_version, t.data_hash, t.data_from_snapshot,
+          ${tenantColumn} as tenant_id, ${status} as status, t.provider, t.${part} as part, t.external_id
+        from ${TABLES[kind]} as t
+        where t.provider = w.k ->> 0 and t.${part} = w.k ->> 1 and t.external_id = w.k ->> 2
+        for no key update
+      ) as t
+      order by w.n`),
   );
   for (const row of rows) {
     found.set(
@@ -198,19 +206,32 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
 export async function directoryEnds(tx: Tx, keys: EntityKey[]): Promise<Map<string, string | null>> {
   const ends = new Map<string, string | null>(keys.map((k) => [rowKey('CONNECTION', k), null]));
   if (keys.length === 0) return ends;
-  const wanted = JSON.stringify(keys.map((k) => [k.provider, scopeOf(k), k.externalId]));
+  const wanted = JSON.stringify(keys.map((k) => [k.provider, scopeOf(k), k.externalId]).sort(compareKeys));
   const rows = resultRows<{ provider: string; scope: string; external_id: string; ended: string | null }>(
+    // As in lockRows: one index lookup per key, locked in the keys' order.
     await tx.execute(sql`
-      select c.provider, c.scope, c.external_id, c.ended_at_version as ended from ${connections} as c
-      where (c.provider, c.scope, c.external_id) in (
-        select w ->> 0, w ->> 1, w ->> 2 from jsonb_array_elements(${wanted}::jsonb) as w)
-        and c.kind = 'DIRECTORY'
-      order by c.id
-      for share of c`),
+      select c.*
+      from jsonb_array_elements(${wanted}::jsonb) with ordinality as w (k, n)
+      cross join lateral (
+        select c.provider, c.scope, c.external_id, c.ended_at_version as ended from ${connections} as c
+        where c.provider = w.k ->> 0 and c.scope = w.k ->> 1 and c.external_id = w.k ->> 2 and c.kind = 'DIRECTORY'
+        for share
+      ) as c
+      order by w.n`),
   );
   for (const row of rows) ends.set(JSON.stringify(['CONNECTION', row.provider, row.scope, row.external_id]), row.ended);
   return ends;
 }
+
+function compareKeys(a: string[], b: string[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]! !== b[i]!) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return 0;
+}
+
+/** A Postgres array literal of uuids (a parameter whose text does not depend on their number). */
+export const uuidArray = (ids: string[]): string => `{${ids.join(',')}}`;
 
 /** Reads a row without locking it (parents are referenced, not changed). */
 export async function findRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<LockedRow | undefined> {
@@ -262,9 +283,9 @@ export type RowValues = Record<string, unknown> & { id: string };
  * column name: one statement per group, of a text that depends on the columns only (so it
  * is prepared once), whatever the number of rows.
  */
-function byColumns(kind: EntityKind, rows: RowValues[]): { columns: string[]; json: string }[] {
+function byColumns(kind: EntityKind, rows: RowValues[]): { columns: string[]; json: string; ids: string[] }[] {
   const names = COLUMN_NAMES[kind];
-  const groups = new Map<string, { columns: string[]; rows: Record<string, unknown>[] }>();
+  const groups = new Map<string, { columns: string[]; rows: Record<string, unknown>[]; ids: string[] }>();
   for (const row of rows) {
     const properties = Object.keys(row).filter((p) => row[p] !== undefined).sort();
     const signature = properties.join(',');
@@ -277,12 +298,14 @@ function byColumns(kind: EntityKind, rows: RowValues[]): { columns: string[]; js
           return name;
         }),
         rows: [],
+        ids: [],
       };
       groups.set(signature, group);
     }
     group.rows.push(Object.fromEntries(properties.map((p, i) => [group.columns[i], row[p]])));
+    group.ids.push(row.id);
   }
-  return [...groups.values()].map((g) => ({ columns: g.columns, json: JSON.stringify(g.rows) }));
+  return [...groups.values()].map((g) => ({ columns: g.columns, json: JSON.stringify(g.rows), ids: g.ids }));
 }
 
 const columnList = (columns: string[], prefix = '') =>
@@ -313,14 +336,16 @@ export async function insertRows(tx: Tx, kind: EntityKind, rows: RowValues[]): P
 export async function updateRows(tx: Tx, kind: EntityKind, rows: RowValues[]): Promise<void> {
   const table = TABLES[kind];
   await Promise.all(
-    byColumns(kind, rows).map(({ columns, json }) => {
+    byColumns(kind, rows).map(({ columns, json, ids }) => {
       const set: SQL = sql.raw(
         [...columns.filter((c) => c !== 'id').map((c) => `"${c}" = v."${c}"`), '"updated_at" = now()'].join(', '),
       );
+      // The ids again, as an array: the planner then fetches the rows by id, where it would
+      // read a small table whole to join it with rows it cannot count.
       return tx.execute(sql`
         update ${table} as t set ${set}
         from jsonb_populate_recordset(null::${table}, ${json}::jsonb) as v
-        where t.id = v.id`);
+        where t.id = v.id and t.id = any(${uuidArray(ids)}::uuid[])`);
     }),
   );
 }

@@ -34,6 +34,7 @@ import {
   rowKey,
   scopeOf,
   updateRows,
+  uuidArray,
   type LockedRow,
   type ResolvedRefs,
   type RowValues,
@@ -373,7 +374,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       set status = r.v ->> 1, outcomes = r.v -> 2, reason = r.v ->> 3,
         event_types = array(select jsonb_array_elements_text(r.v -> 4))
       from jsonb_array_elements(${rows}::jsonb) as r (v)
-      where d.id = (r.v ->> 0)::uuid`;
+      where d.id = (r.v ->> 0)::uuid and d.id = any(${uuidArray(records.map((r) => r.id))}::uuid[])`;
     await appendToFeed(work.tx, work.feed, record);
   }
 
@@ -422,7 +423,15 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         decision = await applyTo(row);
       }
     }
-    work.locked.set(k, afterDecision(row, decision, change, refs, hash));
+    const stored = afterDecision(row, decision, change, refs, hash);
+    work.locked.set(k, stored);
+    // A child later in the transaction (a membership of this member) finds this row's id here
+    // instead of sending what is held to read it back. Its insert is sent after this row's
+    // (settle sends tables in WRITE_ORDER); were it ever not, the foreign key would fail the
+    // transaction and it would be applied again one write at a time.
+    if (change.entity !== 'MEMBERSHIP' && (change.entity === 'TENANT' || stored.tenantId !== null)) {
+      work.learned.set(k, row.id);
+    }
 
     const after: Visible = {
       hasData: decision.takeData || row.dataHash !== null,
