@@ -2,8 +2,12 @@
 // directory's users, groups and memberships without sending their events, and sends no
 // group.user_removed when it deletes a user; the directory must not keep them live. Read back
 // through GraphQL over HTTP, as a frontend would.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backend } from '../support/backend.js';
+import { directoryEnds } from '../../src/directory/rows.js';
+import { backend, onPostgres } from '../support/backend.js';
+import { query } from '../support/db.js';
 import { gqlData, sendPolis, startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -132,6 +136,56 @@ describe(`a deleted directory ends what it provisioned (${backend})`, () => {
     };
     expect(await shape('orderrev', reversed.dir)).toBe(await shape('orderin', inOrder.dir));
     expect(await membersOf('orderin')).toEqual([]);
+  });
+});
+
+describe(`a directory's delete racing a member added to it (${backend})`, () => {
+  // Two transactions at once: one adds a member to a directory it read as live, the other
+  // deletes the directory and ends what it provisioned. Whichever commits first, the member
+  // must end up ended. Needs a second connection: Postgres only.
+  it.skipIf(!onPostgres)('the delete waits for a transaction that read the directory as live, then ends its member', async () => {
+    const d = directory('dsyncrace');
+    await d.send(d.created());
+    await d.send(d.user('user.created', 'usr-dsyncrace-1'));
+    const [dir] = await query(
+      server.database,
+      sql`select id, tenant_id, scope from connections where external_id = ${d.dir} and kind = 'DIRECTORY'`,
+    );
+    const key = { provider: 'POLIS' as const, scope: String(dir!.scope), externalId: d.dir };
+    // The late member carries what its own event would have: a version older than the delete.
+    const [first] = await query(server.database, sql`select live_version from members where external_id = 'usr-dsyncrace-1'`);
+    const version = String(first!.live_version);
+
+    let deleted: Promise<unknown> | undefined;
+    await server.database.db.transaction(async (tx) => {
+      // What ingest does for a batch with a member of this directory: read whether it ended.
+      expect([...(await directoryEnds(tx, [key])).values()]).toEqual([null]);
+      deleted = d.send(d.deleted());
+      // The delete now runs; it must wait for this transaction rather than finish first.
+      let finished = false;
+      void deleted.then(() => (finished = true));
+      for (;;) {
+        const [waiting] = await query(
+          server.database,
+          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+        );
+        if (Number(waiting!.n) > 0 || finished) break;
+        await sleep(10);
+      }
+      expect(finished).toBe(false);
+      await tx.execute(sql`
+        insert into members (provider, scope, external_id, tenant_id, connection_id, live_version, data_version, data_hash, email)
+        values ('POLIS', ${key.scope}, 'usr-dsyncrace-late', ${dir!.tenant_id}::uuid, ${dir!.id}::uuid, ${version}, ${version}, 'h', 'late@example.test')`);
+    });
+    expect(await deleted).toMatchObject({ status: 'applied' });
+    const rows = await query(
+      server.database,
+      sql`select external_id, deleted_at is not null as ended from members where connection_id = ${dir!.id}::uuid order by 1`,
+    );
+    expect(rows).toEqual([
+      { external_id: 'usr-dsyncrace-1', ended: true },
+      { external_id: 'usr-dsyncrace-late', ended: true },
+    ]);
   });
 });
 
