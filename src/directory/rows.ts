@@ -130,8 +130,8 @@ export function rowKey(kind: EntityKind, key: AnyKey): string {
 
 /**
  * Reads and locks, in one statement, the rows of these keys that exist; a key without a row
- * maps to null. Rows are locked in id order, so transactions that lock overlapping sets this
- * way wait for each other instead of deadlocking.
+ * maps to null. Rows are locked in the order of their keys, so transactions that lock
+ * overlapping sets this way wait for each other instead of deadlocking.
  */
 export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promise<Map<string, LockedRow | null>> {
   const found = new Map<string, LockedRow | null>(keys.map((k) => [rowKey(kind, k), null]));

@@ -131,8 +131,8 @@ interface Work {
 
 /**
  * A pipelined insert found its row already there: another transaction committed it after
- * this one read ahead. What was decided after it assumed a new row, so the transaction is
- * run again one write at a time, which handles the race in place.
+ * this one read ahead. What was decided after it assumed a new row, so the transaction fails
+ * and its deliveries are applied again one write at a time, which handles the race in place.
  */
 class InsertRaced extends Error {}
 
@@ -278,7 +278,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         }
       }
     }
-    // One statement per kind, all sent at once; each locks its rows in id order.
+    // One statement per kind, all sent at once; each locks its rows in its keys' order.
     const [rows, ends] = await Promise.all([
       Promise.all([...keys].map(([kind, ofKind]) => lockRows(work.tx, kind, [...ofKind.values()]))),
       directoryEnds(work.tx, [...directories.values()]),
