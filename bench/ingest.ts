@@ -18,7 +18,7 @@
 // server's own processes), pgbench and this load generator.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -30,7 +30,7 @@ import postgres from 'postgres';
 import { openDatabase } from '../src/db/open.js';
 import { resultRows } from '../src/db/result.js';
 import { polisHeaders, stytchHeaders } from '../src/samples/sign.js';
-import { cpuSnapshot, cpuUse, type CpuSnapshot } from './support/proc.js';
+import { cpuSnapshot, cpuUse, postgresProcesses, type CpuSnapshot } from './support/proc.js';
 import { startBenchServer, type BenchServer } from './support/server.js';
 
 const { values } = parseArgs({
@@ -220,26 +220,6 @@ async function load(server: BenchServer, postgresPids: () => number[]): Promise<
 }
 
 // ---- Postgres: fresh databases, its processes, pgbench ---------------------------------------
-
-/**
- * The benchmark database's backends and the other processes of the server running them
- * (checkpointer, WAL writer, ...), when that server runs on this machine; [] elsewhere.
- */
-function postgresProcesses(database: string): number[] {
-  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-  const info = (pid: number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return { pid, ppid, title: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ') };
-    } catch {
-      return undefined;
-    }
-  };
-  const all = pids.map(info).filter((p) => p !== undefined);
-  const postmasters = new Set(all.filter((p) => p.title.startsWith('postgres: ') && p.title.includes(` ${database} `)).map((p) => p.ppid));
-  return all.filter((p) => postmasters.has(p.ppid) && p.title.startsWith('postgres: ')).map((p) => p.pid);
-}
 
 async function withFreshDatabase<T>(adminUrl: string, work: (url: string, name: string) => Promise<T>): Promise<T> {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });

@@ -73,3 +73,23 @@ export function cpuUse(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined): 
     machine: (100 * (b.machineBusy - a.machineBusy)) / (b.machineTotal - a.machineTotal),
   };
 }
+
+/**
+ * The benchmark database's backends and the other processes of the server running them
+ * (checkpointer, WAL writer, ...), when that server runs on this machine; [] elsewhere.
+ */
+export function postgresProcesses(database: string): number[] {
+  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  const info = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return { pid, ppid, title: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ') };
+    } catch {
+      return undefined;
+    }
+  };
+  const all = pids.map(info).filter((p) => p !== undefined);
+  const postmasters = new Set(all.filter((p) => p.title.startsWith('postgres: ') && p.title.includes(` ${database} `)).map((p) => p.ppid));
+  return all.filter((p) => postmasters.has(p.ppid) && p.title.startsWith('postgres: ')).map((p) => p.pid);
+}
