@@ -44,9 +44,14 @@ export interface CpuUse {
 export function cpuSnapshot(pids: number[]): CpuSnapshot | undefined {
   try {
     const process_ = pids.map((pid) => {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[11], [12]: utime, stime
-      return (Number(fields[11]) + Number(fields[12])) / TICKS;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[11], [12]: utime, stime
+        return (Number(fields[11]) + Number(fields[12])) / TICKS;
+      } catch {
+        // Gone meanwhile (a database backend that closed): what it used since is not known.
+        return NaN;
+      }
     });
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
     const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu as [number, number, number, number, number, number, number, number];
@@ -68,7 +73,11 @@ export function cpuUse(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined): 
   if (!a || !b) return undefined;
   const seconds = b.at - a.at;
   return {
-    process: a.process.map((p, i) => (100 * ((b.process[i] ?? p) - p)) / seconds),
+    // A process that ended between the two readings counts for nothing.
+    process: a.process.map((p, i) => {
+      const q = b.process[i];
+      return q === undefined || Number.isNaN(q) || Number.isNaN(p) ? 0 : (100 * (q - p)) / seconds;
+    }),
     self: (100 * (b.self - a.self)) / seconds,
     machine: (100 * (b.machineBusy - a.machineBusy)) / (b.machineTotal - a.machineTotal),
   };

@@ -5,6 +5,7 @@ import { and, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
+import { uuidArray } from '../db/uuid-array.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
 import type { StoredState } from './decide.js';
 import type {
@@ -230,9 +231,6 @@ function compareKeys(a: string[], b: string[]): number {
   return 0;
 }
 
-/** A Postgres array literal of uuids (a parameter whose text does not depend on their number). */
-export const uuidArray = (ids: string[]): string => `{${ids.join(',')}}`;
-
 /** Reads a row without locking it (parents are referenced, not changed). */
 export async function findRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<LockedRow | undefined> {
   const rows = await tx.select(selection(kind)).from(TABLES[kind]).where(keyCondition(kind, key));
@@ -345,7 +343,7 @@ export async function updateRows(tx: Tx, kind: EntityKind, rows: RowValues[]): P
       return tx.execute(sql`
         update ${table} as t set ${set}
         from jsonb_populate_recordset(null::${table}, ${json}::jsonb) as v
-        where t.id = v.id and t.id = any(${uuidArray(ids)}::uuid[])`);
+        where t.id = v.id and t.id = any(${uuidArray(ids)})`);
     }),
   );
 }

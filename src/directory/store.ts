@@ -12,6 +12,7 @@ import { connections, deliveries, deliveryKeys, groups, members } from '../db/sc
 import { createBatcher } from './batcher.js';
 import { hashJson } from '../lib/hash.js';
 import { resultRows } from '../db/result.js';
+import { uuidArray } from '../db/uuid-array.js';
 import {
   changeAction,
   decide,
@@ -34,7 +35,6 @@ import {
   rowKey,
   scopeOf,
   updateRows,
-  uuidArray,
   type LockedRow,
   type ResolvedRefs,
   type RowValues,
@@ -374,7 +374,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       set status = r.v ->> 1, outcomes = r.v -> 2, reason = r.v ->> 3,
         event_types = array(select jsonb_array_elements_text(r.v -> 4))
       from jsonb_array_elements(${rows}::jsonb) as r (v)
-      where d.id = (r.v ->> 0)::uuid and d.id = any(${uuidArray(records.map((r) => r.id))}::uuid[])`;
+      where d.id = (r.v ->> 0)::uuid and d.id = any(${uuidArray(records.map((r) => r.id))})`;
     await appendToFeed(work.tx, work.feed, record);
   }
 

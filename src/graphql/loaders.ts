@@ -4,8 +4,9 @@
 // it. Rows by id are unscoped (resolvers check visibility); a nested list's key carries the
 // viewer's tenant scope, so sharing loaders between viewers never shares a scoped list.
 import DataLoader from 'dataloader';
-import { inArray } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
+import { uuidArray } from '../db/uuid-array.js';
 import { connections, deliveries, groups, members, memberships, tenants } from '../db/schema.js';
 import type {
   ConnectionRow,
@@ -27,7 +28,7 @@ type ByIdTable =
 
 function byId<T extends { id: string }>(db: Database, table: ByIdTable): DataLoader<string, T | undefined> {
   return new DataLoader<string, T | undefined>(async (ids) => {
-    const rows = (await db.select().from(table).where(inArray(table.id, [...ids]))) as T[];
+    const rows = (await db.select().from(table).where(sql`${table.id} = any(${uuidArray(ids)})`)) as T[];
     const found = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => found.get(id));
   });

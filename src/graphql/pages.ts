@@ -10,6 +10,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type DataLoader from 'dataloader';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
+import { uuidArray } from '../db/uuid-array.js';
 import type { connections, groups, members, tenants } from '../db/schema.js';
 import { rowCursor, type RowPosition } from './cursors.js';
 import { badInput } from './errors.js';
@@ -131,11 +132,6 @@ export type ParentCondition = (parent: SQL) => SQL;
 const positionOf = (table: ListTable) => sql`(${table.createdAt}, ${table.id})`;
 const positionValue = (p: RowPosition) => sql`(${new Date(p.ms).toISOString()}::timestamptz, ${p.id}::uuid)`;
 const whereAll = (conditions: SQL[]) => (conditions.length ? sql.join(conditions, sql` and `) : sql`true`);
-const uuidArray = (ids: readonly string[]) =>
-  sql`array[${sql.join(
-    ids.map((id) => sql`${id}`),
-    sql`, `,
-  )}]::uuid[]`;
 
 /** The page's own conditions: filters plus the cursor bounds. */
 function windowConditions(spec: ListSpec): SQL[] {

@@ -1,0 +1,12 @@
+// A list of uuids as one statement parameter (a Postgres array literal), so that a statement
+// naming any number of rows has one text: prepared once per connection, planned once, and
+// built without a parameter per id.
+import { sql, type SQL } from 'drizzle-orm';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The ids as a `uuid[]` expression. Throws on anything that is not a uuid (it would not be one element). */
+export function uuidArray(ids: readonly string[]): SQL {
+  for (const id of ids) if (!UUID.test(id)) throw new Error(`not a uuid: ${JSON.stringify(id).slice(0, 60)}`);
+  return sql`${`{${ids.join(',')}}`}::uuid[]`;
+}
