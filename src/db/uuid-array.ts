@@ -5,8 +5,13 @@ import { sql, type SQL } from 'drizzle-orm';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The ids as a `uuid[]` expression. Throws on anything that is not a uuid (it would not be one element). */
-export function uuidArray(ids: readonly string[]): SQL {
+/** The ids as an array literal. Throws on anything that is not a uuid (it would not be one element). */
+export function uuidArrayLiteral(ids: readonly string[]): string {
   for (const id of ids) if (!UUID.test(id)) throw new Error(`not a uuid: ${JSON.stringify(id).slice(0, 60)}`);
-  return sql`${`{${ids.join(',')}}`}::uuid[]`;
+  return `{${ids.join(',')}}`;
+}
+
+/** The ids as a `uuid[]` expression. */
+export function uuidArray(ids: readonly string[]): SQL {
+  return sql`${uuidArrayLiteral(ids)}::uuid[]`;
 }
