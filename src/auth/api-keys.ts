@@ -263,6 +263,15 @@ export function createAuthenticator(db: Database, options: AuthenticatorOptions)
   const now = options.now ?? (() => new Date());
   const lastTouched = new Map<string, number>();
   const pending = new Set<Promise<void>>();
+  // Built once, on first use: Drizzle would otherwise build this SQL again on every request.
+  const lookup = () =>
+    db
+      .select({ id: apiKeys.id, name: apiKeys.name, tenantId: apiKeys.tenantId, lastUsedAt: apiKeys.lastUsedAt })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, sql.placeholder('hash')), isNull(apiKeys.revokedAt)))
+      .limit(1)
+      .prepare('api_key_by_hash');
+  let byHash: ReturnType<typeof lookup> | undefined;
 
   // Conditional on the stored value too, so several processes sharing one Postgres still
   // write at most about once a minute per key.
@@ -296,11 +305,8 @@ export function createAuthenticator(db: Database, options: AuthenticatorOptions)
     if (isBootstrap) return { kind: 'admin', keyId: null, name: 'ADMIN_API_KEY' };
 
     if (!API_KEY_PATTERN.test(parsed.token)) return { error: AUTH_ERRORS.malformed };
-    const [row] = await db
-      .select({ id: apiKeys.id, name: apiKeys.name, tenantId: apiKeys.tenantId, lastUsedAt: apiKeys.lastUsedAt })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)))
-      .limit(1);
+    byHash ??= lookup();
+    const [row] = await byHash.execute({ hash });
     if (!row) return { error: AUTH_ERRORS.invalid };
 
     const at = now();
