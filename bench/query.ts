@@ -18,7 +18,6 @@
 // --cpu-prof-dir=prof" profiles it; BENCH_SCALE=0.1 seeds a tenth of the rows (a quick try);
 // BENCH_KEEP=1 keeps the seeded databases for EXPLAIN ANALYZE (drop them yourself).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import { generateApiKey } from '../src/auth/api-keys.js';
 import { openDatabase } from '../src/db/open.js';
 import { toGlobalId } from '../src/graphql/ids.js';
 import { groupCount, isDeleted, seed as seedDirectory, bigTenant, type Seeded } from './support/seed-directory.js';
+import { percentile, runHttpLoad, type HttpLoadResult } from './support/http-load.js';
 import { BENCH_UNCAPPED, startBenchServer, type BenchServer } from './support/server.js';
 
 const env = process.env;
@@ -137,124 +137,32 @@ function nodeLookups(s: Seeded): Workload {
   };
 }
 
-interface Result {
-  ok: number;
-  failed: number;
-  errors: Map<string, number>;
-  latencies: number[];
-  seconds: number;
-  cpu: CpuUse | undefined;
+/** Runs a workload against the server with one key, checking every answer. */
+function load(server: BenchServer, apiKey: string, workload: Workload): Promise<HttpLoadResult> {
+  return runHttpLoad({
+    url: `${server.url}/graphql`,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: workload.body,
+    check: (worker, status, text) => {
+      const json = JSON.parse(text) as GraphQLResponse;
+      if (json.errors?.length) return `${status} ${json.errors[0]!.extensions?.code ?? ''} ${json.errors[0]!.message}`;
+      if (status !== 200) return `HTTP ${status}`;
+      return workload.check(worker, json.data);
+    },
+    concurrency: CONCURRENCY,
+    warmupSeconds: WARMUP,
+    seconds: SECONDS,
+    pids: () => [server.pid],
+  });
 }
-
-// ---- CPU use over the measured window (Linux /proc; elsewhere not shown) ----------------------
-
-/** Seconds of CPU used, and elapsed seconds. */
-interface CpuSnapshot {
-  server: number;
-  bench: number;
-  machineBusy: number;
-  machineTotal: number;
-  at: number;
-}
-/** In % of one core, except machine: % of all cores busy (server, bench, database, anything else). */
-interface CpuUse {
-  server: number;
-  bench: number;
-  machine: number;
-}
-const TICKS = 100; // USER_HZ, 100 on every Linux that matters
-
-function cpuSnapshot(serverPid: number): CpuSnapshot | undefined {
-  try {
-    const stat = readFileSync(`/proc/${serverPid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[11], [12]: utime, stime
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu as [number, number, number, number, number, number, number, number];
-    const usage = process.cpuUsage();
-    return {
-      server: (Number(fields[11]) + Number(fields[12])) / TICKS,
-      bench: (usage.user + usage.system) / 1e6,
-      machineBusy: (user + nice + system + irq + softirq + steal) / TICKS,
-      machineTotal: (user + nice + system + idle + iowait + irq + softirq + steal) / TICKS,
-      at: performance.now() / 1000,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuUse(a: CpuSnapshot | undefined, b: CpuSnapshot | undefined): CpuUse | undefined {
-  if (!a || !b) return undefined;
-  const seconds = b.at - a.at;
-  return {
-    server: (100 * (b.server - a.server)) / seconds,
-    bench: (100 * (b.bench - a.bench)) / seconds,
-    machine: (100 * (b.machineBusy - a.machineBusy)) / (b.machineTotal - a.machineTotal),
-  };
-}
-
-async function load(server: BenchServer, apiKey: string, workload: Workload): Promise<Result> {
-  const { url } = server;
-  const latencies: number[] = [];
-  const errors = new Map<string, number>();
-  let ok = 0;
-  let failed = 0;
-  const start = performance.now();
-  const measureFrom = start + WARMUP * 1000;
-  const end = measureFrom + SECONDS * 1000;
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
-  let cpuFrom: CpuSnapshot | undefined;
-  let cpuTo: CpuSnapshot | undefined;
-  const timers = [
-    setTimeout(() => (cpuFrom = cpuSnapshot(server.pid)), WARMUP * 1000),
-    setTimeout(() => (cpuTo = cpuSnapshot(server.pid)), (WARMUP + SECONDS) * 1000),
-  ];
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      while (performance.now() < end) {
-        const body = workload.body(worker);
-        const t0 = performance.now();
-        let problem: string | undefined;
-        try {
-          // Node's fetch (undici) keeps connections alive and reuses them.
-          const response = await fetch(`${url}/graphql`, { method: 'POST', headers, body });
-          const json = (await response.json()) as GraphQLResponse;
-          if (json.errors?.length) problem = `${response.status} ${json.errors[0]!.extensions?.code ?? ''} ${json.errors[0]!.message}`;
-          else if (response.status !== 200) problem = `HTTP ${response.status}`;
-          else problem = workload.check(worker, json.data);
-        } catch (error) {
-          problem = (error as Error).message;
-        }
-        const t1 = performance.now();
-        if (t0 < measureFrom || t1 > end) {
-          // Outside the window, but never silently wrong.
-          if (problem !== undefined) errors.set(`(warm-up) ${problem}`, (errors.get(`(warm-up) ${problem}`) ?? 0) + 1);
-          continue;
-        }
-        if (problem === undefined) {
-          ok++;
-          latencies.push(t1 - t0);
-        } else {
-          failed++;
-          errors.set(problem, (errors.get(problem) ?? 0) + 1);
-        }
-      }
-    }),
-  );
-  timers.forEach(clearTimeout);
-  cpuTo ??= cpuSnapshot(server.pid); // the last requests can end before the timer fires
-  return { ok, failed, errors, latencies: latencies.sort((a, b) => a - b), seconds: SECONDS, cpu: cpuUse(cpuFrom, cpuTo) };
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 let totalErrors = 0;
 
-function report(database: string, workload: string, key: string, r: Result): string {
+function report(database: string, workload: string, key: string, r: HttpLoadResult): string {
   const errorCount = [...r.errors.values()].reduce((a, b) => a + b, 0);
   totalErrors += errorCount;
   const errors = errorCount === 0 ? 'none' : `**${[...r.errors].map(([k, v]) => `${v}× ${k}`).join('; ')}**`;
-  const cpu = r.cpu ? `${r.cpu.server.toFixed(0)} / ${r.cpu.bench.toFixed(0)} / ${r.cpu.machine.toFixed(0)}` : '-';
+  const cpu = r.cpu ? `${(r.cpu.process[0] ?? NaN).toFixed(0)} / ${r.cpu.self.toFixed(0)} / ${r.cpu.machine.toFixed(0)}` : '-';
   return `| ${database} | ${workload} | ${key} | ${(r.ok / r.seconds).toFixed(0)} | ${percentile(r.latencies, 50).toFixed(1)} | ${percentile(r.latencies, 99).toFixed(1)} | ${(r.latencies.at(-1) ?? NaN).toFixed(1)} | ${cpu} | ${errors} |`;
 }
 
