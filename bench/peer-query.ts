@@ -3,6 +3,7 @@
 //
 //   BENCH_DATABASE_URL=postgres://... npm run bench:peer
 //   BENCH_SECONDS=10 BENCH_ROUNDS=2 BENCH_CONCURRENCY=16 BENCH_SCALE=1 npm run bench:peer
+//   npm run bench:peer -- --only "by id"      # one workload (BENCH_NODE_ARGS profiles the service)
 //
 // A fresh database (dsync_bench_<random>, dropped at the end) is migrated by our migrations and
 // seeded as bench:query seeds it (100,000 members, 2,000 groups, 300,000 memberships in one
@@ -47,6 +48,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: env.BENCH_CONCURRENCY ?? '16' },
     scale: { type: 'string', default: env.BENCH_SCALE ?? '1' },
     rounds: { type: 'string', default: env.BENCH_ROUNDS ?? '2' },
+    // Measure only the workloads whose name contains this (say "by id"), to profile one.
+    only: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -407,7 +410,9 @@ async function main() {
       '|---|---|---|---|---|---|---|---|---|',
     ];
     console.log(header.join('\n'));
-    const runs = await measure(service, peer, seeded, name, list);
+    const chosen = values.only ? list.filter((w) => w.name.includes(values.only!)) : list;
+    if (chosen.length === 0) throw new Error(`no workload matches --only ${values.only}: ${list.map((w) => w.name).join('; ')}`);
+    const runs = await measure(service, peer, seeded, name, chosen);
     console.log(['', ...header, ...runs.map(row), '', ...ratios(runs)].join('\n'));
     console.log(
       `\nPostGraphile ${(peerRequire('postgraphile/package.json') as { version: string }).version} (pool ${POOL}), ` +

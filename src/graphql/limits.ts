@@ -13,6 +13,8 @@ import {
   getVariableValues,
   isLeafType,
   Kind,
+  visit,
+  type ASTNode,
   type SelectionSetNode,
   type DocumentNode,
   type GraphQLSchema,
@@ -138,20 +140,62 @@ export function costOf(
   if (!operation) return undefined;
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
   if (coerced.errors) return undefined;
+  // Worked out once per document and the values of the variables that can change it: a
+  // `node(id: $id)` asked a thousand times with a thousand ids costs one computation.
+  let cached = costCache.get(document);
+  if (!cached) costCache.set(document, (cached = { relevant: costVariables(document), costs: new Map() }));
+  const given = variables ?? {};
+  const key = JSON.stringify([operationName ?? null, ...[...cached.relevant].map((n) => (Object.hasOwn(given, n) ? [given[n]] : []))]);
+  const known = cached.costs.get(key);
+  if (known !== undefined) return known;
+  let cost: number;
   try {
-    return getComplexity({
+    cost = getComplexity({
       schema,
       query: document,
       operationName: operationName ?? undefined,
-      variables: variables ?? {},
+      variables: given,
       estimators: [estimateObjects],
       maxQueryNodes: MAX_VISITED_FIELDS,
     });
   } catch (error) {
     // With the document valid and its variables coerced, the node limit is the one failure left.
-    if (error instanceof GraphQLError) return Number.POSITIVE_INFINITY;
-    throw error;
+    if (!(error instanceof GraphQLError)) throw error;
+    cost = Number.POSITIVE_INFINITY;
   }
+  if (cached.costs.size >= COSTS_PER_DOCUMENT) cached.costs.delete(cached.costs.keys().next().value!);
+  cached.costs.set(key, cost);
+  return cost;
+}
+
+/** Costs worked out per parsed document (Apollo and graphql-ws each keep one per query text). */
+const costCache = new WeakMap<DocumentNode, { relevant: Set<string>; costs: Map<string, number> }>();
+const COSTS_PER_DOCUMENT = 256;
+
+/** Arguments whose values the cost reads (estimateObjects). */
+const COST_ARGUMENTS = new Set(['first', 'last', 'filter']);
+
+/**
+ * The variables that can change an operation's cost: those in the arguments the estimator
+ * reads, and those of any directive (`@include(if: $x)` decides which fields count).
+ */
+function costVariables(document: DocumentNode): Set<string> {
+  const names = new Set<string>();
+  const collect = (node: ASTNode) =>
+    visit(node, {
+      Variable: (variable) => {
+        names.add(variable.name.value);
+      },
+    });
+  visit(document, {
+    Argument: (argument) => {
+      if (COST_ARGUMENTS.has(argument.name.value)) collect(argument.value);
+    },
+    Directive: (directive) => {
+      collect(directive);
+    },
+  });
+  return names;
 }
 
 /** The error to answer with when the operation costs too much. */

@@ -22,6 +22,20 @@ describe('query cost', () => {
     expect(cost('{ members(first: 100) { edges { node { groups(first: 20) { edges { node { name } } } } } } }')).toBe(4301);
   });
 
+  it('is worked out again for each value of a variable that changes it, on the same parsed document', () => {
+    const document = parse('query ($n: Int, $id: ID!, $x: Boolean!) { tenant(id: $id) { id } members(first: $n) @include(if: $x) { edges { node { id } } } }');
+    const costs = (variables: Record<string, unknown>) => costOf(schema, document, undefined, variables);
+    expect(costs({ n: 5, id: 'a', x: true })).toBe(12);
+    expect(costs({ n: 5, id: 'b', x: true })).toBe(12);
+    expect(costs({ n: 50, id: 'a', x: true })).toBe(102);
+    expect(costs({ n: 50, id: 'a', x: false })).toBe(1);
+    // An omitted size is the default page, not the last size asked for.
+    expect(costs({ id: 'a', x: true })).toBe(42);
+    const defaulted = parse('query ($n: Int = 3) { members(first: $n) { edges { node { id } } } }');
+    expect(costOf(schema, defaulted, undefined, {})).toBe(7);
+    expect(costOf(schema, defaulted, undefined, { n: null })).toBe(41);
+  });
+
   it('reads page sizes from variables, and caps them at the maximum page the resolver allows', () => {
     const query = 'query ($n: Int) { members(first: $n) { edges { node { id } } } }';
     expect(cost(query, { n: 5 })).toBe(11);
