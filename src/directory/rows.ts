@@ -121,13 +121,12 @@ export async function lockRow(tx: Tx, kind: EntityKind, key: AnyKey): Promise<Lo
 
 /** Identifies a row by its key within a kind (the map key of lockRows). */
 export function rowKey(kind: EntityKind, key: AnyKey): string {
-  return JSON.stringify([
-    kind,
-    key.provider,
-    kind === 'TENANT' ? (key as TenantKey).product : scopeOf(key as EntityKey),
-    key.externalId,
-  ]);
+  return keyOfRow(kind, key.provider, kind === 'TENANT' ? (key as TenantKey).product : scopeOf(key as EntityKey), key.externalId);
 }
+
+/** rowKey from a stored row's columns (`part`: its scope, or a tenant's product). */
+const keyOfRow = (kind: EntityKind, provider: string, part: string, externalId: string) =>
+  JSON.stringify([kind, provider, part, externalId]);
 
 /**
  * Reads and locks, in one statement, the rows of these keys that exist; a key without a row
@@ -178,7 +177,7 @@ export async function lockRows(tx: Tx, kind: EntityKind, keys: AnyKey[]): Promis
   );
   for (const row of rows) {
     found.set(
-      JSON.stringify([kind, row.provider, row.part, row.external_id]),
+      keyOfRow(kind, row.provider, row.part, row.external_id),
       toLocked({
         id: row.id,
         liveVersion: row.live_version,
@@ -220,7 +219,7 @@ export async function directoryEnds(tx: Tx, keys: EntityKey[]): Promise<Map<stri
       ) as c
       order by w.n`),
   );
-  for (const row of rows) ends.set(JSON.stringify(['CONNECTION', row.provider, row.scope, row.external_id]), row.ended);
+  for (const row of rows) ends.set(keyOfRow('CONNECTION', row.provider, row.scope, row.external_id), row.ended);
   return ends;
 }
 

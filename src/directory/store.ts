@@ -389,7 +389,10 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     const applyTo = async (stored: LockedRow): Promise<Decision> => {
       const d = decide(stored, incoming);
       const patch = patchFor(change, refs, hash, d);
-      if (patch) await write(work, k, { kind: change.entity, op: 'update', values: { ...patch, id: stored.id } });
+      if (!patch) return d;
+      const values = { ...patch, id: stored.id };
+      if (work.pipelined) await hold(work, k, { kind: change.entity, op: 'update', values });
+      else await updateRows(tx, change.entity, [values]);
       return d;
     };
 
@@ -411,7 +414,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
         id,
       };
       if (work.pipelined) {
-        await write(work, k, { kind: change.entity, op: 'insert', values });
+        await hold(work, k, { kind: change.entity, op: 'insert', values });
         row = { ...UNSEEN, id, tenantId };
       } else if ((await insertRows(tx, change.entity, [values])).has(id)) {
         row = { ...UNSEEN, id, tenantId };
@@ -576,13 +579,8 @@ async function settle(work: Work): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-/** A change's write: sent at once, or (pipelined) held until the transaction next reads. */
-async function write(work: Work, k: string, held: HeldWrite): Promise<void> {
-  if (!work.pipelined) {
-    if (held.op === 'insert') await insertRows(work.tx, held.kind, [held.values]);
-    else await updateRows(work.tx, held.kind, [held.values]);
-    return;
-  }
+/** Holds a change's write (pipelined mode) until the transaction next reads or ends. */
+async function hold(work: Work, k: string, held: HeldWrite): Promise<void> {
   // Two writes to one row land in order only if the first is sent before the second is held.
   if (work.unsettled.has(k)) await settle(work);
   work.held.push(held);
