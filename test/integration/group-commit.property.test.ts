@@ -6,6 +6,7 @@
 // memberships with timestamp ties, repeats (the same svix-id again) and unreadable events.
 // A delivery that fails in the database fails alone; its batchmates are stored.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { createDirectoryStore } from '../../src/directory/store.js';
 import type { Delivery, IngestResult } from '../../src/directory/types.js';
 import { stytchTimestamp } from '../../src/samples/events.js';
 import { createStytchSource } from '../../src/sources/stytch/index.js';
-import { backend, openTestDatabase } from '../support/backend.js';
+import { backend, onPostgres, openTestDatabase } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { directoryState } from '../support/rejected.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -229,5 +230,52 @@ describe(`a batch's writes (${backend})`, () => {
     } finally {
       await database.dispose();
     }
+  });
+});
+
+describe(`a held insert that another transaction beat (${backend})`, () => {
+  // Another instance inserts a member while a batch that creates it is at work: the batch read
+  // no row ahead, so its held insert finds the row there and does nothing. The batch must not
+  // go on as if its insert had landed: it is applied again one write at a time, and the newer
+  // event wins over the other instance's row. Needs two connections: Postgres only.
+  it.skipIf(!onPostgres)('falls back to the plain path, and the directory ends right', async () => {
+    const ns = `gcr${process.pid}x${randomBytes(2).toString('hex')}`;
+    const [newer, other] = deliveriesOf(ns, [
+      { kind: 'member', id: 1, action: 'UPDATE', at: 2, name: 1 },
+      { kind: 'member', id: 2, action: 'CREATE', at: 2, name: 0 },
+    ]) as [Delivery, Delivery];
+    const db = together.database.db;
+    // The tenant exists already, so the batch's first read is its rows ahead.
+    await createDirectoryStore(db, { pipelined: false }).ingest(deliveriesOf(ns, [{ kind: 'member', id: 0, action: 'CREATE', at: 1, name: 0 }])[0]!);
+
+    const store = createDirectoryStore(db, { batchMax: 10, concurrency: 1 });
+    let results: Promise<IngestResult[]> | undefined;
+    await db.transaction(async (tx) => {
+      // The other instance: its insert of member 1 at an older version, not yet committed.
+      await tx.execute(sql`
+        insert into members (provider, scope, external_id, tenant_id, live_version, data_version, data_hash, email, name)
+        select provider, scope, ${`${ns}-member-1`}, tenant_id, live_version, data_version, 'other', 'other@example.test', 'Other'
+        from members where external_id = ${`${ns}-member-0`}`);
+      results = Promise.all([store.ingest(newer), store.ingest(other)]);
+      // Wait until the batch's insert waits on this transaction's row.
+      for (;;) {
+        const [waiting] = await query(
+          together.database,
+          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+        );
+        if (Number(waiting!.n) > 0) break;
+        await sleep(10);
+      }
+    });
+    expect((await results!).map((r) => r.status)).toEqual(['applied', 'applied']);
+    const rows = await query(
+      together.database,
+      sql`select external_id, name from members where external_id like ${`${ns}-member-%`} order by 1`,
+    );
+    expect(rows.map((r) => [r.external_id, r.name])).toEqual([
+      [`${ns}-member-0`, 'Name 0'],
+      [`${ns}-member-1`, 'Name 1'],
+      [`${ns}-member-2`, 'Name 0'],
+    ]);
   });
 });
