@@ -49,6 +49,8 @@ const envSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
   GRAPHQL_MAX_CONCURRENT_PER_KEY: z.coerce.number().int().min(1).max(10_000).default(4),
   // Per minute and instance; HTTP requests and WebSocket opens + operations counted apart. 0: off.
+  // How long a valid API key is remembered; revocation notices forget it at once. 0: off.
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   GRAPHQL_RATE_PER_KEY: z.coerce.number().int().min(0).max(100_000_000).default(3000),
   WS_MAX_SOCKETS_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(500),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000_000).default(5000),
@@ -90,6 +92,7 @@ export interface Config {
   ingestConcurrency: number;
   /** GraphQL requests one key may start per minute on one instance (HTTP and WebSocket apart); 0: no limit. */
   graphqlRatePerKey: number;
+  apiKeyCacheMs: number;
   /** WebSockets one API key may hold open on one instance. */
   wsMaxSocketsPerKey: number;
   /** Operations one API key may run at once on one instance, over all its sockets. */
@@ -195,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestConcurrency: e.INGEST_CONCURRENCY,
     graphqlRatePerKey: e.GRAPHQL_RATE_PER_KEY,
+    apiKeyCacheMs: e.API_KEY_CACHE_SECONDS * 1000,
     wsMaxSocketsPerKey: e.WS_MAX_SOCKETS_PER_KEY,
     wsMaxSubscriptionsPerKey: e.WS_MAX_SUBSCRIPTIONS_PER_KEY,
     keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_SECONDS * 1000,

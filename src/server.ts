@@ -3,6 +3,7 @@
 // it; tests bring their own) and still owns.
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/api-keys.js';
+import { createKeyCache } from './auth/key-cache.js';
 import { watchRevocations, type RevocationWatch } from './auth/revocations.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/open.js';
@@ -42,8 +43,10 @@ export interface StartOptions {
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
   const { database } = options;
+  const keyCache = config.apiKeyCacheMs > 0 ? createKeyCache({ maxAgeMs: config.apiKeyCacheMs }) : undefined;
   const authenticate = createAuthenticator(database.db, {
     bootstrapKeys: config.adminApiKey ? [config.adminApiKey] : [],
+    ...(keyCache ? { cache: keyCache } : {}),
     onError: (error) => logger.warn({ err: error }, 'could not record an API key\'s last use'),
   });
   const follower = await followFeed(database, {
@@ -92,7 +95,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const { ws } = app;
     revocations = await watchRevocations(database, {
       activeKeyIds: () => ws.activeKeyIds(),
-      onRevoked: (keyIds) => ws.closeKeys(keyIds),
+      onRevoked: (keyIds) => {
+        keyCache?.forget(keyIds);
+        ws.closeKeys(keyIds);
+      },
+      onListening: (up) => keyCache?.listening(up),
       intervalMs: options.keyRecheckMs,
       onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
     });

@@ -8,6 +8,7 @@ import type { Database } from '../db/open.js';
 import { apiKeys, tenants } from '../db/schema.js';
 import { parseGlobalId } from '../graphql/ids.js';
 import { sha256Hex } from '../lib/hash.js';
+import type { KeyCache } from './key-cache.js';
 import type { Viewer } from './viewer.js';
 
 export const API_KEY_PREFIX = 'dsk_';
@@ -244,6 +245,8 @@ export interface AuthenticatorOptions {
   onError?: (error: unknown) => void;
   /** The clock, for tests. */
   now?: () => Date;
+  /** Valid keys remembered between requests (see key-cache.ts); none: every request looks up. */
+  cache?: KeyCache;
 }
 
 export type Authenticate = ((authorization: string | undefined) => Promise<AuthResult>) & {
@@ -253,8 +256,9 @@ export type Authenticate = ((authorization: string | undefined) => Promise<AuthR
 
 /**
  * Resolves an Authorization header to a Viewer, or to `{ error }` to answer 401 with. One
- * indexed query per request and no cache, so a revocation applies to the next request.
- * Rejects only when the database fails (answer 503 then).
+ * indexed query per request, unless `cache` remembers the key (it forgets it on the
+ * revocation notice, so a revocation still applies to the next request). Unknown keys are
+ * never remembered. Rejects only when the database fails (answer 503 then).
  */
 export function createAuthenticator(db: Database, options: AuthenticatorOptions): Authenticate {
   const bootstrap = options.bootstrapKeys
@@ -305,9 +309,14 @@ export function createAuthenticator(db: Database, options: AuthenticatorOptions)
     if (isBootstrap) return { kind: 'admin', keyId: null, name: 'ADMIN_API_KEY' };
 
     if (!API_KEY_PATTERN.test(parsed.token)) return { error: AUTH_ERRORS.malformed };
-    byHash ??= lookup();
-    const [row] = await byHash.execute({ hash });
-    if (!row) return { error: AUTH_ERRORS.invalid };
+    let row = options.cache?.get(hash);
+    if (!row) {
+      const generation = options.cache?.generation() ?? 0;
+      byHash ??= lookup();
+      [row] = await byHash.execute({ hash });
+      if (!row) return { error: AUTH_ERRORS.invalid };
+      options.cache?.set(hash, row, generation);
+    }
 
     const at = now();
     const stale = (t: number | undefined) => t === undefined || at.getTime() - t >= LAST_USED_RESOLUTION_MS;

@@ -14,6 +14,8 @@ export interface RevocationWatchOptions {
   /** Full re-check interval in ms (default 60 s). */
   intervalMs?: number;
   onError?: (error: unknown) => void;
+  /** Told whether notices are being received: true once listening, false when the listener drops. */
+  onListening?: (up: boolean) => void;
 }
 
 export interface RevocationWatch {
@@ -39,8 +41,10 @@ export async function watchRevocations(
     API_KEY_REVOKED_CHANNEL,
     (keyId) => options.onRevoked(new Set([keyId])),
     () => {
+      options.onListening?.(true);
       if (started) void sweep();
     },
+    () => options.onListening?.(false),
   );
   started = true;
   const timer = setInterval(() => void sweep(), options.intervalMs ?? 60_000);
@@ -48,6 +52,7 @@ export async function watchRevocations(
   return {
     stop: async () => {
       clearInterval(timer);
+      options.onListening?.(false);
       await unlisten();
     },
   };

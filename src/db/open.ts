@@ -34,7 +34,13 @@ export interface DatabaseHandle {
    * a connection of its own, re-established whenever it drops; `onListen` runs each time
    * listening (re)starts, so a caller can catch up on what it missed while it was gone.
    */
-  listen(channel: string, onPayload: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onListen?: () => void,
+    /** Told when the listener drops (notices sent until `onListen` comes again are missed). */
+    onLost?: () => void,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -202,7 +208,7 @@ async function openPostgres(
     ping: async () => {
       await client`select 1`;
     },
-    listen: (channel, onPayload, onListen) => listenPostgres(url, common, channel, onPayload, onListen),
+    listen: (channel, onPayload, onListen, onLost) => listenPostgres(url, common, channel, onPayload, onListen, onLost),
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -218,6 +224,7 @@ async function listenPostgres(
   channel: string,
   onPayload: (payload: string) => void,
   onListen: (() => void) | undefined,
+  onLost: (() => void) | undefined,
 ): Promise<() => Promise<void>> {
   let stopped = false;
   let wanted = true;
@@ -229,6 +236,7 @@ async function listenPostgres(
     fetch_types: false,
     onclose: () => {
       wanted = true;
+      onLost?.();
       if (!stopped) void establish();
     },
   };

@@ -81,11 +81,12 @@ export class Loaders {
   nested<T>(
     key: string,
     rows: DataLoader<string, T | undefined>,
-    spec: ListSpec,
+    makeSpec: () => ListSpec,
     belongs: ParentCondition,
   ): DataLoader<string, Page<T>> {
     let loader = this.#nested.get(key) as DataLoader<string, Page<T>> | undefined;
     if (!loader) {
+      const spec = makeSpec();
       const counts = new DataLoader<string, number>(nestedCounts(this.db, spec.table, spec.conditions, belongs));
       loader = new DataLoader<string, Page<T>>(nestedPages(this.db, rows, spec, belongs, (p) => counts.load(p)));
       this.#nested.set(key, loader as DataLoader<string, Page<unknown>>);

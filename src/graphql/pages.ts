@@ -2,14 +2,15 @@
 // n after this position", and the position is the cursor. No OFFSET, so page 1,000 of a large
 // tenant costs what page 1 does, and rows inserted meanwhile never shift a page.
 //
-// A page is read in two steps: the ids (and positions) of its rows, then the rows themselves
-// through a per-request DataLoader. Nested lists (each member's groups) are read for all
-// parents at once with one LATERAL query, so a page of 50 members with their groups costs the
-// same number of queries as a page of 5.
+// A page's rows are read with their positions in one statement, and handed to the request's
+// row loader so a later lookup by id costs nothing. Nested lists (each member's groups) are
+// read for all parents at once with one LATERAL query, so a page of 50 members with their
+// groups costs two statements, as a page of 5 does.
 import { sql, type SQL } from 'drizzle-orm';
 import type DataLoader from 'dataloader';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
+import { rowMapper } from '../db/map-row.js';
 import { uuidArray } from '../db/uuid-array.js';
 import type { connections, groups, members, tenants } from '../db/schema.js';
 import { rowCursor, type RowPosition } from './cursors.js';
@@ -82,6 +83,20 @@ export const emptyPage = <T>(): Page<T> => ({
   totalCount: async () => 0,
 });
 
+/** An edge whose cursor is encoded only if a client asks for it (nested lists rarely do). */
+class LazyEdge<T, P> implements Edge<T> {
+  #cursor: string | undefined;
+  constructor(
+    readonly node: T,
+    readonly position: P,
+    readonly encode: (p: P) => string,
+  ) {}
+
+  get cursor(): string {
+    return (this.#cursor ??= this.encode(this.position));
+  }
+}
+
 /**
  * Assembles a page from up to size+1 positions read in the window's direction (the extra one
  * only says there is more), in display order.
@@ -100,7 +115,7 @@ export function assemblePage<T, P>(
   // A row deleted between the two reads is left out rather than shown as null.
   const edges = shown.flatMap((p) => {
     const node = nodes.get(key(p));
-    return node === undefined ? [] : [{ cursor: cursor(p), node }];
+    return node === undefined ? [] : [new LazyEdge(node, p, cursor)];
   });
   const known = async () => hasMore;
   return {
@@ -147,15 +162,8 @@ function orderAndLimit(spec: ListSpec): SQL {
   return sql`order by ${spec.table.createdAt} ${dir}, ${spec.table.id} ${dir} limit ${spec.window.size + 1}`;
 }
 
-const selectPosition = (table: ListTable) =>
-  sql`${table.id}::text as id, floor(extract(epoch from ${table.createdAt}) * 1000)::text as ms`;
-
-interface PositionRow {
-  id: string;
-  ms: string;
-  parent?: string;
-}
-const toPosition = (r: PositionRow): RowPosition => ({ id: r.id, ms: Number(r.ms) });
+type ListRow = { id: string; createdAt: Date };
+const positionOfRow = (r: ListRow): RowPosition => ({ id: r.id, ms: r.createdAt.getTime() });
 const byPosition = (a: RowPosition, b: RowPosition) => a.ms - b.ms || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 async function exists(db: Database, table: ListTable, conditions: SQL[]): Promise<boolean> {
@@ -176,26 +184,22 @@ function beyond(db: Database, spec: ListSpec, side: 'start' | 'end', extra: SQL[
   };
 }
 
-async function loadNodes<T>(loader: DataLoader<string, T | undefined>, ids: string[]): Promise<Map<string, T>> {
-  const rows = await loader.loadMany(ids);
-  const nodes = new Map<string, T>();
-  rows.forEach((row, i) => {
-    if (row instanceof Error) throw row;
-    if (row !== undefined) nodes.set(ids[i] as string, row);
-  });
-  return nodes;
-}
-
-/** One page of a top-level list. */
+/**
+ * One page of a top-level list. `loader` (the request's rows by id) is handed the rows read, so
+ * a field reaching one of them again reads nothing.
+ */
 export async function listPage<T>(db: Database, loader: DataLoader<string, T | undefined>, spec: ListSpec): Promise<Page<T>> {
   const { table } = spec;
-  const rows = resultRows<PositionRow>(
-    await db.execute(
-      sql`select ${selectPosition(table)} from ${table} where ${whereAll(windowConditions(spec))} ${orderAndLimit(spec)}`,
-    ),
-  );
-  const positions = rows.map(toPosition);
-  const nodes = await loadNodes(loader, positions.slice(0, spec.window.size).map((p) => p.id));
+  const map = rowMapper(table);
+  const rows = resultRows<Record<string, unknown>>(
+    await db.execute(sql`select ${table}.* from ${table} where ${whereAll(windowConditions(spec))} ${orderAndLimit(spec)}`),
+  ).map((raw) => map(raw) as ListRow);
+  const positions = rows.map(positionOfRow);
+  const nodes = new Map<string, T>();
+  for (const row of rows.slice(0, spec.window.size)) {
+    nodes.set(row.id, row as T);
+    loader.prime(row.id, row as T);
+  }
   return assemblePage(spec.window, positions, nodes, (p) => p.id, rowCursor, {
     beyondStart: beyond(db, spec, 'start'),
     beyondEnd: beyond(db, spec, 'end'),
@@ -210,8 +214,8 @@ export async function listPage<T>(db: Database, loader: DataLoader<string, T | u
 
 /**
  * Pages of a nested list for many parents at once: the batch function of a DataLoader keyed
- * by parent id. One query for the positions, one (through `loader`) for the rows, and one for
- * all the counts if any is asked for.
+ * by parent id. One query for the rows of every parent's page (handed to `loader` as well),
+ * and one for all the counts if any is asked for.
  */
 export function nestedPages<T>(
   db: Database,
@@ -221,27 +225,31 @@ export function nestedPages<T>(
   counts: DataLoader<string, number>['load'],
 ): (parents: readonly string[]) => Promise<Page<T>[]> {
   const { table } = spec;
+  const map = rowMapper(table);
   return async (parents) => {
-    const rows = resultRows<PositionRow>(
+    const rows = resultRows<Record<string, unknown>>(
       await db.execute(sql`
-        select p.parent::text as parent, x.id, x.ms
+        select p.parent::text as __parent, x.*
         from unnest(${uuidArray(parents)}) as p(parent)
         cross join lateral (
-          select ${selectPosition(table)} from ${table}
+          select ${table}.* from ${table}
           where ${whereAll([belongs(sql`p.parent`), ...windowConditions(spec)])}
           ${orderAndLimit(spec)}
         ) x`),
     );
     const byParent = new Map<string, RowPosition[]>();
-    for (const r of rows) {
-      const list = byParent.get(r.parent as string) ?? [];
-      list.push(toPosition(r));
-      byParent.set(r.parent as string, list);
+    const nodes = new Map<string, T>();
+    for (const raw of rows) {
+      const row = map(raw) as ListRow;
+      const parent = raw.__parent as string;
+      const list = byParent.get(parent) ?? [];
+      list.push(positionOfRow(row));
+      byParent.set(parent, list);
+      if (!nodes.has(row.id)) {
+        nodes.set(row.id, row as T);
+        loader.prime(row.id, row as T);
+      }
     }
-    const nodes = await loadNodes(
-      loader,
-      [...byParent.values()].flatMap((list) => list.slice(0, spec.window.size).map((p) => p.id)),
-    );
     return parents.map((parent) => {
       const positions = (byParent.get(parent) ?? []).sort(byPosition);
       if (spec.window.direction === 'backward') positions.reverse();

@@ -65,6 +65,8 @@ export const graphqlRoutes =
       // Before the body is read or the key looked up: one key's pile of slow requests must not
       // take every database connection from the others. An unknown key is refused 401 anyway.
       onRequest: async (request, reply) => {
+        // Every answer (401s too) is one credential's view of a directory: no cache keeps it.
+        void reply.header('cache-control', 'no-store');
         const credential = request.headers.authorization ?? '';
         const rate = await deps.rateLimit.take(credential);
         if (!rate.ok) {

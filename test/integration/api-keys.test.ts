@@ -12,6 +12,7 @@ import {
   listApiKeys,
   revokeApiKey,
 } from '../../src/auth/api-keys.js';
+import { createKeyCache } from '../../src/auth/key-cache.js';
 import type { Database } from '../../src/db/open.js';
 import { apiKeys, tenants } from '../../src/db/schema.js';
 import { backend, openTestDatabase, type TestDatabase } from '../support/backend.js';
@@ -200,6 +201,25 @@ describe(`API keys (${backend})`, () => {
       expect(await authenticate(`Bearer ${k.key}`)).toMatchObject({ kind: 'tenant', keyId: k.id });
       await revokeApiKey(db, k.prefix);
       expect(await authenticate(`Bearer ${k.key}`)).toEqual({ error: 'invalid or revoked API key' });
+      await authenticate.flush();
+    });
+
+    it('with a cache: a known key costs no lookup until its revocation notice, an unknown key is never kept', async () => {
+      const k = await createApiKey(db, { name: 'cached', tenantId });
+      const cache = createKeyCache();
+      cache.listening(true);
+      const authenticate = createAuthenticator(db, { bootstrapKeys: [], cache });
+      expect(await authenticate(`Bearer ${k.key}`)).toMatchObject({ kind: 'tenant', keyId: k.id });
+      const unknown = generateApiKey();
+      expect(await authenticate(`Bearer ${unknown}`)).toEqual({ error: AUTH_ERRORS.invalid });
+      expect(cache.size).toBe(1);
+
+      // Revoked behind the cache's back (no notice): the cache still answers, so it is in use.
+      await db.update(apiKeys).set({ revokedAt: new Date() }).where(sql`${apiKeys.id} = ${k.id}`);
+      expect(await authenticate(`Bearer ${k.key}`)).toMatchObject({ kind: 'tenant', keyId: k.id });
+      // The notice (revokeApiKey sends it; server.ts hands it to the cache) ends that.
+      cache.forget([k.id]);
+      expect(await authenticate(`Bearer ${k.key}`)).toEqual({ error: AUTH_ERRORS.invalid });
       await authenticate.flush();
     });
 

@@ -404,6 +404,17 @@ describe(`errors (${backend})`, () => {
     expect(raw.status).toBe(401);
   });
 
+  it('marks every answer uncacheable: it holds one credential\'s view of a directory', async () => {
+    for (const authorization of [`Bearer ${server.adminKey}`, 'Bearer nope']) {
+      const reply = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify({ query: '{ viewer { role } }' }),
+      });
+      expect(reply.headers.get('cache-control'), authorization).toBe('no-store');
+    }
+  });
+
   it('BAD_USER_INPUT for bad cursors, ids, page sizes and combinations', async () => {
     const bad = [
       ['{ members(after: "nope") { totalCount } }', 'after'],

@@ -248,6 +248,10 @@ describe(`subscriptions (${backend})`, () => {
     const closed = await live.closed;
     expect(closed.code).toBe(4403);
     expect(closed.reason).toMatch(/revoked/);
+    // The HTTP probe above left the key in the instance's key cache; the notice that closed the
+    // socket took it out first, so HTTP refuses the key as well.
+    const refused = await gql(server, '{ viewer { name } }', {}, created.key);
+    expect(refused.status).toBe(401);
     await eventually(() => ![...server.server.app.ws.activeKeyIds()].includes(created.id), 10_000, 'the revoked key\'s socket to be gone');
     // Another key's socket is untouched.
     expect(await other.waitFor(0)).toEqual([]);

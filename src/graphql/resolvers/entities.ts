@@ -21,21 +21,27 @@ import { pageWindow, type ListTable, type Page, type PageArgs, type ParentCondit
 import type { ConnectionRow, GroupRow, MemberRow, MembershipRow, TenantRow } from '../rows.js';
 import { visible } from '../scope.js';
 
-/** One parent's page of a nested list, batched with every other parent asking the same. */
+/**
+ * One parent's page of a nested list, batched with every other parent asking the same. The
+ * list's conditions are built once per batch (by the first parent), not once per parent.
+ */
 function nestedList<T>(
   ctx: GraphQLContext,
   field: string,
   parentId: string,
   rows: DataLoader<string, T | undefined>,
   table: ListTable,
-  conditions: SQL[],
+  conditions: () => SQL[],
   belongs: ParentCondition,
   args: PageArgs,
 ): Promise<Page<T>> {
-  const window = pageWindow(args, parseRowCursor);
   const scope = viewerTenant(ctx.viewer);
-  const spec = { table, window, conditions: [...conditions, ...tenantScope(table, scope)] };
   // The scope is part of the key: a subscription batch's loaders serve viewers of every tenant.
+  const spec = () => ({
+    table,
+    window: pageWindow(args, parseRowCursor),
+    conditions: [...conditions(), ...tenantScope(table, scope)],
+  });
   return ctx.loaders.nested(`${scope ?? '*'}|${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
 }
 
@@ -89,13 +95,13 @@ export const entityResolvers: Resolvers = {
     id: (t) => toGlobalId('Tenant', t.id),
     connections: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.connections', t.id, ctx.loaders.connection, connections,
-        connectionConditions(args.filter), belongsToTenant(connections), args),
+        () => connectionConditions(args.filter), belongsToTenant(connections), args),
     members: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.members', t.id, ctx.loaders.member, members,
-        memberConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(members), args),
+        () => memberConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(members), args),
     groups: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.groups', t.id, ctx.loaders.group, groups,
-        groupConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(groups), args),
+        () => groupConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(groups), args),
   },
 
   Connection: {
@@ -112,7 +118,7 @@ export const entityResolvers: Resolvers = {
     tenant: (m, _args, ctx) => tenantOf(ctx, m.tenantId),
     directory: (m, _args, ctx) => connectionOf(ctx, m.connectionId),
     groups: (m, args, ctx) =>
-      nestedList(ctx, 'Member.groups', m.id, ctx.loaders.group, groups, groupConditions(args.filter, viewerTenant(ctx.viewer)),
+      nestedList(ctx, 'Member.groups', m.id, ctx.loaders.group, groups, () => groupConditions(args.filter, viewerTenant(ctx.viewer)),
         (parent) => groupOfMember(parent, args.filter?.includeDeleted), args),
   },
 
@@ -122,7 +128,7 @@ export const entityResolvers: Resolvers = {
     tenant: (g, _args, ctx) => tenantOf(ctx, g.tenantId),
     directory: (g, _args, ctx) => connectionOf(ctx, g.connectionId),
     members: (g, args, ctx) =>
-      nestedList(ctx, 'Group.members', g.id, ctx.loaders.member, members, memberConditions(args.filter, viewerTenant(ctx.viewer)),
+      nestedList(ctx, 'Group.members', g.id, ctx.loaders.member, members, () => memberConditions(args.filter, viewerTenant(ctx.viewer)),
         (parent) => memberOfGroup(parent, args.filter?.includeDeleted), args),
   },
 
