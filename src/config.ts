@@ -26,6 +26,9 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   POLIS_WEBHOOK_SECRET: optionalString,
   POLIS_SCOPED_SECRETS: optionalString,
+  // Reconciliation reads Polis's REST API here, with one of its API_KEYS.
+  POLIS_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  POLIS_API_KEY: optionalString,
   WEBHOOK_SECRET: optionalString,
   STYTCH_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
@@ -73,6 +76,8 @@ export interface Config {
   polisSecrets: string[];
   /** Polis secrets that may only write the tenant (product, directory) they are scoped to. */
   polisScopedSecrets: ScopedSecret[];
+  /** Polis's REST API for reconciliation; undefined when not configured. */
+  polisApi: { url: string; key: string } | undefined;
   /** Svix secrets (`whsec_...`). Empty: not configured. */
   stytchSecrets: string[];
   toleranceSeconds: number;
@@ -170,6 +175,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  if ((e.POLIS_API_URL === undefined) !== (e.POLIS_API_KEY === undefined)) {
+    throw new ConfigError('invalid configuration: POLIS_API_URL and POLIS_API_KEY go together (reconciliation needs both)');
+  }
+
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -178,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     polisSecrets,
     polisScopedSecrets: parseScopedSecrets(e.POLIS_SCOPED_SECRETS),
+    polisApi: e.POLIS_API_URL && e.POLIS_API_KEY ? { url: e.POLIS_API_URL, key: e.POLIS_API_KEY } : undefined,
     stytchSecrets,
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,

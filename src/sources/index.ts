@@ -1,7 +1,9 @@
 import type { Config } from '../config.js';
 import type { EntityKind, Json, Provider } from '../directory/types.js';
 import { pick } from '../lib/pick.js';
+import type { Puller } from '../reconcile/types.js';
 import { createPolisSource } from './polis/index.js';
+import { createPolisPuller } from './polis/reconcile.js';
 import { createStytchSource } from './stytch/index.js';
 import type { SourceAdapter } from './types.js';
 
@@ -18,6 +20,18 @@ export function createSources(
     createStytchSource({ secrets: config.stytchSecrets, toleranceSeconds: config.toleranceSeconds }),
   ];
 }
+
+/** Every provider whose state can be reconciled, by source name; those not configured are left out. */
+export function createPullers(config: Pick<Config, 'polisApi'>): Map<string, Puller> {
+  const pullers = new Map<string, Puller>();
+  if (config.polisApi) pullers.set('polis', createPolisPuller({ apiUrl: config.polisApi.url, apiKey: config.polisApi.key }));
+  return pullers;
+}
+
+/** What each reconcilable source needs configured, for the error when it is not. */
+export const PULLER_SETTINGS: Record<string, string> = {
+  polis: 'POLIS_API_URL and POLIS_API_KEY (Polis\'s base URL and one of its API_KEYS)',
+};
 
 /**
  * What of a stored object a tenant key is shown, by the adapter of the provider that sent it.

@@ -19,6 +19,11 @@ export interface HttpRecorder {
   /** Base URL to give the sender in place of the service's. */
   url: string;
   exchanges: Exchange[];
+  /**
+   * While true, requests are answered 200 and never reach the service: what a sender sees
+   * when its webhooks are pointed at the wrong place (recorded with status 0).
+   */
+  dropping: boolean;
   close(): Promise<void>;
 }
 
@@ -37,6 +42,12 @@ export async function startHttpRecorder(target: string): Promise<HttpRecorder> {
         if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
       const method = req.method ?? 'GET';
+      if (recorder.dropping) {
+        exchanges.push({ method, path: req.url ?? '/', status: 0, body: body.toString('utf8'), answer: '' });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+        return;
+      }
       fetch(new URL(req.url ?? '/', target), {
         method,
         headers,
@@ -59,13 +70,15 @@ export async function startHttpRecorder(target: string): Promise<HttpRecorder> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const recorder: HttpRecorder = {
     url: `http://127.0.0.1:${port}`,
     exchanges,
+    dropping: false,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  return recorder;
 }

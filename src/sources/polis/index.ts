@@ -126,9 +126,10 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
   return { name: 'polis', provider: PROVIDER, publicRaw: polisPublicRaw, configured: secrets.length > 0, verify, parse };
 }
 
-type Normalised = { ok: true; event: InboundEvent } | { ok: false; error: z.ZodError };
+export type Normalised = { ok: true; event: InboundEvent } | { ok: false; error: z.ZodError };
 
-function normaliseEvent(item: Json, version: Version): Normalised {
+/** Reads one Polis event (as a webhook carries it) at `version`: webhooks and reconciliation alike. */
+export function normaliseEvent(item: Json, version: Version): Normalised {
   const envelope = envelopeSchema.safeParse(item);
   if (!envelope.success) return { ok: false, error: envelope.error };
   const type = envelope.data.event;

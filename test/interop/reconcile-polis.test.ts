@@ -1,0 +1,302 @@
+// Reconciliation against the real Polis: its own controllers hold the truth and answer under its
+// REST routes (support/polis-api.ts); its webhooks reach the service through a recorder that can
+// drop them, as a webhook pointed at the wrong place would. After each reconciliation the
+// directory must equal what Polis holds, field by field, and only what changed may reach the
+// change feed.
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import type { Directory } from '@boxyhq/saml-jackson';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDirectoryStore } from '../../src/directory/store.js';
+import { ProviderError } from '../../src/reconcile/provider-http.js';
+import { reconcileTenant, type ReconcileReport } from '../../src/reconcile/run.js';
+import { createPolisPuller } from '../../src/sources/polis/reconcile.js';
+import { backend } from '../support/backend.js';
+import { query } from '../support/db.js';
+import type { HttpRecorder } from '../support/http-recorder.js';
+import type { TestServer } from '../support/server.js';
+import { polisState, serviceState, type Scope } from './support/compare.js';
+import { DIALECTS, type Person } from './support/dialects.js';
+import { startPolisApi, type PolisApi } from './support/polis-api.js';
+import { createDirectory, idpMetadata, newWebhookSecret, startPolisRig, type Polis, type PolisRig, type ScimRequest } from './support/polis.js';
+
+const secret = newWebhookSecret();
+const apiKey = randomBytes(16).toString('hex');
+const entra = DIALECTS.find((d) => d.type === 'azure-scim-v2')!;
+const acme: Scope = { tenant: 'acme-reconcile', product: 'portal' };
+const tenant = { provider: 'POLIS' as const, externalId: acme.tenant, product: acme.product };
+const redirect = { defaultRedirectUrl: 'https://app.example/sso/done', redirectUrl: '["https://app.example/*"]' };
+
+let rig: PolisRig;
+let server: TestServer;
+let recorder: HttpRecorder;
+let polis: Polis;
+let api: PolisApi;
+let directory: Directory;
+
+beforeAll(async () => {
+  rig = await startPolisRig({ env: { POLIS_WEBHOOK_SECRET: secret }, webhookSecret: secret });
+  ({ server, recorder, polis } = rig);
+  api = await startPolisApi(polis, apiKey);
+});
+afterAll(async () => {
+  await api?.close();
+  await rig?.close();
+});
+
+/** A small page size, so every list is read over several pages. */
+const puller = (options: { key?: string; url?: string; attempts?: number } = {}) =>
+  createPolisPuller({
+    apiUrl: options.url ?? api.url,
+    apiKey: options.key ?? apiKey,
+    pageLimit: 2,
+    http: { attempts: options.attempts ?? 3, sleep: async () => {}, timeoutMs: 10_000 },
+  });
+
+const reconcile = (options: { dryRun?: boolean; key?: string; url?: string; attempts?: number } = {}) =>
+  reconcileTenant(server.database.db, createDirectoryStore(server.database.db), puller(options), tenant, { dryRun: options.dryRun ?? false });
+
+/** A port nothing listens on: one just handed out and given back. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+async function lastSeq(): Promise<number> {
+  const [row] = await query(server.database, sql`select coalesce(max(seq), 0)::int as seq from changes`);
+  return Number(row!.seq);
+}
+
+async function scim(request: ScimRequest): Promise<Record<string, unknown>> {
+  const reply = await polis.scim(directory, request);
+  expect(reply.status, JSON.stringify(reply.data)).toBeLessThan(300);
+  return reply.data;
+}
+
+const person = (key: string, givenName: string): Person => ({
+  key,
+  givenName,
+  familyName: 'Reconciled',
+  email: `${givenName.toLowerCase()}@acme.example`,
+});
+
+async function expectSameAsPolis(step: string) {
+  expect(await serviceState(server, [acme]), `after: ${step}`).toEqual(await polisState(polis, [acme]));
+}
+
+const total = (report: ReconcileReport, column: 'created' | 'updated' | 'ended' | 'unchanged' | 'newer') =>
+  Object.values(report.counts).reduce((n, c) => n + c[column], 0);
+
+const userIds: string[] = [];
+const groupIds: string[] = [];
+
+describe(`reconciliation with the real Polis (${backend})`, () => {
+  it('brings back what dropped webhooks lost: users, groups and memberships', async () => {
+    // The directory's creation reaches the service (so it knows the tenant); then every webhook is lost.
+    directory = await createDirectory(polis, {
+      ...acme,
+      name: 'Acme Entra ID',
+      type: entra.type,
+      webhookUrl: `${recorder.url}/webhooks/polis`,
+      webhookSecret: secret,
+    });
+    await polis.jackson.connectionAPIController.createSAMLConnection({
+      ...acme,
+      ...redirect,
+      name: 'Acme Okta',
+      rawMetadata: idpMetadata('https://idp.acme.example/saml'),
+    });
+    await expect.poll(async () => (await serviceState(server, [acme])).connections.length).toBe(2);
+
+    recorder.dropping = true;
+    for (const [i, name] of ['Ada', 'Grace', 'Linus', 'Barbara', 'Ken'].entries()) {
+      userIds.push(String((await scim(entra.createUser(person(`p-${i}`, name)))).id));
+    }
+    for (const name of ['Engineering', 'Admins']) groupIds.push(String((await scim(entra.createGroup(name))).id));
+    await scim(entra.addMembers(groupIds[0]!, userIds.slice(0, 4)));
+    await scim(entra.addMembers(groupIds[1]!, [userIds[0]!, userIds[4]!]));
+    recorder.dropping = false;
+    expect((await serviceState(server, [acme])).members).toEqual([]);
+
+    const before = await lastSeq();
+    const report = await reconcile();
+    await expectSameAsPolis('the first reconciliation');
+    expect(report.counts.MEMBER.created).toBe(5);
+    expect(report.counts.GROUP.created).toBe(2);
+    expect(report.counts.MEMBERSHIP.created).toBe(6);
+    expect(report.counts.CONNECTION.unchanged).toBe(2);
+    expect(total(report, 'ended')).toBe(0);
+    // One feed row per object that appeared: 5 members, 2 groups, 6 memberships.
+    expect((await lastSeq()) - before).toBe(13);
+  });
+
+  it('a second run in a row changes nothing and pushes nothing', async () => {
+    const before = await lastSeq();
+    const report = await reconcile();
+    expect(total(report, 'created') + total(report, 'updated') + total(report, 'ended')).toBe(0);
+    expect(total(report, 'unchanged')).toBe(2 + 5 + 2 + 6);
+    expect(await lastSeq()).toBe(before);
+  });
+
+  it('a dry run says what would change and changes nothing', async () => {
+    recorder.dropping = true;
+    await scim(entra.patchNameAndEmail(userIds[1]!, 'Gracie', 'gracie@acme.example'));
+    await scim(entra.removeMember(groupIds[0]!, userIds[3]!));
+    recorder.dropping = false;
+    const before = await lastSeq();
+    const dry = await reconcile({ dryRun: true });
+    expect(dry.counts.MEMBER.updated).toBe(1);
+    expect(dry.counts.MEMBERSHIP.ended).toBe(1);
+    expect(dry.deliveryIds).toEqual([]);
+    expect(await lastSeq()).toBe(before);
+    const stale = await serviceState(server, [acme]);
+    expect(stale.members.find((m) => m.externalId === userIds[1])?.firstName).toBe('Grace');
+
+    const report = await reconcile();
+    expect(report.counts.MEMBER.updated).toBe(1);
+    expect(report.counts.MEMBERSHIP.ended).toBe(1);
+    await expectSameAsPolis('a missed update and a missed removal');
+  });
+
+  it('applies renames Polis sends no event for (a directory, an SSO connection)', async () => {
+    await polis.jackson.directorySyncController.directories.update(directory.id, { name: 'Acme Entra ID (prod)' });
+    const [connection] = await polis.jackson.connectionAPIController.getConnections({ ...acme });
+    await polis.jackson.connectionAPIController.updateSAMLConnection({
+      ...acme,
+      clientID: connection!.clientID,
+      clientSecret: connection!.clientSecret,
+      name: 'Acme Okta (prod)',
+    } as Parameters<Polis['jackson']['connectionAPIController']['updateSAMLConnection']>[0]);
+    const names = async () => (await serviceState(server, [acme])).connections.map((c) => c.name).sort();
+    expect(await names()).toEqual(['Acme Entra ID', 'Acme Okta']);
+    const report = await reconcile();
+    expect(report.counts.CONNECTION.updated).toBe(2);
+    expect(await names()).toEqual(['Acme Entra ID (prod)', 'Acme Okta (prod)']);
+    await expectSameAsPolis('silent renames');
+  });
+
+  it('an event newer than the pull wins over what the pull read', async () => {
+    // While the pull reads the groups (after it has read the users), Ada is renamed and that
+    // webhook arrives: the pull's copy of Ada is older than the event and must lose to it.
+    let renamed = false;
+    api.interfere = async (url) => {
+      if (!renamed && url.pathname === '/api/v1/dsync/groups') {
+        renamed = true;
+        const seq = await lastSeq();
+        await scim(entra.patchNameAndEmail(userIds[0]!, 'Augusta', 'augusta@acme.example'));
+        await expect.poll(lastSeq).toBeGreaterThan(seq);
+      }
+      return undefined;
+    };
+    try {
+      const report = await reconcile();
+      expect(renamed).toBe(true);
+      expect(report.counts.MEMBER.newer).toBe(1);
+    } finally {
+      api.interfere = undefined;
+    }
+    const ada = (await serviceState(server, [acme])).members.find((m) => m.externalId === userIds[0]);
+    expect(ada?.firstName).toBe('Augusta');
+    await expectSameAsPolis('a reconciliation racing a webhook');
+  });
+
+  it('ends what Polis silently lost: a deleted user and a deleted directory with all it provisioned', async () => {
+    recorder.dropping = true;
+    await scim(entra.deleteUser(userIds[2]!));
+    recorder.dropping = false;
+    const first = await reconcile();
+    expect(first.counts.MEMBER.ended).toBe(1);
+    await expectSameAsPolis('a user deleted without its webhook');
+
+    recorder.dropping = true;
+    const { error } = await polis.jackson.directorySyncController.directories.delete(directory.id);
+    expect(error).toBeNull();
+    recorder.dropping = false;
+    const second = await reconcile();
+    expect(second.counts.CONNECTION.ended).toBe(1);
+    const left = await serviceState(server, [acme]);
+    expect(left.members).toEqual([]);
+    expect(left.groups).toEqual([]);
+    expect(left.connections.map((c) => c.kind)).toEqual(['SAML']);
+    await expectSameAsPolis('a directory deleted without its webhook');
+  });
+
+  it('refused credentials, an unreachable Polis and answers of the wrong shape fail the run with a clear reason and change nothing', async () => {
+    // Something to lose if a failed run applied anything: a user created without its webhook.
+    directory = await createDirectory(polis, { ...acme, name: 'Acme second', type: entra.type, webhookUrl: `${recorder.url}/webhooks/polis`, webhookSecret: secret });
+    recorder.dropping = true;
+    await scim(entra.createUser(person('p-9', 'Hedy')));
+    recorder.dropping = false;
+    const before = await lastSeq();
+    const state = await serviceState(server, [acme]);
+
+    const failure = async (run: Promise<unknown>): Promise<ProviderError> => {
+      const error = await run.then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ProviderError);
+      return error as ProviderError;
+    };
+    const refused = await failure(reconcile({ key: 'not-the-key' }));
+    expect(refused.kind).toBe('credentials');
+    expect(refused.message).toMatch(/Polis GET \/api\/v1\/sso.*401, the API key was refused/);
+    expect(refused.message).not.toContain(apiKey);
+
+    const closed = await closedPort();
+    const unreachable = await failure(reconcile({ url: `http://127.0.0.1:${closed}`, attempts: 2 }));
+    expect(unreachable.kind).toBe('unreachable');
+    expect(unreachable.message).toMatch(/ECONNREFUSED.*after 2 attempts.*reachable/);
+
+    api.interfere = (url) => (url.pathname === '/api/v1/dsync/groups' ? { status: 200, body: '<html>maintenance</html>' } : undefined);
+    const garbage = await failure(reconcile());
+    expect(garbage.kind).toBe('garbage');
+    expect(garbage.message).toMatch(/dsync\/groups.*not JSON/);
+
+    api.interfere = (url) => (url.pathname === '/api/v1/dsync/users' ? { status: 200, body: '{"data":[{"name":"no id"}]}' } : undefined);
+    const shape = await failure(reconcile());
+    expect(shape.message).toMatch(/not the shape Polis documents.*data\[0\]\.id/);
+    api.interfere = undefined;
+
+    expect(await lastSeq()).toBe(before);
+    expect(await serviceState(server, [acme])).toEqual(state);
+  });
+
+  it('waits out a 429 in the middle of paging and finishes', async () => {
+    let limited = 0;
+    api.interfere = (url) => {
+      if (url.pathname === '/api/v1/dsync/users' && url.searchParams.get('pageOffset') === '0' && limited === 0) {
+        limited++;
+        return { status: 429, body: '{"error":{"message":"Too many requests"}}', headers: { 'retry-after': '0' } };
+      }
+      return undefined;
+    };
+    try {
+      const report = await reconcile();
+      expect(limited).toBe(1);
+      expect(report.counts.MEMBER.created).toBe(1);
+    } finally {
+      api.interfere = undefined;
+    }
+    await expectSameAsPolis('a run that met a 429');
+  });
+
+  it('does not end an object the listing skipped but Polis still has', async () => {
+    // Offset paging can skip an object when another is deleted between two pages: here the
+    // second page of users comes back empty although Hedy is still there.
+    const hedy = (await serviceState(server, [acme])).members.find((m) => m.email === 'hedy@acme.example');
+    expect(hedy).toBeDefined();
+    api.interfere = (url) =>
+      url.pathname === '/api/v1/dsync/users' ? { status: 200, body: '{"data":[],"error":null}' } : undefined;
+    try {
+      const report = await reconcile();
+      expect(report.stillThere).toBeGreaterThan(0);
+      expect(report.counts.MEMBER.ended).toBe(0);
+    } finally {
+      api.interfere = undefined;
+    }
+    expect((await serviceState(server, [acme])).members.map((m) => m.externalId)).toContain(hedy!.externalId);
+    await expectSameAsPolis('a listing that skipped a user');
+  });
+});
