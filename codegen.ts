@@ -20,6 +20,7 @@ const config: CodegenConfig = {
           Group: '../rows.js#GroupRow',
           Membership: '../rows.js#MembershipRow',
           Delivery: '../rows.js#DeliveryRow',
+          ReconcileRun: '../rows.js#ReconcileRunRow',
           Change: '../rows.js#ChangeRow',
           ConnectionChange: '../live/events.js#ConnectionChangeEvent',
           MemberChange: '../live/events.js#MemberChangeEvent',

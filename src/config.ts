@@ -15,6 +15,12 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** `900`, `900s`, `15m`, `6h` in milliseconds. */
+function durationMs(text: string): number {
+  const [, n, unit = 's'] = /^(\d+)([smh]?)$/.exec(text) ?? [];
+  return Number(n) * { s: 1000, m: 60_000, h: 3_600_000 }[unit as 's' | 'm' | 'h'];
+}
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -29,6 +35,11 @@ const envSchema = z.object({
   // Reconciliation reads Polis's REST API here, with one of its API_KEYS.
   POLIS_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
   POLIS_API_KEY: optionalString,
+  // How often every known tenant is reconciled: 900, 900s, 15m, 6h. Unset: never on a schedule.
+  RECONCILE_INTERVAL: optionalString.refine(
+    (v) => v === undefined || (/^\d+[smh]?$/.test(v) && durationMs(v) >= 60_000),
+    'must be a duration of at least a minute: seconds, or a number with s, m or h (15m, 6h)',
+  ),
   WEBHOOK_SECRET: optionalString,
   STYTCH_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
@@ -78,6 +89,8 @@ export interface Config {
   polisScopedSecrets: ScopedSecret[];
   /** Polis's REST API for reconciliation; undefined when not configured. */
   polisApi: { url: string; key: string } | undefined;
+  /** Reconcile every known tenant this often; undefined: only when asked. */
+  reconcileIntervalMs: number | undefined;
   /** Svix secrets (`whsec_...`). Empty: not configured. */
   stytchSecrets: string[];
   toleranceSeconds: number;
@@ -188,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     polisSecrets,
     polisScopedSecrets: parseScopedSecrets(e.POLIS_SCOPED_SECRETS),
     polisApi: e.POLIS_API_URL && e.POLIS_API_KEY ? { url: e.POLIS_API_URL, key: e.POLIS_API_KEY } : undefined,
+    reconcileIntervalMs: e.RECONCILE_INTERVAL === undefined ? undefined : durationMs(e.RECONCILE_INTERVAL),
     stytchSecrets,
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,

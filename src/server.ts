@@ -12,7 +12,8 @@ import { createDirectoryStore } from './directory/store.js';
 import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
-import { createSources, publicRawOf } from './sources/index.js';
+import { createReconcileService, type ReconcileService } from './reconcile/service.js';
+import { createPullers, createSources, PULLER_SETTINGS, publicRawOf } from './sources/index.js';
 import type { SourceAdapter } from './sources/types.js';
 
 export interface RunningServer {
@@ -64,9 +65,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
   let app: App | undefined;
   let revocations: RevocationWatch | undefined;
+  let reconciler: ReconcileService | undefined;
   try {
     const store = createDirectoryStore(database.db, { batchMax: config.ingestBatchMax, concurrency: config.ingestConcurrency });
     const sources = options.sources ?? createSources(config);
+    reconciler = createReconcileService({ database, store }, createPullers(config), PULLER_SETTINGS, logger, config.reconcileIntervalMs);
+    const runs = reconciler;
     app = await buildApp({
       database,
       store,
@@ -76,6 +80,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       graphql: {
         db: database.db,
         replay: (filter, { dryRun }) => replayDeliveries(database.db, store, sources, filter, { dryRun }),
+        reconcile: ({ source, tenant, dryRun, trigger }) =>
+          runs.start({ source, tenant: { provider: tenant.provider, externalId: tenant.externalId, product: tenant.product }, dryRun, trigger }),
         authenticate,
         publicRaw: publicRawOf(sources),
         logger,
@@ -106,6 +112,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
     await revocations?.stop();
+    await reconciler?.close();
     await app?.close();
     await stopLive();
     throw error;
@@ -128,6 +135,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         );
       }
       await revocations.stop();
+      await reconciler?.close();
       await stopLive();
       await authenticate.flush();
     },

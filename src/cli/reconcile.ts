@@ -9,8 +9,8 @@ import { openDatabase } from '../db/open.js';
 import { PgliteLockedError } from '../db/pglite-lock.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { TenantKey } from '../directory/types.js';
-import { ProviderError } from '../reconcile/provider-http.js';
-import { KINDS, knownTenants, reconcileTenant, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
+import { KINDS, knownTenants, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
+import { executeRun, recordRun } from '../reconcile/runs.js';
 import { createPullers, PULLER_SETTINGS } from '../sources/index.js';
 
 const USAGE = `Usage:
@@ -132,20 +132,22 @@ async function run(argv: string[]): Promise<number> {
     const totals = Object.fromEntries(KINDS.map((k) => [k, { created: 0, updated: 0, ended: 0, unchanged: 0, newer: 0 }])) as ReconcileReport['counts'];
     for (const [i, tenant] of targets.entries()) {
       const label = `${args.source} ${describe(tenant)} (${i + 1}/${targets.length})`;
-      let report: ReconcileReport;
-      try {
-        report = await reconcileTenant(database.db, store, puller, tenant, { dryRun: args.dryRun, onProgress: progressPrinter(label) });
-      } catch (error) {
-        if (process.stderr.isTTY) process.stderr.write('\n');
-        if (!(error instanceof ProviderError)) throw error;
-        console.error(`reconcile: ${describe(tenant)} failed, nothing of it was changed: ${error.message}`);
+      const request = { puller, tenant, dryRun: args.dryRun, trigger: 'cli' };
+      const deps = { database, store };
+      const { row, report } = await executeRun(deps, await recordRun(deps, request), request, progressPrinter(label));
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      if (row.status === 'failed') {
+        console.error(`reconcile: ${describe(tenant)} failed, nothing of it was changed: ${row.error}`);
         if (i > 0) console.error(`(the ${i} tenant(s) before it were reconciled)`);
         return 1;
       }
-      if (process.stderr.isTTY) process.stderr.write('\n');
+      if (!report) {
+        console.log(`${args.source} ${describe(tenant)}: skipped, ${row.error}`);
+        continue;
+      }
       for (const k of KINDS) for (const c of COLUMNS) totals[k][c] += report.counts[k][c];
       const seconds = ((report.finishedAt.getTime() - report.startedAt.getTime()) / 1000).toFixed(1);
-      console.log(`${args.source} ${describe(tenant)}: ${args.dryRun ? 'would change (dry run, nothing applied)' : `reconciled in ${seconds} s`}`);
+      console.log(`${args.source} ${describe(tenant)}: ${args.dryRun ? 'would change (dry run, nothing applied)' : `reconciled in ${seconds} s`} (run ${row.id})`);
       console.log(summaryTable(report.counts));
       if (report.stillThere > 0) {
         console.log(`${report.stillThere} object(s) missing from the listing were not ended: ${args.source} still has them`);

@@ -41,6 +41,13 @@ export interface DatabaseHandle {
     /** Told when the listener drops (notices sent until `onListen` comes again are missed). */
     onLost?: () => void,
   ): Promise<() => Promise<void>>;
+  /**
+   * Runs `fn` holding the lock `name` for every process sharing this database, or answers
+   * `{ ran: false }` at once when another holds it. On Postgres a session advisory lock on a
+   * connection of its own (so a process that dies lets go); on PGlite, which one process owns,
+   * a lock within the process.
+   */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
   close(): Promise<void>;
 }
 
@@ -124,6 +131,7 @@ async function openPglite(
     ping: async () => {
       await client.query('select 1');
     },
+    exclusive: inProcessExclusive(),
     // In-process: a listener can never be disconnected from it.
     listen: async (channel, onPayload, onListen) => {
       const unlisten = await client.listen(channel, onPayload);
@@ -209,7 +217,35 @@ async function openPostgres(
       await client`select 1`;
     },
     listen: (channel, onPayload, onListen, onLost) => listenPostgres(url, common, channel, onPayload, onListen, onLost),
+    exclusive: async (name, fn) => {
+      const reserved = await client.reserve();
+      try {
+        const [row] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`;
+        if (!row?.ok) return { ran: false };
+        try {
+          return { ran: true, value: await fn() };
+        } finally {
+          await reserved`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(() => {});
+        }
+      } finally {
+        reserved.release();
+      }
+    },
     close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/** Named locks within this process: the embedded database has only one process. */
+function inProcessExclusive(): DatabaseHandle['exclusive'] {
+  const held = new Set<string>();
+  return async (name, fn) => {
+    if (held.has(name)) return { ran: false };
+    held.add(name);
+    try {
+      return { ran: true, value: await fn() };
+    } finally {
+      held.delete(name);
+    }
   };
 }
 

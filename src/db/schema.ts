@@ -264,3 +264,33 @@ export const apiKeys = pgTable(
   },
   (t) => [uniqueIndex('api_keys_hash').on(t.keyHash)],
 );
+
+export type ReconcileRunStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/**
+ * Reconciliation runs (src/reconcile): one row per tenant reconciled, from the CLI, the admin
+ * mutation or the schedule, with what it changed or why it failed.
+ */
+export const reconcileRuns = pgTable(
+  'reconcile_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** `polis`, `stytch`. */
+    source: text('source').notNull(),
+    /** The provider's tenant id and product (Polis), as the provider names them. */
+    tenantExternalId: text('tenant_external_id').notNull(),
+    product: text('product').notNull().default(''),
+    /** `running`, `succeeded`, `failed`, or `skipped` (another run of the tenant was in progress). */
+    status: text('status').$type<ReconcileRunStatus>().notNull(),
+    dryRun: boolean('dry_run').notNull().default(false),
+    /** `cli`, `api` (the admin mutation, with the key's name), `schedule`. */
+    trigger: text('trigger').notNull(),
+    /** Per kind: created, updated, ended, unchanged, newer. Null until it finishes. */
+    counts: jsonb('counts').$type<Json>(),
+    /** Why it failed. */
+    error: text('error'),
+    startedAt: timestamp('started_at', tzMs).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', tzMs),
+  },
+  (t) => [index('reconcile_runs_started').on(t.startedAt, t.id)],
+);

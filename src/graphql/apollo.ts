@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
-import type { GraphQLContext, PublicRaw, ReplayRunner } from './context.js';
+import type { GraphQLContext, PublicRaw, ReconcileStarter, ReplayRunner } from './context.js';
 import { apiError } from './errors.js';
 import { createErrorFormatter, outageStatus } from './format-error.js';
 import { costError, limitRules, parseOptions, type QueryLimits } from './limits.js';
@@ -26,6 +26,8 @@ export interface GraphQLOptions {
   plugins?: ApolloServerPlugin<GraphQLContext>[];
   /** Backs the replayDeliveries mutation. */
   replay?: ReplayRunner;
+  /** Backs the reconcile mutation. */
+  reconcile?: ReconcileStarter;
   /** What of `raw` tenant keys see. */
   publicRaw: PublicRaw;
 }
@@ -82,7 +84,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
 
 /** The per-request context, or a 401 UNAUTHENTICATED error. */
 export async function createContext(
-  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'publicRaw'>, authorization: string | undefined): Promise<GraphQLContext> {
+  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw'>, authorization: string | undefined): Promise<GraphQLContext> {
   let viewer: Viewer | { error: string };
   try {
     viewer = await options.authenticate(authorization);
@@ -91,5 +93,12 @@ export async function createContext(
     throw error;
   }
   if ('error' in viewer) throw apiError('UNAUTHENTICATED', viewer.error);
-  return { viewer, db: options.db, publicRaw: options.publicRaw, loaders: new Loaders(options.db), ...(options.replay ? { replay: options.replay } : {}) };
+  return {
+    viewer,
+    db: options.db,
+    publicRaw: options.publicRaw,
+    loaders: new Loaders(options.db),
+    ...(options.replay ? { replay: options.replay } : {}),
+    ...(options.reconcile ? { reconcile: options.reconcile } : {}),
+  };
 }

@@ -4,6 +4,7 @@ import type { Database } from '../db/open.js';
 import type { EntityKind, Json, Provider } from '../directory/types.js';
 import type { LiveHub } from './live/hub.js';
 import type { Loaders } from './loaders.js';
+import type { ReconcileRunRow, TenantRow } from './rows.js';
 import type { ReplayFilter, ReplayReport } from '../replay.js';
 
 /** What a WebSocket operation adds: the process's hub, and how to cut off a slow client. */
@@ -12,6 +13,18 @@ export interface LiveSession {
   /** Closes the client's socket: it fell too far behind. */
   onOverflow(): void;
 }
+
+/**
+ * Records a reconciliation run of one tenant and starts it in the background (src/reconcile);
+ * answers the run as recorded, `running`. Throws ReconcileUnavailable (src/reconcile/runs.ts)
+ * when `source` is not configured here.
+ */
+export type ReconcileStarter = (request: {
+  source: string;
+  tenant: TenantRow;
+  dryRun: boolean;
+  trigger: string;
+}) => Promise<ReconcileRunRow>;
 
 /** Runs a replay with this process's adapters and store. */
 export type ReplayRunner = (filter: ReplayFilter, options: { dryRun: boolean }) => Promise<ReplayReport>;
@@ -35,4 +48,6 @@ export interface GraphQLContext {
   live?: LiveSession;
   /** Re-reads stored deliveries (src/replay.ts); HTTP operations only. */
   replay?: ReplayRunner;
+  /** Starts reconciliation runs; HTTP operations only. */
+  reconcile?: ReconcileStarter;
 }

@@ -4,22 +4,27 @@ import { badInput } from './errors.js';
 
 export const NODE_TYPES = ['Tenant', 'Connection', 'Member', 'Group', 'Membership', 'Delivery'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
+/** Types with ids that are not nodes (node(id) answers null for them). */
+const OTHER_ID_TYPES = ['ReconcileRun'] as const;
+export type IdType = NodeType | (typeof OTHER_ID_TYPES)[number];
+const ID_TYPES: readonly IdType[] = [...NODE_TYPES, ...OTHER_ID_TYPES];
+export const isNodeType = (type: IdType): type is NodeType => (NODE_TYPES as readonly string[]).includes(type);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export const toGlobalId = (type: NodeType, id: string): string => Buffer.from(`${type}:${id}`).toString('base64url');
+export const toGlobalId = (type: IdType, id: string): string => Buffer.from(`${type}:${id}`).toString('base64url');
 
 /** Undefined for anything that is not an id this API issued. */
-export function parseGlobalId(globalId: string): { type: NodeType; id: string } | undefined {
+export function parseGlobalId(globalId: string): { type: IdType; id: string } | undefined {
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(globalId)) return undefined;
   const [type, id, ...rest] = Buffer.from(globalId, 'base64url').toString('utf8').split(':');
   if (rest.length > 0 || !id || !UUID.test(id)) return undefined;
-  const known = NODE_TYPES.find((t) => t === type);
+  const known = ID_TYPES.find((t) => t === type);
   return known ? { type: known, id } : undefined;
 }
 
 /** The uuid inside an id that must be of `type`; BAD_USER_INPUT naming the argument otherwise. */
-export function expectGlobalId(globalId: string, type: NodeType, argument: string): string {
+export function expectGlobalId(globalId: string, type: IdType, argument: string): string {
   const parsed = parseGlobalId(globalId);
   if (!parsed || parsed.type !== type) throw badInput(`${argument} is not a ${type} id`, argument);
   return parsed.id;

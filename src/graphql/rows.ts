@@ -8,6 +8,7 @@ import type {
   groups,
   members,
   memberships,
+  reconcileRuns,
   tenants,
 } from '../db/schema.js';
 import type { Page } from './pages.js';
@@ -19,6 +20,7 @@ export type GroupRow = InferSelectModel<typeof groups>;
 export type MembershipRow = InferSelectModel<typeof memberships>;
 export type DeliveryRow = InferSelectModel<typeof deliveries>;
 export type ChangeRow = InferSelectModel<typeof changes>;
+export type ReconcileRunRow = InferSelectModel<typeof reconcileRuns>;
 
 export type TenantPage = Page<TenantRow>;
 export type ConnectionPage = Page<ConnectionRow>;

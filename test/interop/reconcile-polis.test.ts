@@ -8,14 +8,17 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { Directory } from '@boxyhq/saml-jackson';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/open.js';
 import { createDirectoryStore } from '../../src/directory/store.js';
 import { ProviderError } from '../../src/reconcile/provider-http.js';
 import { reconcileTenant, type ReconcileReport } from '../../src/reconcile/run.js';
+import { startSchedule } from '../../src/reconcile/runs.js';
 import { createPolisPuller } from '../../src/sources/polis/reconcile.js';
-import { backend } from '../support/backend.js';
+import { backend, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
 import type { HttpRecorder } from '../support/http-recorder.js';
-import type { TestServer } from '../support/server.js';
+import { gql, gqlData, startTestServer, tenantKey, type TestServer } from '../support/server.js';
+import { runScript } from '../support/process.js';
 import { polisState, serviceState, type Scope } from './support/compare.js';
 import { DIALECTS, type Person } from './support/dialects.js';
 import { startPolisApi, type PolisApi } from './support/polis-api.js';
@@ -36,9 +39,9 @@ let api: PolisApi;
 let directory: Directory;
 
 beforeAll(async () => {
-  rig = await startPolisRig({ env: { POLIS_WEBHOOK_SECRET: secret }, webhookSecret: secret });
+  api = await startPolisApi(() => polis, apiKey);
+  rig = await startPolisRig({ env: { POLIS_WEBHOOK_SECRET: secret, POLIS_API_URL: api.url, POLIS_API_KEY: apiKey }, webhookSecret: secret });
   ({ server, recorder, polis } = rig);
-  api = await startPolisApi(polis, apiKey);
 });
 afterAll(async () => {
   await api?.close();
@@ -298,5 +301,154 @@ describe(`reconciliation with the real Polis (${backend})`, () => {
     }
     expect((await serviceState(server, [acme])).members.map((m) => m.externalId)).toContain(hedy!.externalId);
     await expectSameAsPolis('a listing that skipped a user');
+  });
+});
+
+interface RunView {
+  id: string;
+  status: string;
+  dryRun: boolean;
+  trigger: string;
+  counts: Record<string, Record<string, number>> | null;
+  error: string | null;
+  tenant: { externalId: string } | null;
+}
+const RUN_FIELDS = 'id status dryRun trigger counts error tenant { externalId }';
+const START = `mutation ($t: ID!, $source: String!, $dry: Boolean) { reconcile(source: $source, tenantId: $t, dryRun: $dry) { ${RUN_FIELDS} } }`;
+
+async function tenantGlobalId(): Promise<string> {
+  const data = await gqlData<{ tenants: { edges: { node: { id: string; externalId: string } }[] } }>(
+    server,
+    '{ tenants(first: 100) { edges { node { id externalId } } } }',
+  );
+  return data.tenants.edges.find((e) => e.node.externalId === acme.tenant)!.node.id;
+}
+
+/** Waits until the run has ended (runs go on in the background). */
+async function finished(on: Pick<TestServer, 'url' | 'adminKey'>, id: string): Promise<RunView> {
+  const read = async () =>
+    (await gqlData<{ reconcileRuns: RunView[] }>(on, `query ($id: ID) { reconcileRuns(id: $id) { ${RUN_FIELDS} } }`, { id })).reconcileRuns[0]!;
+  await expect.poll(async () => (await read()).status, { message: `run ${id} to end` }).not.toBe('running');
+  return read();
+}
+
+describe(`reconciliation from the API and the CLI (${backend})`, () => {
+  it('the admin mutation starts a run in the background; reconcileRuns follows it to its end', async () => {
+    recorder.dropping = true;
+    await scim(entra.createUser(person('p-10', 'Margaret')));
+    recorder.dropping = false;
+    const t = await tenantGlobalId();
+    const started = await gqlData<{ reconcile: RunView }>(server, START, { t, source: 'polis' });
+    expect(started.reconcile).toMatchObject({ status: 'running', dryRun: false, counts: null, tenant: { externalId: acme.tenant } });
+    expect(started.reconcile.trigger).toMatch(/^api: /);
+    const run = await finished(server, started.reconcile.id);
+    expect(run.status).toBe('succeeded');
+    expect(run.counts?.MEMBER?.created).toBe(1);
+    await expectSameAsPolis('a run started from the API');
+  });
+
+  it('refuses tenant keys, a source the tenant is not from, and unknown tenants, with clear errors', async () => {
+    const t = await tenantGlobalId();
+    const [row] = await query(server.database, sql`select id from tenants where external_id = ${acme.tenant}`);
+    const key = await tenantKey(server, String(row!.id), 'acme frontend');
+    const forbidden = await gql(server, START, { t, source: 'polis' }, key);
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const runsForbidden = await gql(server, `{ reconcileRuns { id } }`, {}, key);
+    expect(runsForbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const wrongSource = await gql(server, START, { t, source: 'stytch' });
+    expect(wrongSource.errors?.[0]).toMatchObject({ message: 'the tenant comes from polis, not stytch', extensions: { code: 'BAD_USER_INPUT', argument: 'source' } });
+    const unknown = await gql(server, START, { t: Buffer.from('Tenant:00000000-0000-4000-8000-000000000000').toString('base64url'), source: 'polis' });
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const notATenant = await gql(server, START, { t: 'nope', source: 'polis' });
+    expect(notATenant.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'tenantId' });
+  });
+
+  it('two instances asked at once run it once: the second run is skipped and reads nothing', async () => {
+    const handle = server.databaseUrl ? await openDatabase({ databaseUrl: server.databaseUrl, poolSize: 3 }) : server.database;
+    const second = await startTestServer({
+      env: { POLIS_WEBHOOK_SECRET: secret, POLIS_API_URL: api.url, POLIS_API_KEY: apiKey },
+      database: { handle, url: server.databaseUrl, dispose: async () => (handle === server.database ? undefined : handle.close()) },
+    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reads = 0;
+    api.interfere = async (url) => {
+      if (url.pathname === '/api/v1/sso' && url.searchParams.get('tenant') === acme.tenant) {
+        reads++;
+        if (reads === 1) await held;
+      }
+      return undefined;
+    };
+    try {
+      const t = await tenantGlobalId();
+      const first = (await gqlData<{ reconcile: RunView }>(server, START, { t, source: 'polis' })).reconcile;
+      await expect.poll(() => reads, { message: 'the first run to be reading' }).toBe(1);
+      const other = (await gqlData<{ reconcile: RunView }>(second, START, { t, source: 'polis' })).reconcile;
+      const skipped = await finished(second, other.id);
+      expect(skipped).toMatchObject({ status: 'skipped', counts: null });
+      expect(skipped.error).toMatch(/another run of this tenant was in progress/);
+      expect(reads).toBe(1);
+      release();
+      expect((await finished(server, first.id)).status).toBe('succeeded');
+    } finally {
+      release();
+      api.interfere = undefined;
+      await second.close();
+    }
+  });
+
+  it.skipIf(!onPostgres)('npm run reconcile as its own process, beside the running service', async () => {
+    recorder.dropping = true;
+    await scim(entra.createUser(person('p-11', 'Frances')));
+    recorder.dropping = false;
+    const env = { DATABASE_URL: server.databaseUrl!, POLIS_API_URL: api.url, POLIS_API_KEY: apiKey };
+
+    const dry = await runScript('src/cli/reconcile.ts', ['polis', '--tenant', acme.tenant, '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`polis tenant ${acme.tenant}, product ${acme.product}: would change (dry run, nothing applied)`);
+    expect(dry.stdout).toMatch(/members\s+1\s+0\s+0\s+\d+\s+0/);
+
+    const real = await runScript('src/cli/reconcile.ts', ['polis', '--tenant', acme.tenant, '--product', acme.product], env);
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.stdout).toMatch(/reconciled in [\d.]+ s \(run [0-9a-f-]{36}\)/);
+    expect(real.stdout).toMatch(/members\s+1\s+0\s+0\s+\d+\s+0/);
+    expect(real.stderr).toContain('reading users of directory');
+    await expectSameAsPolis('a run from the CLI');
+    const [run] = await query(server.database, sql`select trigger, status from reconcile_runs order by started_at desc limit 1`);
+    expect(run).toEqual({ trigger: 'cli', status: 'succeeded' });
+
+    const refused = await runScript('src/cli/reconcile.ts', ['polis'], { ...env, POLIS_API_KEY: 'wrong' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/failed, nothing of it was changed: Polis GET \/api\/v1\/sso.*401, the API key was refused/);
+
+    const unconfigured = await runScript('src/cli/reconcile.ts', ['polis'], { DATABASE_URL: server.databaseUrl! });
+    expect(unconfigured.code).toBe(1);
+    expect(unconfigured.stderr).toContain('polis is not configured: set POLIS_API_URL and POLIS_API_KEY');
+    const usage = await runScript('src/cli/reconcile.ts', ['okta'], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/unknown provider okta: polis\n\nUsage:/);
+  });
+});
+
+describe(`reconciliation on a schedule (${backend})`, () => {
+  it('reconciles every known tenant of the provider each interval, and stops when told', async () => {
+    recorder.dropping = true;
+    await scim(entra.createUser(person('p-12', 'Katherine')));
+    recorder.dropping = false;
+    const logs: string[] = [];
+    const log = { info: (o: object, m: string) => void logs.push(`${m} ${JSON.stringify(o)}`), warn: (o: object, m: string) => void logs.push(`WARN ${m}`) };
+    const deps = { database: server.database, store: createDirectoryStore(server.database.db) };
+    const schedule = startSchedule(deps, [puller()], 100, log);
+    try {
+      await expect.poll(() => logs.some((l) => l.startsWith('scheduled reconciliation finished') && l.includes(acme.tenant)), { message: 'a scheduled run' }).toBe(true);
+    } finally {
+      await schedule.stop();
+    }
+    expect(logs.filter((l) => l.startsWith('WARN'))).toEqual([]);
+    const runs = await query(server.database, sql`select status, trigger from reconcile_runs where trigger = 'schedule'`);
+    expect(runs.length).toBeGreaterThan(0);
+    expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
+    await expectSameAsPolis('a scheduled run');
   });
 });

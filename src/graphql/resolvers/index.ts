@@ -5,6 +5,7 @@ import { entityResolvers } from './entities.js';
 import { feedResolvers } from './feed.js';
 import { listResolvers, pageInfoResolvers } from './pages.js';
 import { queryResolvers } from './query.js';
+import { reconcileResolvers } from './reconcile.js';
 import { replayResolvers } from './replay.js';
 import { subscriptionResolvers } from './subscriptions.js';
 
@@ -16,6 +17,9 @@ export const resolvers: Resolvers = {
   ...feedResolvers,
   ...subscriptionResolvers,
   ...replayResolvers,
+  Mutation: { ...replayResolvers.Mutation, ...reconcileResolvers.Mutation },
+  Query: { ...queryResolvers.Query, ...reconcileResolvers.Query },
+  ReconcileRun: reconcileResolvers.ReconcileRun,
   PageInfo: pageInfoResolvers,
   TenantConnection: listResolvers,
   ConnectionConnection: listResolvers,

@@ -6,7 +6,7 @@ import { parseRowCursor } from '../cursors.js';
 import { badInput } from '../errors.js';
 import { connectionConditions, groupConditions, memberConditions, tenantConditions, tenantScope } from '../filters.js';
 import type { Resolvers } from '../generated/resolvers.js';
-import { expectGlobalId, parseGlobalId } from '../ids.js';
+import { expectGlobalId, isNodeType, parseGlobalId } from '../ids.js';
 import { loadNode } from '../nodes.js';
 import { listPage, pageWindow, type ListTable, type PageArgs } from '../pages.js';
 import { listTenant, visible } from '../scope.js';
@@ -31,7 +31,7 @@ export const queryResolvers: Resolvers = {
     node: async (_root, { id }, ctx) => {
       const parsed = parseGlobalId(id);
       if (!parsed) throw badInput('id is not an id this API issued', 'id');
-      return loadNode(ctx, parsed.type, parsed.id);
+      return isNodeType(parsed.type) ? loadNode(ctx, parsed.type, parsed.id) : null;
     },
     tenant: async (_root, { id }, ctx) =>
       visible(ctx.viewer, await ctx.loaders.tenant.load(expectGlobalId(id, 'Tenant', 'id')), (t) => t.id),

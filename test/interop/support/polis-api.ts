@@ -35,8 +35,17 @@ const pageParams = (q: Query) => ({
 
 const failed = (error: { code?: number; message?: string }): Answer => ({ status: error.code ?? 500, body: { error } });
 
-export async function startPolisApi(polis: Polis, apiKey: string): Promise<PolisApi> {
-  const { connectionAPIController: sso, directorySyncController: dsync } = polis.jackson;
+/** `polis` may be given later than the API (a service configured with the API's URL starts first). */
+export async function startPolisApi(polis: Polis | (() => Polis), apiKey: string): Promise<PolisApi> {
+  const jackson = () => (typeof polis === 'function' ? polis() : polis).jackson;
+  const dsync = new Proxy({} as Polis['jackson']['directorySyncController'], { get: (_t, p) => Reflect.get(jackson().directorySyncController, p) });
+  const sso = new Proxy({} as Polis['jackson']['connectionAPIController'], {
+    get: (_t, p) => {
+      const controller = jackson().connectionAPIController;
+      const value: unknown = Reflect.get(controller, p);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(controller) : value;
+    },
+  });
 
   /** Polis's handlers take tenant and product from the directory when the query lacks them. */
   async function tenancy(q: Query): Promise<{ tenant: string; product: string } | Answer> {
