@@ -51,7 +51,10 @@ function conditions(filter: ReplayFilter): SQL | undefined {
   else if (status !== 'all') parts.push(eq(deliveries.status, status));
   if (filter.source) parts.push(eq(deliveries.source, filter.source));
   if (filter.since) parts.push(gte(deliveries.receivedAt, filter.since));
-  return parts.length > 0 ? and(...parts) : undefined;
+  // A reconciliation's changes were read from the provider's API, not from a webhook body:
+  // there is nothing to read again (a new run reads the provider afresh).
+  parts.push(sql`${deliveries.source} not like 'reconcile:%'`);
+  return and(...parts);
 }
 
 export async function countMatching(db: Database, filter: ReplayFilter): Promise<number> {

@@ -8,7 +8,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import type { Directory } from '@boxyhq/saml-jackson';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
+import { replayDeliveries } from '../../src/replay.js';
+import { createSources } from '../../src/sources/index.js';
 import { createDirectoryStore } from '../../src/directory/store.js';
 import { ProviderError } from '../../src/reconcile/provider-http.js';
 import { reconcileTenant, type ReconcileReport } from '../../src/reconcile/run.js';
@@ -143,6 +146,15 @@ describe(`reconciliation with the real Polis (${backend})`, () => {
     expect(total(report, 'created') + total(report, 'updated') + total(report, 'ended')).toBe(0);
     expect(total(report, 'unchanged')).toBe(2 + 5 + 2 + 6);
     expect(await lastSeq()).toBe(before);
+  });
+
+  it('records each run\'s changes as reconcile:polis deliveries, which replay leaves alone', async () => {
+    const [recorded] = await query(server.database, sql`select count(*)::int as n from deliveries where source = 'reconcile:polis'`);
+    expect(Number(recorded!.n)).toBeGreaterThan(0);
+    const report = await replayDeliveries(server.database.db, createDirectoryStore(server.database.db), createSources(loadConfig({ POLIS_WEBHOOK_SECRET: secret })), { status: 'all' }, { dryRun: true });
+    expect(report.skipped).toEqual({});
+    const [polisOnly] = await query(server.database, sql`select count(*)::int as n from deliveries where source not like 'reconcile:%'`);
+    expect(report.matched).toBe(Number(polisOnly!.n));
   });
 
   it('a dry run says what would change and changes nothing', async () => {

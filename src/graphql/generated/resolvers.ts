@@ -151,7 +151,7 @@ export type Delivery = Node & {
   receivedAt: Scalars['DateTime']['output'];
   /** The signature's timestamp. */
   signedAt: Scalars['DateTime']['output'];
-  /** `polis` or `stytch`. */
+  /** `polis` or `stytch`, or `reconcile:polis` for the changes of a reconciliation run (see `reconcile`). */
   source: Scalars['String']['output'];
   /**
    * rejected (at least one event could not be read: kept whole for replay, its other events
@@ -175,7 +175,7 @@ export type DeliveryEdge = {
 };
 
 export type DeliveryFilter = {
-  /** `polis` or `stytch`. */
+  /** `polis`, `stytch`, or `reconcile:polis`. */
   source?: InputMaybe<Scalars['String']['input']>;
   /** rejected, applied, stale, unchanged or ignored. */
   status?: InputMaybe<Scalars['String']['input']>;
