@@ -4,14 +4,14 @@
 // service first.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/open.js';
-import { PgliteLockedError } from '../db/pglite-lock.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { TenantKey } from '../directory/types.js';
 import { KINDS, knownTenants, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
 import { executeRun, recordRun } from '../reconcile/runs.js';
 import { createPullers, PULLER_SETTINGS } from '../sources/index.js';
+import { runCommand, UsageError } from './command.js';
 
 const USAGE = `Usage:
   npm run reconcile -- polis [--tenant <tenant> [--product <product>]] [--dry-run]
@@ -27,8 +27,6 @@ applied unless all of it was read.
   --product  with --tenant, one product; a tenant the directory does not know yet is read
              when both are given
   --dry-run  read everything and say what would change, changing nothing`;
-
-class UsageError extends Error {}
 
 interface Args {
   source: string;
@@ -95,19 +93,7 @@ function describe(tenant: TenantKey): string {
   return tenant.product ? `tenant ${tenant.externalId}, product ${tenant.product}` : `tenant ${tenant.externalId}`;
 }
 
-async function run(argv: string[]): Promise<number> {
-  let args: ReturnType<typeof parse>;
-  try {
-    args = parse(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error;
-    console.error(`reconcile: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
+async function run(args: Exclude<ReturnType<typeof parse>, 'help'>): Promise<number> {
   const config = loadConfig();
   const puller = createPullers(config).get(args.source);
   if (!puller) {
@@ -163,10 +149,4 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-run(process.argv.slice(2))
-  .then((code) => process.exit(code))
-  .catch((error: unknown) => {
-    const known = error instanceof ConfigError || error instanceof PgliteLockedError;
-    console.error(`reconcile: ${known ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  });
+runCommand('reconcile', USAGE, parse, run);

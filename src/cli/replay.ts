@@ -5,13 +5,13 @@
 // process at a time, so stop the service first.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/open.js';
-import { PgliteLockedError } from '../db/pglite-lock.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { DeliveryStatus } from '../directory/types.js';
 import { replayDeliveries, type ReplayFilter, type ReplayProgress, type ReplayReport } from '../replay.js';
 import { createSources } from '../sources/index.js';
+import { runCommand, UsageError } from './command.js';
 
 const USAGE = `Usage:
   npm run replay -- [--status <status>] [--source polis|stytch] [--since <time>] [--delivery <id>] [--dry-run]
@@ -28,8 +28,6 @@ newer state.
 
 const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'all'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-class UsageError extends Error {}
 
 function parseFilter(argv: string[]): { filter: ReplayFilter; dryRun: boolean } | 'help' {
   const { values, positionals } = parseArgs({
@@ -97,19 +95,7 @@ function summary(report: ReplayReport, dryRun: boolean): string {
   return lines.join('\n');
 }
 
-async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseFilter>;
-  try {
-    parsed = parseFilter(argv);
-  } catch (error) {
-    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error;
-    console.error(`replay: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
+async function run(parsed: Exclude<ReturnType<typeof parseFilter>, 'help'>): Promise<number> {
   const config = loadConfig();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite'), poolSize: 2 });
   try {
@@ -125,10 +111,4 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-run(process.argv.slice(2))
-  .then((code) => process.exit(code))
-  .catch((error: unknown) => {
-    const known = error instanceof ConfigError || error instanceof PgliteLockedError;
-    console.error(`replay: ${known ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exit(1);
-  });
+runCommand('replay', USAGE, parseFilter, run);

@@ -1,7 +1,7 @@
 // Runs of reconciliation as the service and the CLI start them: each is recorded in
 // reconcile_runs (status, counts, error), and at most one run of a tenant goes at a time across
 // every process sharing the database; a second one asked for meanwhile is recorded as skipped.
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, lt } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/open.js';
 import { reconcileRuns } from '../db/schema.js';
 import type { DirectoryStore } from '../directory/store.js';
@@ -74,13 +74,14 @@ export async function executeRun(
   };
   let outcome: { ran: true; value: ReconcileReport } | { ran: false };
   try {
-    outcome = await deps.database.exclusive(lockName(request.puller.source, request.tenant), () =>
-      reconcileTenant(deps.database.db, deps.store, request.puller, request.tenant, {
+    outcome = await deps.database.exclusive(lockName(request.puller.source, request.tenant), async () => {
+      await abandoned(deps, run);
+      return reconcileTenant(deps.database.db, deps.store, request.puller, request.tenant, {
         dryRun: request.dryRun,
         runId: run.id,
         ...(onProgress ? { onProgress } : {}),
-      }),
-    );
+      });
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const row = await finish({ status: 'failed', error: message });
@@ -92,6 +93,25 @@ export async function executeRun(
   }
   const row = await finish({ status: 'succeeded', counts: outcome.value.counts as unknown as Json });
   return { row, report: outcome.value };
+}
+
+/**
+ * Holding the tenant's lock, no other run of it can be going on: one still marked `running` was
+ * left so by a process that stopped (or lost its database) before it could say how it ended.
+ */
+async function abandoned(deps: RunDeps, run: RunRow): Promise<void> {
+  await deps.database.db
+    .update(reconcileRuns)
+    .set({ status: 'failed', error: 'the process running it stopped before it finished (the parts it applied stay; a later run converges the rest)', finishedAt: new Date() })
+    .where(
+      and(
+        eq(reconcileRuns.source, run.source),
+        eq(reconcileRuns.tenantExternalId, run.tenantExternalId),
+        eq(reconcileRuns.product, run.product),
+        eq(reconcileRuns.status, 'running'),
+        lt(reconcileRuns.startedAt, run.startedAt),
+      ),
+    );
 }
 
 /** Runs, newest first. */

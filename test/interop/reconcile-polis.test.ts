@@ -359,6 +359,28 @@ describe(`reconciliation from the API and the CLI (${backend})`, () => {
     await expectSameAsPolis('a run started from the API');
   });
 
+  it('a run left running by a process that stopped is marked failed by the next run of its tenant', async () => {
+    const [left] = await query(
+      server.database,
+      sql`insert into reconcile_runs (source, tenant_external_id, product, status, trigger, started_at)
+          values ('polis', ${acme.tenant}, ${acme.product}, 'running', 'cli', now() - interval '1 hour') returning id::text as id`,
+    );
+    const other = await query(
+      server.database,
+      sql`insert into reconcile_runs (source, tenant_external_id, product, status, trigger, started_at)
+          values ('polis', 'someone-else', ${acme.product}, 'running', 'cli', now() - interval '1 hour') returning id::text as id`,
+    );
+    const started = await gqlData<{ reconcile: RunView }>(server, START, { t: await tenantGlobalId(), source: 'polis' });
+    expect((await finished(server, started.reconcile.id)).status).toBe('succeeded');
+    const abandoned = await finished(server, Buffer.from(`ReconcileRun:${String(left!.id)}`).toString('base64url'));
+    expect(abandoned.status).toBe('failed');
+    expect(abandoned.error).toMatch(/the process running it stopped before it finished/);
+    // Another tenant's run is not this lock's business.
+    const [untouched] = await query(server.database, sql`select status from reconcile_runs where id = ${String(other[0]!.id)}::uuid`);
+    expect(untouched!.status).toBe('running');
+    await query(server.database, sql`delete from reconcile_runs where id = ${String(other[0]!.id)}::uuid`);
+  });
+
   it('refuses tenant keys, a source the tenant is not from, and unknown tenants, with clear errors', async () => {
     const t = await tenantGlobalId();
     const [row] = await query(server.database, sql`select id from tenants where external_id = ${acme.tenant}`);
