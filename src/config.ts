@@ -35,6 +35,10 @@ const envSchema = z.object({
   // Reconciliation reads Polis's REST API here, with one of its API_KEYS.
   POLIS_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
   POLIS_API_KEY: optionalString,
+  // Reconciliation reads Stytch's B2B API with the project's id and secret; the URL follows the project.
+  STYTCH_PROJECT_ID: optionalString,
+  STYTCH_SECRET: optionalString,
+  STYTCH_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
   // How often every known tenant is reconciled: 900, 900s, 15m, 6h. Unset: never on a schedule.
   RECONCILE_INTERVAL: optionalString.refine(
     (v) => v === undefined || (/^\d+[smh]?$/.test(v) && durationMs(v) >= 60_000),
@@ -89,6 +93,8 @@ export interface Config {
   polisScopedSecrets: ScopedSecret[];
   /** Polis's REST API for reconciliation; undefined when not configured. */
   polisApi: { url: string; key: string } | undefined;
+  /** Stytch's B2B API for reconciliation; undefined when not configured. */
+  stytchApi: { url: string | undefined; projectId: string; secret: string } | undefined;
   /** Reconcile every known tenant this often; undefined: only when asked. */
   reconcileIntervalMs: number | undefined;
   /** Svix secrets (`whsec_...`). Empty: not configured. */
@@ -191,6 +197,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.POLIS_API_URL === undefined) !== (e.POLIS_API_KEY === undefined)) {
     throw new ConfigError('invalid configuration: POLIS_API_URL and POLIS_API_KEY go together (reconciliation needs both)');
   }
+  if ((e.STYTCH_PROJECT_ID === undefined) !== (e.STYTCH_SECRET === undefined)) {
+    throw new ConfigError('invalid configuration: STYTCH_PROJECT_ID and STYTCH_SECRET go together (reconciliation needs both)');
+  }
 
   return {
     env: e.NODE_ENV,
@@ -201,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     polisSecrets,
     polisScopedSecrets: parseScopedSecrets(e.POLIS_SCOPED_SECRETS),
     polisApi: e.POLIS_API_URL && e.POLIS_API_KEY ? { url: e.POLIS_API_URL, key: e.POLIS_API_KEY } : undefined,
+    stytchApi: e.STYTCH_PROJECT_ID && e.STYTCH_SECRET ? { url: e.STYTCH_API_URL, projectId: e.STYTCH_PROJECT_ID, secret: e.STYTCH_SECRET } : undefined,
     reconcileIntervalMs: e.RECONCILE_INTERVAL === undefined ? undefined : durationMs(e.RECONCILE_INTERVAL),
     stytchSecrets,
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,

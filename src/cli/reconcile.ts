@@ -15,6 +15,7 @@ import { runCommand, UsageError } from './command.js';
 
 const USAGE = `Usage:
   npm run reconcile -- polis [--tenant <tenant> [--product <product>]] [--dry-run]
+  npm run reconcile -- stytch [--tenant <organization id>] [--dry-run]
 
 Reads the provider's own state (its REST API) and converges the directory with it: what the
 provider has is applied as of the moment the read started (an event newer than that still
@@ -22,10 +23,10 @@ wins), and what it no longer has is ended once the provider confirms it is gone.
 actually changed reaches the change feed and the subscriptions. Nothing of a tenant is
 applied unless all of it was read.
 
-  --tenant   one tenant (Polis: its tenant id); default: every tenant of the provider the
-             directory knows
-  --product  with --tenant, one product; a tenant the directory does not know yet is read
-             when both are given
+  --tenant   one tenant (Polis: its tenant; Stytch: the organization id); default: every
+             tenant of the provider the directory knows
+  --product  Polis, with --tenant: one product. A tenant the directory does not know yet is
+             read when named in full (Polis: tenant and product; Stytch: organization id)
   --dry-run  read everything and say what would change, changing nothing`;
 
 interface Args {
@@ -48,14 +49,11 @@ function parse(argv: string[]): Args | 'help' {
   });
   if (values.help) return 'help';
   const [source, ...rest] = positionals;
-  if (source === undefined) throw new UsageError('name the provider to reconcile with: polis');
+  if (source === undefined) throw new UsageError('name the provider to reconcile with: polis or stytch');
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-  if (!(source in PULLER_SETTINGS)) {
-    throw new UsageError(
-      source === 'stytch' ? 'stytch cannot be reconciled by this version yet: polis only' : `unknown provider ${source}: polis`,
-    );
-  }
+  if (!(source in PULLER_SETTINGS)) throw new UsageError(`unknown provider ${source}: polis or stytch`);
   if (values.product !== undefined && values.tenant === undefined) throw new UsageError('--product needs --tenant');
+  if (values.product !== undefined && source === 'stytch') throw new UsageError('--product is for polis: Stytch organizations have no product');
   return { source, tenant: values.tenant, product: values.product, dryRun: values['dry-run'] ?? false };
 }
 
@@ -104,8 +102,9 @@ async function run(args: Exclude<ReturnType<typeof parse>, 'help'>): Promise<num
   try {
     const store = createDirectoryStore(database.db);
     let targets = await knownTenants(database.db, puller.provider, { externalId: args.tenant, product: args.product });
-    if (targets.length === 0 && args.tenant !== undefined && args.product !== undefined) {
-      targets = [{ provider: puller.provider, externalId: args.tenant, product: args.product }];
+    const named = args.tenant !== undefined && (args.product !== undefined || puller.provider === 'STYTCH');
+    if (targets.length === 0 && named) {
+      targets = [{ provider: puller.provider, externalId: args.tenant!, product: args.product ?? '' }];
     }
     if (targets.length === 0) {
       console.log(

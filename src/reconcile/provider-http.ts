@@ -36,6 +36,8 @@ export interface ProviderHttpOptions {
 
 export interface ProviderHttp {
   get<S extends z.ZodType>(path: string, query: Record<string, string | number | undefined>, schema: S): Promise<z.output<S>>;
+  /** A POST with a JSON body, for the providers that search by POST (Stytch). */
+  post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.output<S>>;
   /** Like get, but a 404 answers undefined (the object is gone). */
   find<S extends z.ZodType>(path: string, query: Record<string, string | number | undefined>, schema: S): Promise<z.output<S> | undefined>;
   /** Requests sent so far, retries included. */
@@ -66,17 +68,24 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
     query: Record<string, string | number | undefined>,
     schema: S,
     notFoundIsAnswer: boolean,
+    body?: unknown,
   ): Promise<z.output<S> | undefined> {
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const method = body === undefined ? 'GET' : 'POST';
     // What errors show: the path and query, never the credentials (they travel in headers).
-    const what = `${options.provider} GET ${url.pathname}${url.search}`;
+    const what = `${options.provider} ${method} ${url.pathname}${url.search}`;
     let lastError = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let response: Response;
       try {
         requests++;
-        response = await doFetch(url, { headers: { accept: 'application/json', ...options.headers }, signal: AbortSignal.timeout(timeoutMs) });
+        response = await doFetch(url, {
+          method,
+          headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
       } catch (error) {
         const cause = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : describeFetchError(error);
         lastError = `${what}: ${cause}`;
@@ -108,13 +117,13 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
         throw new ProviderError(`${lastError} (after ${attempts} attempts)`, 'provider');
       }
       if (!response.ok) throw new ProviderError(`${what}: ${response.status} ${providerMessage(text)}`, 'provider');
-      let body: unknown;
+      let answer: unknown;
       try {
-        body = JSON.parse(text);
+        answer = JSON.parse(text);
       } catch {
         throw new ProviderError(`${what}: the answer is not JSON (${JSON.stringify(truncate(text, 120))})`, 'garbage');
       }
-      const parsed = schema.safeParse(body);
+      const parsed = schema.safeParse(answer);
       if (!parsed.success) {
         throw new ProviderError(`${what}: the answer is not the shape ${options.provider} documents (${describeZodError(parsed.error, [])})`, 'garbage');
       }
@@ -125,6 +134,7 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
 
   return {
     get: async (path, query, schema) => (await request(path, query, schema, false)) as z.output<typeof schema>,
+    post: async (path, body, schema) => (await request(path, {}, schema, false, body ?? {})) as z.output<typeof schema>,
     find: (path, query, schema) => request(path, query, schema, true),
     get requests() {
       return requests;

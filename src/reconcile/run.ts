@@ -107,7 +107,8 @@ export async function reconcileTenant(
 
   // Candidates to end: live, not listed. What a directory being ended provisioned is ended with
   // it by the core (and with every other object of it), so it needs no confirmation of its own.
-  const candidates = [...stored.values()].filter((r) => !r.deleted && !listed.has(keyOf(r.kind, r.externalId)));
+  const covered = new Set(pulled.covers ?? KINDS);
+  const candidates = [...stored.values()].filter((r) => !r.deleted && covered.has(r.kind) && !listed.has(keyOf(r.kind, r.externalId)));
   let ended: StoredRow[] = [];
   let stillThere = 0;
   const confirmed = await confirmAll(candidates, (row) => pulled.confirmGone(row.kind, row.externalId, row.directory), (done) =>
@@ -144,7 +145,7 @@ export async function reconcileTenant(
       for (const change of event.changes) {
         if (change.op === 'snapshot' || change.entity === 'TENANT') continue;
         const before = stored.get(keyOf(change.entity, change.key.externalId));
-        count(counts[change.entity], change.op, predict(before, change, version), before !== undefined && !before.deleted);
+        count(counts[change.entity], change.op, predict(before, change, version), present(before));
       }
     }
     return report([]);
@@ -170,13 +171,16 @@ export async function reconcileTenant(
       for (const c of outcome.changes ?? []) {
         if (c.op === 'snapshot' || c.entity === 'TENANT') continue;
         const before = stored.get(keyOf(c.entity, c.externalId));
-        count(counts[c.entity as Kind], c.op, c.outcome as 'applied' | 'stale' | 'unchanged', before !== undefined && !before.deleted);
+        count(counts[c.entity as Kind], c.op, c.outcome as 'applied' | 'stale' | 'unchanged', present(before));
       }
     }
     progress({ phase: 'applying', done: Math.min(all.length, start + PART), total: all.length });
   }
   return report(deliveryIds);
 }
+
+/** Shown by the directory before the run: stored, not ended, and not a placeholder awaiting its data. */
+const present = (row: StoredRow | undefined) => row !== undefined && !row.deleted && row.dataHash !== null;
 
 function count(counts: KindCounts, op: string, outcome: 'applied' | 'stale' | 'unchanged', wasLive: boolean): void {
   if (outcome === 'stale') counts.newer++;

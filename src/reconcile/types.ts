@@ -24,6 +24,11 @@ export interface PulledTenant {
    * `directory` is the external id of the DIRECTORY connection that provisioned it, if known.
    */
   confirmGone(entity: Exclude<EntityKind, 'TENANT'>, externalId: string, directory: string | null): Promise<boolean>;
+  /**
+   * The kinds the listing is complete for (default all): stored objects of other kinds are never
+   * ended, since the provider's API does not list them (Stytch has no list of memberships).
+   */
+  covers?: Exclude<EntityKind, 'TENANT'>[];
 }
 
 export interface Puller {

@@ -4,6 +4,7 @@ import { pick } from '../lib/pick.js';
 import type { Puller } from '../reconcile/types.js';
 import { createPolisSource } from './polis/index.js';
 import { createPolisPuller } from './polis/reconcile.js';
+import { createStytchPuller, stytchApiUrl } from './stytch/reconcile.js';
 import { createStytchSource } from './stytch/index.js';
 import type { SourceAdapter } from './types.js';
 
@@ -22,15 +23,20 @@ export function createSources(
 }
 
 /** Every provider whose state can be reconciled, by source name; those not configured are left out. */
-export function createPullers(config: Pick<Config, 'polisApi'>): Map<string, Puller> {
+export function createPullers(config: Pick<Config, 'polisApi' | 'stytchApi'>): Map<string, Puller> {
   const pullers = new Map<string, Puller>();
   if (config.polisApi) pullers.set('polis', createPolisPuller({ apiUrl: config.polisApi.url, apiKey: config.polisApi.key }));
+  if (config.stytchApi) {
+    const { url, projectId, secret } = config.stytchApi;
+    pullers.set('stytch', createStytchPuller({ apiUrl: url ?? stytchApiUrl(projectId), projectId, secret }));
+  }
   return pullers;
 }
 
 /** What each reconcilable source needs configured, for the error when it is not. */
 export const PULLER_SETTINGS: Record<string, string> = {
   polis: 'POLIS_API_URL and POLIS_API_KEY (Polis\'s base URL and one of its API_KEYS)',
+  stytch: 'STYTCH_PROJECT_ID and STYTCH_SECRET (the B2B project\'s id and secret)',
 };
 
 /**

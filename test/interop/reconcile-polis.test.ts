@@ -461,7 +461,7 @@ describe(`reconciliation from the API and the CLI (${backend})`, () => {
     expect(unconfigured.stderr).toContain('polis is not configured: set POLIS_API_URL and POLIS_API_KEY');
     const usage = await runScript('src/cli/reconcile.ts', ['okta'], env);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/unknown provider okta: polis\n\nUsage:/);
+    expect(usage.stderr).toMatch(/unknown provider okta: polis or stytch\n\nUsage:/);
   });
 });
 

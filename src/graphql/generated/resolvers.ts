@@ -151,7 +151,7 @@ export type Delivery = Node & {
   receivedAt: Scalars['DateTime']['output'];
   /** The signature's timestamp. */
   signedAt: Scalars['DateTime']['output'];
-  /** `polis` or `stytch`, or `reconcile:polis` for the changes of a reconciliation run (see `reconcile`). */
+  /** `polis` or `stytch`, or `reconcile:polis` / `reconcile:stytch` for the changes of a reconciliation run (see `reconcile`). */
   source: Scalars['String']['output'];
   /**
    * rejected (at least one event could not be read: kept whole for replay, its other events
@@ -175,7 +175,7 @@ export type DeliveryEdge = {
 };
 
 export type DeliveryFilter = {
-  /** `polis`, `stytch`, or `reconcile:polis`. */
+  /** `polis`, `stytch`, `reconcile:polis` or `reconcile:stytch`. */
   source?: InputMaybe<Scalars['String']['input']>;
   /** rejected, applied, stale, unchanged or ignored. */
   status?: InputMaybe<Scalars['String']['input']>;
@@ -377,10 +377,11 @@ export type Membership = Node & {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
-   * Admin only. Starts reconciling one tenant with its provider (`source`: polis) and answers at
+   * Admin only. Starts reconciling one tenant with its provider (`source`: polis or stytch) and answers at
    * once with the run, `running`; follow it with `reconcileRuns(id:)`. At most one run of a
    * tenant goes at a time across instances: a second one started meanwhile ends `skipped`. The
-   * provider's API must be configured (POLIS_API_URL and POLIS_API_KEY). Over HTTP.
+   * provider's API must be configured (POLIS_API_URL and POLIS_API_KEY; STYTCH_PROJECT_ID and
+   * STYTCH_SECRET). Over HTTP.
    */
   reconcile: ReconcileRun;
   /**
@@ -588,7 +589,7 @@ export type ReconcileRun = {
   /** Pass it to `reconcileRuns(id:)` to follow the run. */
   id: Scalars['ID']['output'];
   product: Scalars['String']['output'];
-  /** polis */
+  /** polis or stytch */
   source: Scalars['String']['output'];
   startedAt: Scalars['DateTime']['output'];
   /** running, succeeded, failed (see `error`; nothing was changed), or skipped (another run of the same tenant was in progress). */

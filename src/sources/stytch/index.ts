@@ -253,6 +253,18 @@ function connectionStatus(status: string | null | undefined): ConnectionStatus {
 
 type Upsert = { ok: true; change: DirectoryChange } | { ok: false; error: z.ZodError };
 
+export type StytchObjectType = ObjectType;
+
+/**
+ * One Stytch object as a CREATE or UPDATE webhook carries it (already redacted), read at
+ * `version`: what reconciliation reads from Stytch's API goes through the webhooks' mapping.
+ * Undefined when it cannot be read (no id).
+ */
+export function readStytchObject(objectType: ObjectType, id: string, object: Json, version: Version): DirectoryChange | undefined {
+  const result = upsert(objectType, id, version, object);
+  return result.ok ? result.change : undefined;
+}
+
 function upsert(objectType: ObjectType, id: string, version: Version, object: Json): Upsert {
   const key = { provider: PROVIDER, externalId: id };
   switch (objectType) {
