@@ -11,7 +11,7 @@ import { createStytchPuller } from '../../src/sources/stytch/reconcile.js';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { sendAll, stytchEvent } from '../support/directory.js';
-import { gqlData, startTestServer, type TestServer } from '../support/server.js';
+import { gql, gqlData, startTestServer, type TestServer } from '../support/server.js';
 import { startStytchApi, type StytchApi } from '../support/stytch-api.js';
 
 const projectId = `project-test-${randomBytes(8).toString('hex')}`;
@@ -201,6 +201,19 @@ describe(`reconciliation with Stytch's B2B API (${backend})`, () => {
       api.interfere = undefined;
     }
     expect(await served()).toEqual(truth());
+  });
+
+  it('the admin mutation says what to configure when this instance has no Stytch credentials', async () => {
+    const [row] = await query(server.database, sql`select id from tenants where provider = 'STYTCH' and external_id = ${org}`);
+    const reply = await gql(server, 'mutation ($t: ID!) { reconcile(source: "stytch", tenantId: $t) { id } }', {
+      t: Buffer.from(`Tenant:${String(row!.id)}`).toString('base64url'),
+    });
+    expect(reply.errors?.[0]).toMatchObject({
+      message: 'stytch cannot be reconciled here: set STYTCH_PROJECT_ID and STYTCH_SECRET (the B2B project\'s id and secret)',
+      extensions: { code: 'BAD_USER_INPUT', argument: 'source' },
+    });
+    const [runs] = await query(server.database, sql`select count(*)::int as n from reconcile_runs`);
+    expect(Number(runs!.n)).toBe(0);
   });
 
   it('refused credentials and answers of the wrong shape fail the run and change nothing', async () => {

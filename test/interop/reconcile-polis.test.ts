@@ -264,6 +264,17 @@ describe(`reconciliation with the real Polis (${backend})`, () => {
     expect(unreachable.kind).toBe('unreachable');
     expect(unreachable.message).toMatch(/ECONNREFUSED.*after 2 attempts.*reachable/);
 
+    // A Polis that stops answering: each request gets its deadline, then the run fails.
+    let stalled = 0;
+    const never = new Promise<undefined>(() => {});
+    api.interfere = (url) => (url.pathname === '/api/v1/dsync/users' ? (stalled++, never) : undefined);
+    const slow = await failure(
+      reconcileTenant(server.database.db, createDirectoryStore(server.database.db), createPolisPuller({ apiUrl: api.url, apiKey, http: { attempts: 2, sleep: async () => {}, timeoutMs: 1500 } }), tenant),
+    );
+    expect(slow.kind).toBe('unreachable');
+    expect(slow.message).toMatch(/dsync\/users.*no answer within 1.5 s \(after 2 attempts\)/);
+    expect(stalled).toBe(2);
+
     api.interfere = (url) => (url.pathname === '/api/v1/dsync/groups' ? { status: 200, body: '<html>maintenance</html>' } : undefined);
     const garbage = await failure(reconcile());
     expect(garbage.kind).toBe('garbage');
