@@ -18,6 +18,7 @@ import { reconcileTenant, type ReconcileReport } from '../../src/reconcile/run.j
 import { startSchedule } from '../../src/reconcile/runs.js';
 import { createPolisPuller } from '../../src/sources/polis/reconcile.js';
 import { backend, onPostgres } from '../support/backend.js';
+import { budget } from '../support/time.js';
 import { query } from '../support/db.js';
 import type { HttpRecorder } from '../support/http-recorder.js';
 import { gql, gqlData, startTestServer, tenantKey, type TestServer } from '../support/server.js';
@@ -264,15 +265,18 @@ describe(`reconciliation with the real Polis (${backend})`, () => {
     expect(unreachable.kind).toBe('unreachable');
     expect(unreachable.message).toMatch(/ECONNREFUSED.*after 2 attempts.*reachable/);
 
-    // A Polis that stops answering: each request gets its deadline, then the run fails.
+    // A Polis that stops answering: each request gets its deadline, then the run fails. (The
+    // deadline is the code's, not the test's; it only has to be long enough for the requests
+    // that are answered, so it grows with a slow machine.)
+    const deadline = budget(1500);
     let stalled = 0;
     const never = new Promise<undefined>(() => {});
     api.interfere = (url) => (url.pathname === '/api/v1/dsync/users' ? (stalled++, never) : undefined);
     const slow = await failure(
-      reconcileTenant(server.database.db, createDirectoryStore(server.database.db), createPolisPuller({ apiUrl: api.url, apiKey, http: { attempts: 2, sleep: async () => {}, timeoutMs: 1500 } }), tenant),
+      reconcileTenant(server.database.db, createDirectoryStore(server.database.db), createPolisPuller({ apiUrl: api.url, apiKey, http: { attempts: 2, sleep: async () => {}, timeoutMs: deadline } }), tenant),
     );
     expect(slow.kind).toBe('unreachable');
-    expect(slow.message).toMatch(/dsync\/users.*no answer within 1.5 s \(after 2 attempts\)/);
+    expect(slow.message).toMatch(new RegExp(`dsync/users.*no answer within ${deadline / 1000} s \\(after 2 attempts\\)`));
     expect(stalled).toBe(2);
 
     api.interfere = (url) => (url.pathname === '/api/v1/dsync/groups' ? { status: 200, body: '<html>maintenance</html>' } : undefined);
