@@ -17,8 +17,8 @@ const optionalString = z
 
 /** `900`, `900s`, `15m`, `6h` in milliseconds. */
 function durationMs(text: string): number {
-  const [, n, unit = 's'] = /^(\d+)([smh]?)$/.exec(text) ?? [];
-  return Number(n) * { s: 1000, m: 60_000, h: 3_600_000 }[unit as 's' | 'm' | 'h'];
+  const [, n, unit] = /^(\d+)([smh]?)$/.exec(text) ?? [];
+  return Number(n) * { s: 1000, m: 60_000, h: 3_600_000 }[(unit || 's') as 's' | 'm' | 'h'];
 }
 
 const envSchema = z.object({
