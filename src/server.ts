@@ -1,12 +1,17 @@
 // Wires the pieces together: directory store -> sources -> feed follower and subscription hub
 // -> HTTP app (with WebSocket) -> listening, on a database the caller opened (main.ts waits for
 // it; tests bring their own) and still owns.
+import { desc } from 'drizzle-orm';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/api-keys.js';
 import { createKeyCache } from './auth/key-cache.js';
 import { watchRevocations, type RevocationWatch } from './auth/revocations.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/open.js';
+import { changes } from './db/schema.js';
+import { metricsRoutes } from './http/metrics.js';
+import { createMetrics } from './metrics.js';
 import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
 import { createLiveHub } from './graphql/live/hub.js';
@@ -21,6 +26,8 @@ export interface RunningServer {
   url: string;
   app: App;
   database: DatabaseHandle;
+  /** Where /metrics is served on a port of its own (METRICS_PORT), if it is. */
+  metricsUrl?: string;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -66,6 +73,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let app: App | undefined;
   let revocations: RevocationWatch | undefined;
   let reconciler: ReconcileService | undefined;
+  let metricsServer: FastifyInstance | undefined;
+  const metrics = config.metrics ? createMetrics() : undefined;
   try {
     const store = createDirectoryStore(database.db, { batchMax: config.ingestBatchMax, concurrency: config.ingestConcurrency });
     const sources = options.sources ?? createSources(config);
@@ -97,8 +106,22 @@ export async function startServer(config: Config, logger: Logger, options: Start
       wsMaxSubscriptionsPerKey: config.wsMaxSubscriptionsPerKey,
       requestTimeoutMs: options.requestTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      ...(metrics ? { metrics: { metrics, ...(config.metrics?.token ? { token: config.metrics.token } : {}) } } : {}),
     });
     const { ws } = app;
+    metrics?.attach({
+      feedPosition: () => follower.position,
+      feedNewest: async () => {
+        const [row] = await database.db.select({ seq: changes.seq, recordedAt: changes.recordedAt }).from(changes).orderBy(desc(changes.seq)).limit(1);
+        return row;
+      },
+      live: () => ws.stats(),
+    });
+    if (metrics && config.metrics?.port !== undefined) {
+      metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+      await metricsServer.register(metricsRoutes(metrics, undefined));
+      await metricsServer.listen({ port: config.metrics.port, host: config.host });
+    }
     revocations = await watchRevocations(database, {
       activeKeyIds: () => ws.activeKeyIds(),
       onRevoked: (keyIds) => {
@@ -113,6 +136,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   } catch (error) {
     await revocations?.stop();
     await reconciler?.close();
+    await metricsServer?.close();
     await app?.close();
     await stopLive();
     throw error;
@@ -120,8 +144,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const address = app.fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const urlOf = (p: number) => `http://${host.includes(':') ? `[${host}]` : host}:${p}`;
+  const metricsAddress = metricsServer?.server.address();
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: urlOf(port),
+    ...(metricsAddress && typeof metricsAddress === 'object' ? { metricsUrl: `${urlOf(metricsAddress.port)}/metrics` } : {}),
     app,
     database,
     close: async () => {
@@ -136,6 +163,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       }
       await revocations.stop();
       await reconciler?.close();
+      await metricsServer?.close();
       await stopLive();
       await authenticate.flush();
     },

@@ -16,6 +16,9 @@ import { attachGraphqlWs, type GraphqlWs } from './graphql-ws.js';
 import { healthRoutes } from './health.js';
 import { keyRateLimit } from './key-rate-limit.js';
 import { webhookRoutes } from './webhooks.js';
+import { metricsRoutes } from './metrics.js';
+import type { Metrics } from '../metrics.js';
+import { operationMetrics } from '../graphql/operation-metrics.js';
 
 export interface AppDeps {
   database: Pick<DatabaseHandle, 'ping' | 'migrationsApplied' | 'kind'>;
@@ -53,6 +56,8 @@ export interface AppDeps {
    * the balancer's idle timeout (HTTP_KEEP_ALIVE_SECONDS) so the balancer closes first.
    */
   keepAliveTimeoutMs?: number;
+  /** Prometheus metrics: recorded when given; served at /metrics on this port when `token` is set. */
+  metrics?: { metrics: Metrics; token?: string };
 }
 
 export interface App {
@@ -89,6 +94,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
   });
   const drain = drainConnections(fastify.server);
+  const metrics = deps.metrics?.metrics;
+  if (metrics) {
+    // The route's pattern (`/webhooks/polis`), never the URL a client sent: bounded labels.
+    const started = new WeakMap<object, bigint>();
+    fastify.addHook('onRequest', async (request) => {
+      started.set(request, process.hrtime.bigint());
+      metrics.httpRequestStarted(request.method);
+    });
+    fastify.addHook('onResponse', async (request, reply) => {
+      const since = started.get(request);
+      const seconds = since === undefined ? 0 : Number(process.hrtime.bigint() - since) / 1e9;
+      metrics.httpRequestFinished(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, seconds);
+    });
+  }
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -115,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       store: deps.store,
       accepting: () => accepting,
       storeTimeoutMs: deps.storeTimeoutMs ?? 10_000,
+      ...(metrics ? { onOutcome: metrics.delivery } : {}),
     }),
   );
 
@@ -138,6 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     publicRaw: deps.graphql.publicRaw,
     maxPayload: MAX_GRAPHQL_BYTES,
     rateLimit: keyRateLimit(deps.graphql.ratePerKeyPerMinute ?? 0),
+    ...(metrics ? { onOverflow: metrics.subscriptionOverflow } : {}),
   });
   const apollo = createApollo({
     ...deps.graphql,
@@ -145,6 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     plugins: [
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.dispose() }) },
+      ...(metrics ? [operationMetrics(metrics.graphqlOperation)] : []),
     ],
   });
   await apollo.start();
@@ -159,6 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
   );
   await fastify.register(graphiqlRoutes({ graphqlPath: '/graphql' }));
+  if (metrics && deps.metrics?.token) await fastify.register(metricsRoutes(metrics, deps.metrics.token));
 
   return {
     fastify,

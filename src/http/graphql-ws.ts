@@ -57,6 +57,8 @@ export interface GraphqlWsDeps {
   maxPayload: number;
   /** Socket opens and operations one key may start per minute (its own budget, apart from HTTP's). */
   rateLimit: KeyRateLimit;
+  /** Told when a subscriber is cut off for reading too slowly (4413). */
+  onOverflow?: () => void;
 }
 
 export interface GraphqlWs {
@@ -66,6 +68,8 @@ export interface GraphqlWs {
   activeKeyIds(): Iterable<string>;
   /** Closes every socket authenticated with one of these keys. */
   closeKeys(keyIds: ReadonlySet<string>): void;
+  /** Open sockets and the operations they run, for the metrics. */
+  stats(): { sockets: number; subscriptions: number };
 }
 
 /**
@@ -256,6 +260,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
             hub,
             onOverflow: () => {
               logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');
+              deps.onOverflow?.();
               socket.close(WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
             },
           },
@@ -275,6 +280,11 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
       // here) keeps a client that has stopped reading from holding the shutdown for ws's 30 s.
       for (const socket of wss.clients) socket.close(WS_CLOSE.goingAway, 'Going away');
       await graphqlWs.dispose();
+    },
+    stats: () => {
+      let subscriptions = 0;
+      for (const sockets of byKey.values()) for (const { subscriptions: running } of sockets.values()) subscriptions += Object.keys(running).length;
+      return { sockets: wss.clients.size, subscriptions };
     },
     activeKeyIds: function* () {
       for (const viewer of sessions.values()) if (viewer.keyId) yield viewer.keyId;

@@ -25,6 +25,8 @@ export interface WebhookDeps {
    * up after 15 s; a partitioned database can otherwise hang a request for ever.
    */
   storeTimeoutMs: number;
+  /** Told each delivery's outcome once answered: the stored status, or `refused` (the HTTP status says why). */
+  onOutcome?: (source: string, outcome: string, status: number) => void;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -55,6 +57,14 @@ export const webhookRoutes =
     app.addHook('onRequest', async (request) => {
       if (!deps.accepting()) arrivedWhileStopping.add(request);
     });
+    const outcomes = new WeakMap<FastifyRequest, string>();
+    if (deps.onOutcome) {
+      const report = deps.onOutcome;
+      app.addHook('onResponse', async (request, reply) => {
+        const source = request.routeOptions.url?.replace('/webhooks/', '');
+        if (source) report(source, outcomes.get(request) ?? 'refused', reply.statusCode);
+      });
+    }
 
     for (const source of deps.sources) {
       app.post(`/webhooks/${source.name}`, async (request, reply) => {
@@ -126,6 +136,7 @@ export const webhookRoutes =
             },
             'webhook stored',
           );
+          outcomes.set(request, result.status);
           return reply.code(200).send(result);
         } catch (error) {
           if (!(error instanceof DeadlineExceeded) && !isUnavailable(error)) throw error;

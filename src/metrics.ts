@@ -1,0 +1,138 @@
+// Prometheus metrics, named after the OpenTelemetry semantic conventions as Prometheus spells
+// them (dots to underscores, the unit as a suffix). Each process has its own registry (tests
+// run several services in one process). No label ever carries a tenant, a key, an email or an
+// operation's text: every label has a small fixed set of values, so the number of series
+// stays bounded whatever the traffic.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the metrics read from the running service when scraped. */
+export interface MetricSources {
+  /** The feed follower: the highest seq it has handed on. */
+  feedPosition(): number;
+  /** The newest committed seq, and when it was recorded (undefined: the feed is empty). */
+  feedNewest(): Promise<{ seq: number; recordedAt: Date } | undefined>;
+  /** Open WebSockets and the operations they run. */
+  live(): { sockets: number; subscriptions: number };
+}
+
+export interface Metrics {
+  registry: Registry;
+  /** The text a scrape gets. */
+  scrape(): Promise<string>;
+  contentType: string;
+  httpRequestStarted(method: string): void;
+  httpRequestFinished(method: string, route: string, status: number, seconds: number): void;
+  /** A webhook delivery's outcome: applied, duplicate, ignored, stale, unchanged, rejected, or refused. */
+  delivery(source: string, outcome: string, status: number): void;
+  /** A GraphQL operation over HTTP: its type (query, mutation, subscription, unknown) and outcome. */
+  graphqlOperation(type: string, outcome: 'success' | 'error', seconds: number): void;
+  /** A subscriber cut off because its buffer overflowed (close 4413). */
+  subscriptionOverflow(): void;
+  /** Starts reading the service's state at scrape time. */
+  attach(sources: MetricSources): void;
+}
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Methods outside the registered set are one value, `_OTHER`, as the conventions say. */
+const method = (m: string) => (KNOWN_METHODS.has(m.toUpperCase()) ? m.toUpperCase() : '_OTHER');
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let sources: MetricSources | undefined;
+
+  const duration = new Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'Duration of HTTP server requests.',
+    labelNames: ['http_request_method', 'http_route', 'http_response_status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    registers: [registry],
+  });
+  const active = new Gauge({
+    name: 'http_server_active_requests',
+    help: 'Number of active HTTP server requests.',
+    labelNames: ['http_request_method'],
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'directory_webhook_deliveries_total',
+    help: 'Webhook deliveries by source and outcome (refused: answered 4xx/5xx, see the status code).',
+    labelNames: ['source', 'outcome', 'http_response_status_code'],
+    registers: [registry],
+  });
+  const operations = new Counter({
+    name: 'graphql_server_operations_total',
+    help: 'GraphQL operations over HTTP by type and outcome.',
+    labelNames: ['graphql_operation_type', 'outcome'],
+    registers: [registry],
+  });
+  const operationDuration = new Histogram({
+    name: 'graphql_server_operation_duration_seconds',
+    help: 'Duration of GraphQL operations over HTTP.',
+    labelNames: ['graphql_operation_type'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const overflows = new Counter({
+    name: 'directory_subscription_overflows_total',
+    help: 'Subscribers cut off because they read too slowly (WebSocket close 4413).',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'directory_feed_follower_lag',
+    help: 'Committed changes not yet handed to subscribers by this instance (newest seq minus the last handed on).',
+    registers: [registry],
+    async collect() {
+      if (!sources) return;
+      const newest = await sources.feedNewest().catch(() => undefined);
+      this.set(newest ? Math.max(0, newest.seq - sources.feedPosition()) : 0);
+    },
+  });
+  new Gauge({
+    name: 'directory_feed_follower_lag_seconds',
+    help: 'How long ago the newest committed change was recorded, while this instance has not handed it on (0 when caught up).',
+    registers: [registry],
+    async collect() {
+      if (!sources) return;
+      const newest = await sources.feedNewest().catch(() => undefined);
+      const behind = newest && newest.seq > sources.feedPosition();
+      this.set(behind ? Math.max(0, (Date.now() - newest.recordedAt.getTime()) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: 'directory_websocket_connections',
+    help: 'Open GraphQL WebSockets.',
+    registers: [registry],
+    collect() {
+      if (sources) this.set(sources.live().sockets);
+    },
+  });
+  new Gauge({
+    name: 'directory_active_subscriptions',
+    help: 'Operations running on open GraphQL WebSockets.',
+    registers: [registry],
+    collect() {
+      if (sources) this.set(sources.live().subscriptions);
+    },
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    scrape: () => registry.metrics(),
+    httpRequestStarted: (m) => active.inc({ http_request_method: method(m) }),
+    httpRequestFinished: (m, route, status, seconds) => {
+      active.dec({ http_request_method: method(m) });
+      duration.observe({ http_request_method: method(m), http_route: route, http_response_status_code: String(status) }, seconds);
+    },
+    delivery: (source, outcome, status) => deliveries.inc({ source, outcome, http_response_status_code: String(status) }),
+    graphqlOperation: (type, outcome, seconds) => {
+      operations.inc({ graphql_operation_type: type, outcome });
+      operationDuration.observe({ graphql_operation_type: type }, seconds);
+    },
+    subscriptionOverflow: () => overflows.inc(),
+    attach: (s) => {
+      sources = s;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// GET /metrics against a running service: served behind its token on the main port and
+// without one on its own port; after a known workload (webhooks applied, repeated and refused,
+// GraphQL queries that succeed and fail, a live subscription) the series say exactly that, and
+// no label carries a tenant, an email or a key.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backend } from '../support/backend.js';
+import { stytchEvent } from '../support/directory.js';
+import { subscribe, type LiveSubscription } from '../support/live.js';
+import { gql, post, sendStytch, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
+
+const token = randomBytes(24).toString('hex');
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ env: { METRICS_TOKEN: token, METRICS_PORT: '0' } });
+});
+afterAll(() => server?.close());
+
+async function scrape(): Promise<string> {
+  const reply = await fetch(server.server.metricsUrl!);
+  expect(reply.status).toBe(200);
+  expect(reply.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return reply.text();
+}
+
+/** The value of one series, by its name and exact labels (undefined when absent). */
+function value(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const found = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => found[k] === v) && Object.keys(found).length === Object.keys(labels).length) return Number(m[3]);
+  }
+  return undefined;
+}
+
+describe(`Prometheus metrics (${backend})`, () => {
+  it('on the main port only with the token, on its own port without', async () => {
+    const url = `${server.url}/metrics`;
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    const ok = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('process_cpu_user_seconds_total');
+    expect(await scrape()).toContain('http_server_request_duration_seconds_bucket');
+  });
+
+  it('counts what a known workload did, and no label names a tenant, an email or a key', async () => {
+    const org = `organization-test-${randomBytes(6).toString('hex')}`;
+    const email = `metrics-${randomBytes(4).toString('hex')}@example.test`;
+    let live: LiveSubscription<unknown> | undefined;
+    try {
+      live = subscribe(server.url, server.adminKey, 'subscription { memberChanged { action member { email } } }');
+      // Subscribed once the instance counts it (a change before that would not reach it).
+      await expect.poll(async () => value(await scrape(), 'directory_active_subscriptions')).toBe(1);
+      const events = [0, 1, 2].map((i) =>
+        stytchEvent('member', 'CREATE', `member-test-${org}-${i}`, { member_id: `member-test-${org}-${i}`, organization_id: org, email_address: `${i}${email}`, status: 'active' }),
+      );
+      const first = stytchRequest(server.stytchSecret, events[0]);
+      expect((await post(`${server.url}/webhooks/stytch`, first.body, first.headers)).status).toBe(200);
+      expect((await post(`${server.url}/webhooks/stytch`, first.body, first.headers)).body.status).toBe('duplicate');
+      for (const event of events.slice(1)) expect((await sendStytch(server, event)).status).toBe(200);
+      const forged = stytchRequest(`whsec_${randomBytes(24).toString('base64')}`, events[1]);
+      expect((await post(`${server.url}/webhooks/stytch`, forged.body, forged.headers)).status).toBe(401);
+      expect((await gql(server, '{ viewer { role } }')).status).toBe(200);
+      expect((await gql(server, '{ viewer { role } }')).status).toBe(200);
+      expect((await gql(server, '{ nope }')).errors?.length).toBe(1);
+      await live.waitFor(3);
+
+      const text = await scrape();
+      const deliveries = (outcome: string, status: string) =>
+        value(text, 'directory_webhook_deliveries_total', { source: 'stytch', outcome, http_response_status_code: status });
+      expect(deliveries('applied', '200')).toBe(3);
+      expect(deliveries('duplicate', '200')).toBe(1);
+      expect(deliveries('refused', '401')).toBe(1);
+      const requests = (status: string) =>
+        value(text, 'http_server_request_duration_seconds_count', { http_request_method: 'POST', http_route: '/webhooks/stytch', http_response_status_code: status });
+      expect(requests('200')).toBe(4);
+      expect(requests('401')).toBe(1);
+      expect(value(text, 'graphql_server_operations_total', { graphql_operation_type: 'query', outcome: 'success' })).toBeGreaterThanOrEqual(2);
+      expect(value(text, 'graphql_server_operations_total', { graphql_operation_type: 'unknown', outcome: 'error' })).toBe(1);
+      expect(value(text, 'directory_websocket_connections')).toBe(1);
+      expect(value(text, 'directory_active_subscriptions')).toBe(1);
+      // The subscriber has every change, so this instance has handed them all on.
+      expect(value(text, 'directory_feed_follower_lag')).toBe(0);
+      expect(value(text, 'directory_feed_follower_lag_seconds')).toBe(0);
+
+      for (const secret of [org, email, server.adminKey, token, server.stytchSecret]) expect(text).not.toContain(secret);
+    } finally {
+      await live?.close();
+    }
+    expect(value(await scrape(), 'directory_websocket_connections')).toBeLessThanOrEqual(1);
+  });
+
+  it('names a request that matched no route by `unmatched`, never by its path', async () => {
+    const path = `/no-such-${randomBytes(4).toString('hex')}`;
+    expect((await fetch(`${server.url}${path}`)).status).toBe(404);
+    const text = await scrape();
+    expect(value(text, 'http_server_request_duration_seconds_count', { http_request_method: 'GET', http_route: 'unmatched', http_response_status_code: '404' })).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain(path);
+  });
+});
