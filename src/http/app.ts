@@ -127,7 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  await fastify.register(healthRoutes({ database: deps.database, sources: deps.sources }));
+  await fastify.register(healthRoutes({ database: deps.database, sources: deps.sources, metrics: Boolean(metrics && deps.metrics?.token) }));
   await fastify.register(
     webhookRoutes({
       sources: deps.sources,

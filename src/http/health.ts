@@ -6,6 +6,8 @@ import type { SourceAdapter } from '../sources/types.js';
 export interface HealthDeps {
   database: Pick<DatabaseHandle, 'ping' | 'migrationsApplied' | 'kind'>;
   sources: SourceAdapter[];
+  /** Whether /metrics is served on this port (behind METRICS_TOKEN). */
+  metrics?: boolean;
 }
 
 export const healthRoutes =
@@ -17,7 +19,13 @@ export const healthRoutes =
         route: `POST /webhooks/${s.name}`,
         configured: s.configured,
       })),
+      graphql: {
+        http: 'POST or GET /graphql (Authorization: Bearer <api key>)',
+        websocket: '/graphql (the graphql-ws protocol)',
+        graphiql: '/graphiql',
+      },
       health: { liveness: '/healthz', readiness: '/readyz' },
+      ...(deps.metrics ? { metrics: 'GET /metrics (Authorization: Bearer <METRICS_TOKEN>)' } : {}),
     }));
 
     /** Liveness: the process answers. */

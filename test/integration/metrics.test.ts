@@ -45,6 +45,9 @@ describe(`Prometheus metrics (${backend})`, () => {
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('process_cpu_user_seconds_total');
     expect(await scrape()).toContain('http_server_request_duration_seconds_bucket');
+    // The front page says where everything is, /metrics included.
+    const index = (await (await fetch(`${server.url}/`)).json()) as Record<string, unknown>;
+    expect(index).toMatchObject({ graphql: { graphiql: '/graphiql' }, metrics: expect.stringContaining('/metrics') });
   });
 
   it('counts what a known workload did, and no label names a tenant, an email or a key', async () => {
