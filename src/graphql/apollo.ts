@@ -58,7 +58,10 @@ const costLimit = (limits: QueryLimits): ApolloServerPlugin<GraphQLContext> => (
 export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
     schema: options.schema,
-    csrfPrevention: true,
+    // A request that carries Authorization was preflighted by any browser (it is not a
+    // CORS-safelisted header), so it cannot be a cross-site forgery: clients that send a GET
+    // with only Authorization (urql's default) are served, as Apollo's own preflight headers are.
+    csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
     // main.ts owns shutdown (finish deliveries, close the database); Apollo's own signal
     // handlers would stop it first and leave main's close waiting for ever.
     stopOnTerminationSignals: false,

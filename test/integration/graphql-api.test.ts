@@ -448,6 +448,10 @@ describe(`errors (${backend})`, () => {
     const key = await tenantKey(server, org.tenantUuid);
     const deliveries = await gql(server, '{ deliveries { totalCount } }', {}, key);
     expect(deliveries.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Asked for beside other fields, the refusal costs only that field, not the whole answer.
+    const mixed = await gql(server, '{ viewer { role } deliveries { totalCount } reconcileRuns { id } }', {}, key);
+    expect(mixed.data).toEqual({ viewer: { role: 'TENANT' }, deliveries: null, reconcileRuns: null });
+    expect(mixed.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
     const other = await gql(
       server,
       'query ($t: ID!) { members(tenantId: $t) { totalCount } }',
@@ -464,13 +468,18 @@ describe(`errors (${backend})`, () => {
     expect(viewer.viewer).toEqual({ role: 'TENANT', tenant: { externalId: org.organizationId } });
   });
 
-  it('GET works for queries with a preflight header, and CSRF prevention refuses simple GETs', async () => {
+  it('GET works for queries with Authorization or a preflight header, and CSRF prevention refuses simple GETs', async () => {
     const url = `${server.url}/graphql?query=${encodeURIComponent('{ viewer { role } }')}`;
     const auth = { authorization: `Bearer ${server.adminKey}` };
     const ok = await fetch(url, { headers: { ...auth, 'apollo-require-preflight': 'true' } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ data: { viewer: { role: 'ADMIN' } } });
-    const simple = await fetch(url, { headers: auth });
+    // Authorization alone (urql's default GET): no browser sends it cross-site without a preflight.
+    const withKey = await fetch(url, { headers: auth });
+    expect(withKey.status).toBe(200);
+    expect(await withKey.json()).toEqual({ data: { viewer: { role: 'ADMIN' } } });
+    // A simple GET, as a page on another site could make: refused before anything else.
+    const simple = await fetch(url);
     expect(simple.status).toBe(400);
     expect(await simple.text()).toMatch(/CSRF/i);
     const landing = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });

@@ -439,17 +439,21 @@ export type Query = {
   /** The change feed in commit order, oldest first. Resume with the last cursor you saw. */
   changes: ChangeConnection;
   connections: ConnectionConnection;
-  /** Recent webhook deliveries, newest first. Admin keys only. */
-  deliveries: DeliveryConnection;
+  /**
+   * Recent webhook deliveries, newest first. Admin keys only: null with a FORBIDDEN error for a
+   * tenant key, the rest of the answer intact.
+   */
+  deliveries: Maybe<DeliveryConnection>;
   groups: GroupConnection;
   members: MemberConnection;
   /** Any object by its global id; null when it does not exist or is not visible to this key. */
   node: Maybe<Node>;
   /**
    * Reconciliation runs, newest first (from the API, the CLI and the schedule), or the one `id`
-   * names. At most 100 (20 when `first` is not given). Admin keys only.
+   * names. At most 100 (20 when `first` is not given). Admin keys only (null with FORBIDDEN
+   * otherwise, the rest of the answer intact).
    */
-  reconcileRuns: Array<ReconcileRun>;
+  reconcileRuns: Maybe<Array<ReconcileRun>>;
   tenant: Maybe<Tenant>;
   tenants: TenantConnection;
   /** The key this request was made with. */
@@ -1244,11 +1248,11 @@ export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends R
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   changes?: Resolver<ResolversTypes['ChangeConnection'], ParentType, ContextType, Partial<QueryChangesArgs>>;
   connections?: Resolver<ResolversTypes['ConnectionConnection'], ParentType, ContextType, Partial<QueryConnectionsArgs>>;
-  deliveries?: Resolver<ResolversTypes['DeliveryConnection'], ParentType, ContextType, Partial<QueryDeliveriesArgs>>;
+  deliveries?: Resolver<Maybe<ResolversTypes['DeliveryConnection']>, ParentType, ContextType, Partial<QueryDeliveriesArgs>>;
   groups?: Resolver<ResolversTypes['GroupConnection'], ParentType, ContextType, Partial<QueryGroupsArgs>>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<QueryMembersArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
-  reconcileRuns?: Resolver<Array<ResolversTypes['ReconcileRun']>, ParentType, ContextType, Partial<QueryReconcileRunsArgs>>;
+  reconcileRuns?: Resolver<Maybe<Array<ResolversTypes['ReconcileRun']>>, ParentType, ContextType, Partial<QueryReconcileRunsArgs>>;
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType, RequireFields<QueryTenantArgs, 'id'>>;
   tenants?: Resolver<ResolversTypes['TenantConnection'], ParentType, ContextType, Partial<QueryTenantsArgs>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
