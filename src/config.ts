@@ -70,8 +70,9 @@ const envSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
   GRAPHQL_MAX_CONCURRENT_PER_KEY: z.coerce.number().int().min(1).max(10_000).default(4),
   // Per minute and instance; HTTP requests and WebSocket opens + operations counted apart. 0: off.
-  // How long a valid API key is remembered; revocation notices forget it at once. 0: off.
-  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  // How long a valid API key is remembered; revocation notices forget it. 0 (the default): off,
+  // so a revocation applies to the very next request; on, once each instance has the notice.
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
   GRAPHQL_RATE_PER_KEY: z.coerce.number().int().min(0).max(100_000_000).default(3000),
   WS_MAX_SOCKETS_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(500),
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000_000).default(5000),

@@ -51,7 +51,8 @@ describe(`subscriptions (${backend})`, () => {
   let keyA: string;
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // With the optional API-key cache on: revocation must still reach HTTP (see the revoked-key test).
+    server = await startTestServer({ env: { API_KEY_CACHE_SECONDS: '60' } });
     a = await seedStytchOrg(server, { members: 1, groups: 1 });
     b = await seedStytchOrg(server, { members: 1, groups: 1 });
     keyA = await tenantKey(server, a.tenantUuid, 'tenant A live');

@@ -34,7 +34,7 @@ describe('configuration', () => {
   });
 
   it('reads the providers\' API settings for reconciliation, in pairs, and its interval', () => {
-    expect(loadConfig({})).toMatchObject({ polisApi: undefined, stytchApi: undefined, reconcileIntervalMs: undefined, apiKeyCacheMs: 60_000 });
+    expect(loadConfig({})).toMatchObject({ polisApi: undefined, stytchApi: undefined, reconcileIntervalMs: undefined, apiKeyCacheMs: 0 });
     expect(loadConfig({ POLIS_API_URL: 'https://polis.example', POLIS_API_KEY: 'k' }).polisApi).toEqual({ url: 'https://polis.example', key: 'k' });
     expect(() => loadConfig({ POLIS_API_URL: 'https://polis.example' })).toThrow(/POLIS_API_URL and POLIS_API_KEY go together/);
     expect(() => loadConfig({ POLIS_API_URL: 'polis.example', POLIS_API_KEY: 'k' })).toThrow(/POLIS_API_URL: must be an http/);
@@ -43,7 +43,7 @@ describe('configuration', () => {
     const interval = (v: string) => loadConfig({ RECONCILE_INTERVAL: v }).reconcileIntervalMs;
     expect([interval('900'), interval('900s'), interval('15m'), interval('6h')]).toEqual([900_000, 900_000, 900_000, 21_600_000]);
     for (const bad of ['30s', '1d', 'hourly', '-5m']) expect(() => loadConfig({ RECONCILE_INTERVAL: bad }), bad).toThrow(/RECONCILE_INTERVAL/);
-    expect(loadConfig({ API_KEY_CACHE_SECONDS: '0' }).apiKeyCacheMs).toBe(0);
+    expect(loadConfig({ API_KEY_CACHE_SECONDS: '60' }).apiKeyCacheMs).toBe(60_000);
   });
 
   it('reads several Polis secrets from POLIS_WEBHOOK_SECRET and WEBHOOK_SECRET', () => {
