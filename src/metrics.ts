@@ -28,6 +28,8 @@ export interface Metrics {
   graphqlOperation(type: string, outcome: 'success' | 'error', seconds: number): void;
   /** A subscriber cut off because its buffer overflowed (close 4413). */
   subscriptionOverflow(): void;
+  /** An ingest (or replay) transaction committed: its deliveries, the changes it fed, its duration. */
+  committed(c: { deliveries: number; changes: readonly { entity: string; action: string }[]; seconds: number }): void;
   /** Starts reading the service's state at scrape time. */
   attach(sources: MetricSources): void;
 }
@@ -71,6 +73,24 @@ export function createMetrics(): Metrics {
     help: 'Duration of GraphQL operations over HTTP.',
     labelNames: ['graphql_operation_type'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const changes = new Counter({
+    name: 'directory_changes_total',
+    help: 'Changes applied to the directory (rows of the change feed), by entity and action, as this instance committed them.',
+    labelNames: ['entity', 'action'],
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'directory_ingest_batch_deliveries',
+    help: 'Deliveries applied together in one ingest transaction.',
+    buckets: [1, 2, 5, 10, 20, 50, 100],
+    registers: [registry],
+  });
+  const transactionDuration = new Histogram({
+    name: 'directory_ingest_transaction_duration_seconds',
+    help: 'Duration of ingest transactions, from begin to commit.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
   const overflows = new Counter({
@@ -131,6 +151,11 @@ export function createMetrics(): Metrics {
       operationDuration.observe({ graphql_operation_type: type }, seconds);
     },
     subscriptionOverflow: () => overflows.inc(),
+    committed: ({ deliveries: n, changes: fed, seconds }) => {
+      batchSize.observe(n);
+      transactionDuration.observe(seconds);
+      for (const c of fed) changes.inc({ entity: c.entity, action: c.action });
+    },
     attach: (s) => {
       sources = s;
     },

@@ -76,7 +76,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let metricsServer: FastifyInstance | undefined;
   const metrics = config.metrics ? createMetrics() : undefined;
   try {
-    const store = createDirectoryStore(database.db, { batchMax: config.ingestBatchMax, concurrency: config.ingestConcurrency });
+    const store = createDirectoryStore(database.db, {
+      batchMax: config.ingestBatchMax,
+      concurrency: config.ingestConcurrency,
+      ...(metrics ? { onCommitted: metrics.committed } : {}),
+    });
     const sources = options.sources ?? createSources(config);
     reconciler = createReconcileService({ database, store }, createPullers(config), PULLER_SETTINGS, logger, config.reconcileIntervalMs);
     const runs = reconciler;

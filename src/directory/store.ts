@@ -90,6 +90,11 @@ export interface StoreOptions {
    * tests compare the fast path against.
    */
   pipelined?: boolean;
+  /**
+   * Told after each ingest or replay transaction commits: how many deliveries it carried, the
+   * changes it put on the feed, and how long it took (for the metrics).
+   */
+  onCommitted?: (committed: { deliveries: number; changes: readonly FeedEntry[]; seconds: number }) => void;
 }
 
 /** What a delivery's row is given once its events are applied. */
@@ -159,15 +164,17 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
    * touching the same rows in a different order); parent ids it learned are cached once it
    * has committed.
    */
-  async function inRetriedTransaction<T>(pipelined: boolean, work: (w: Work) => Promise<T>): Promise<T> {
+  async function inRetriedTransaction<T>(pipelined: boolean, deliveryCount: number, work: (w: Work) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const learned = new Map<string, string>();
+      const started = performance.now();
+      let feed: FeedEntry[] = [];
       try {
         const result = await db.transaction((tx) =>
           work({
             tx,
             deliveryId: '',
-            feed: [],
+            feed: (feed = []),
             learned,
             locked: new Map(),
             pipelined,
@@ -177,6 +184,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
           }),
         );
         for (const [k, v] of learned) parentIds.set(k, v);
+        options.onCommitted?.({ deliveries: deliveryCount, changes: feed, seconds: (performance.now() - started) / 1000 });
         return result;
       } catch (error) {
         if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
@@ -187,7 +195,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
 
   /** Applies deliveries in one transaction, in order; each result is its delivery's. */
   async function ingestTogether(batch: Delivery[], pipelined: boolean): Promise<IngestResult[]> {
-    return inRetriedTransaction(pipelined, async (work) => {
+    return inRetriedTransaction(pipelined, batch.length, async (work) => {
       const results: IngestResult[] = [];
       const records: DeliveryRecord[] = [];
       // Sent together: one round trip for the claim and the reads ahead.
@@ -248,7 +256,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   }
 
   async function replay(deliveryId: string, delivery: Delivery): Promise<IngestResult> {
-    return inRetriedTransaction(false, async (work) => {
+    return inRetriedTransaction(false, 1, async (work) => {
       const [row] = resultRows<{ id: string }>(
         await work.tx.execute(sql`select id from ${deliveries} where id = ${deliveryId}::uuid for update`),
       );

@@ -84,6 +84,10 @@ describe(`Prometheus metrics (${backend})`, () => {
       expect(requests('401')).toBe(1);
       expect(value(text, 'graphql_server_operations_total', { graphql_operation_type: 'query', outcome: 'success' })).toBeGreaterThanOrEqual(2);
       expect(value(text, 'graphql_server_operations_total', { graphql_operation_type: 'unknown', outcome: 'error' })).toBe(1);
+      // Three members appeared; four deliveries reached the store (the repeat among them), the forged one did not.
+      expect(value(text, 'directory_changes_total', { entity: 'MEMBER', action: 'CREATED' })).toBe(3);
+      expect(value(text, 'directory_ingest_batch_deliveries_sum')).toBe(4);
+      expect(value(text, 'directory_ingest_transaction_duration_seconds_count')).toBe(value(text, 'directory_ingest_batch_deliveries_count'));
       expect(value(text, 'directory_websocket_connections')).toBe(1);
       expect(value(text, 'directory_active_subscriptions')).toBe(1);
       // The subscriber has every change, so this instance has handed them all on.
