@@ -98,6 +98,13 @@ export function createMetrics(): Metrics {
     help: 'Subscribers cut off because they read too slowly (WebSocket close 4413).',
     registers: [registry],
   });
+  // Both lag gauges come from one read of the newest change, made when the first is collected
+  // (a registry collects its metrics in the order they were registered).
+  const lagSeconds = new Gauge({
+    name: 'directory_feed_follower_lag_seconds',
+    help: 'How long ago the newest committed change was recorded, while this instance has not handed it on (0 when caught up).',
+    registers: [],
+  });
   new Gauge({
     name: 'directory_feed_follower_lag',
     help: 'Committed changes not yet handed to subscribers by this instance (newest seq minus the last handed on).',
@@ -105,20 +112,13 @@ export function createMetrics(): Metrics {
     async collect() {
       if (!sources) return;
       const newest = await sources.feedNewest().catch(() => undefined);
-      this.set(newest ? Math.max(0, newest.seq - sources.feedPosition()) : 0);
+      const position = sources.feedPosition();
+      const behind = newest !== undefined && newest.seq > position;
+      this.set(behind ? newest.seq - position : 0);
+      lagSeconds.set(behind ? Math.max(0, (Date.now() - newest.recordedAt.getTime()) / 1000) : 0);
     },
   });
-  new Gauge({
-    name: 'directory_feed_follower_lag_seconds',
-    help: 'How long ago the newest committed change was recorded, while this instance has not handed it on (0 when caught up).',
-    registers: [registry],
-    async collect() {
-      if (!sources) return;
-      const newest = await sources.feedNewest().catch(() => undefined);
-      const behind = newest && newest.seq > sources.feedPosition();
-      this.set(behind ? Math.max(0, (Date.now() - newest.recordedAt.getTime()) / 1000) : 0);
-    },
-  });
+  registry.registerMetric(lagSeconds);
   new Gauge({
     name: 'directory_websocket_connections',
     help: 'Open GraphQL WebSockets.',

@@ -8,7 +8,7 @@ import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/open.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { TenantKey } from '../directory/types.js';
-import { KINDS, knownTenants, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
+import { emptyCounts, KINDS, knownTenants, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
 import { executeRun, recordRun } from '../reconcile/runs.js';
 import { createPullers, PULLER_SETTINGS } from '../sources/index.js';
 import { runCommand, UsageError } from './command.js';
@@ -114,7 +114,7 @@ async function run(args: Exclude<ReturnType<typeof parse>, 'help'>): Promise<num
       );
       return 0;
     }
-    const totals = Object.fromEntries(KINDS.map((k) => [k, { created: 0, updated: 0, ended: 0, unchanged: 0, newer: 0 }])) as ReconcileReport['counts'];
+    const totals = emptyCounts();
     for (const [i, tenant] of targets.entries()) {
       const label = `${args.source} ${describe(tenant)} (${i + 1}/${targets.length})`;
       const request = { puller, tenant, dryRun: args.dryRun, trigger: 'cli' };

@@ -81,7 +81,8 @@ interface StoredRow {
 }
 
 const keyOf = (kind: string, externalId: string) => `${kind}|${externalId}`;
-const emptyCounts = (): Record<Kind, KindCounts> =>
+/** Zero of everything, per kind. */
+export const emptyCounts = (): Record<Kind, KindCounts> =>
   Object.fromEntries(KINDS.map((k) => [k, { created: 0, updated: 0, ended: 0, unchanged: 0, newer: 0 }])) as Record<Kind, KindCounts>;
 
 export async function reconcileTenant(
