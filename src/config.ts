@@ -47,6 +47,16 @@ const envSchema = z.object({
     (v) => v === undefined || (/^\d+[smh]?$/.test(v) && durationMs(v) >= 60_000),
     'must be a duration of at least a minute: seconds, or a number with s, m or h (15m, 6h)',
   ),
+  // Retention (days; 0 keeps for ever): delivery bodies and outcomes, the change feed, and how
+  // long delivery rows (with their idempotency keys) outlive their bodies at least.
+  DELIVERY_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  DELIVERY_KEY_RETENTION_DAYS: z.coerce.number().min(1).max(36_500).default(3),
+  CHANGES_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  RETENTION_INTERVAL: optionalString.refine(
+    (v) => v === undefined || (/^\d+[smh]?$/.test(v) && durationMs(v) >= 1000),
+    'must be a duration: seconds, or a number with s, m or h (10m, 1h)',
+  ),
+  RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(500),
   WEBHOOK_SECRET: optionalString,
   STYTCH_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
@@ -103,6 +113,14 @@ export interface Config {
   metrics: { token: string | undefined; port: number | undefined } | undefined;
   /** Reconcile every known tenant this often; undefined: only when asked. */
   reconcileIntervalMs: number | undefined;
+  /** What is pruned and when (days undefined: kept for ever). */
+  retention: {
+    deliveryDays: number | undefined;
+    deliveryKeyDays: number;
+    changesDays: number | undefined;
+    intervalMs: number;
+    batchSize: number;
+  };
   /** Svix secrets (`whsec_...`). Empty: not configured. */
   stytchSecrets: string[];
   toleranceSeconds: number;
@@ -219,6 +237,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stytchApi: e.STYTCH_PROJECT_ID && e.STYTCH_SECRET ? { url: e.STYTCH_API_URL, projectId: e.STYTCH_PROJECT_ID, secret: e.STYTCH_SECRET } : undefined,
     metrics: e.METRICS_TOKEN || e.METRICS_PORT ? { token: e.METRICS_TOKEN, port: e.METRICS_PORT === undefined ? undefined : Number(e.METRICS_PORT) } : undefined,
     reconcileIntervalMs: e.RECONCILE_INTERVAL === undefined ? undefined : durationMs(e.RECONCILE_INTERVAL),
+    retention: {
+      deliveryDays: e.DELIVERY_RETENTION_DAYS === 0 ? undefined : e.DELIVERY_RETENTION_DAYS,
+      deliveryKeyDays: e.DELIVERY_KEY_RETENTION_DAYS,
+      changesDays: e.CHANGES_RETENTION_DAYS === 0 ? undefined : e.CHANGES_RETENTION_DAYS,
+      intervalMs: e.RETENTION_INTERVAL === undefined ? 3_600_000 : durationMs(e.RETENTION_INTERVAL),
+      batchSize: e.RETENTION_BATCH,
+    },
     stytchSecrets,
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,

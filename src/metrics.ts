@@ -30,6 +30,10 @@ export interface Metrics {
   subscriptionOverflow(): void;
   /** An ingest (or replay) transaction committed: its deliveries, the changes it fed, its duration. */
   committed(c: { deliveries: number; changes: readonly { entity: string; action: string }[]; seconds: number }): void;
+  /** Retention removed rows: delivery bodies, whole deliveries, or changes. */
+  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes', rows: number): void;
+  /** A retention round ended: completed, skipped (another instance held the lock), or failed. */
+  retentionRun(outcome: 'completed' | 'skipped' | 'failed', seconds: number): void;
   /** Starts reading the service's state at scrape time. */
   attach(sources: MetricSources): void;
 }
@@ -136,6 +140,31 @@ export function createMetrics(): Metrics {
     },
   });
 
+  const pruned = new Counter({
+    name: 'directory_retention_pruned_rows_total',
+    help: 'Rows retention removed: delivery_bodies (body and outcomes of a kept delivery), deliveries, changes.',
+    labelNames: ['table'],
+    registers: [registry],
+  });
+  for (const table of ['delivery_bodies', 'deliveries', 'changes']) pruned.inc({ table }, 0);
+  const retentionRuns = new Counter({
+    name: 'directory_retention_runs_total',
+    help: 'Retention rounds by outcome (skipped: another instance was pruning).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const retentionDuration = new Histogram({
+    name: 'directory_retention_run_duration_seconds',
+    help: 'Duration of retention rounds this instance ran.',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const retentionLast = new Gauge({
+    name: 'directory_retention_last_completed_timestamp_seconds',
+    help: 'When this instance last completed a retention round (Unix time; 0: never).',
+    registers: [registry],
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -155,6 +184,14 @@ export function createMetrics(): Metrics {
       batchSize.observe(n);
       transactionDuration.observe(seconds);
       for (const c of fed) changes.inc({ entity: c.entity, action: c.action });
+    },
+    pruned: (table, rows) => pruned.inc({ table }, rows),
+    retentionRun: (outcome, seconds) => {
+      retentionRuns.inc({ outcome });
+      if (outcome === 'completed') {
+        retentionDuration.observe(seconds);
+        retentionLast.set(Date.now() / 1000);
+      }
     },
     attach: (s) => {
       sources = s;

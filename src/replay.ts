@@ -4,7 +4,7 @@
 // arrived with, so its changes carry the versions they had then: the ordering guard treats
 // them exactly as on arrival, an old event never overwrites newer state, and replaying twice
 // changes nothing the second time.
-import { and, asc, eq, gt, gte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './db/open.js';
 import { deliveries, deliveryKeys } from './db/schema.js';
 import type { DirectoryStore } from './directory/store.js';
@@ -54,6 +54,8 @@ function conditions(filter: ReplayFilter): SQL | undefined {
   // A reconciliation's changes were read from the provider's API, not from a webhook body:
   // there is nothing to read again (a new run reads the provider afresh).
   parts.push(sql`${deliveries.source} not like 'reconcile:%'`);
+  // Retention has removed a pruned delivery's body: nothing left to read.
+  parts.push(isNull(deliveries.prunedAt));
   return and(...parts);
 }
 

@@ -18,6 +18,7 @@ import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
 import { createReconcileService, type ReconcileService } from './reconcile/service.js';
+import { createRetentionService, type RetentionService } from './retention/service.js';
 import { createPullers, createSources, PULLER_SETTINGS, publicRawOf } from './sources/index.js';
 import type { SourceAdapter } from './sources/types.js';
 
@@ -28,6 +29,8 @@ export interface RunningServer {
   database: DatabaseHandle;
   /** Where /metrics is served on a port of its own (METRICS_PORT), if it is. */
   metricsUrl?: string;
+  /** Pruning of old deliveries and changes (runs on its own schedule; runOnce for a round now). */
+  retention: RetentionService;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -74,6 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let revocations: RevocationWatch | undefined;
   let reconciler: ReconcileService | undefined;
   let metricsServer: FastifyInstance | undefined;
+  let retention: RetentionService | undefined;
   const metrics = config.metrics ? createMetrics() : undefined;
   try {
     const store = createDirectoryStore(database.db, {
@@ -137,7 +141,14 @@ export async function startServer(config: Config, logger: Logger, options: Start
       onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
     });
     await app.fastify.listen({ port: config.port, host: config.host });
+    retention = createRetentionService(
+      database,
+      config.retention,
+      logger,
+      metrics ? { pruned: metrics.pruned, run: metrics.retentionRun } : undefined,
+    );
   } catch (error) {
+    await retention?.stop();
     await revocations?.stop();
     await reconciler?.close();
     await metricsServer?.close();
@@ -155,7 +166,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
     ...(metricsAddress && typeof metricsAddress === 'object' ? { metricsUrl: `${urlOf(metricsAddress.port)}/metrics` } : {}),
     app,
     database,
+    retention,
     close: async () => {
+      await retention.stop();
       app.stopAccepting();
       await app.close();
       const unanswered = app.unanswered();

@@ -2,6 +2,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import {
   type AnyPgColumn,
+  bigint,
   bigserial,
   boolean,
   check,
@@ -202,12 +203,20 @@ export const deliveries = pgTable(
     /** How many later deliveries repeated this one and were not applied again. */
     duplicates: integer('duplicates').notNull().default(0),
     lastDuplicateAt: timestamp('last_duplicate_at', tz),
-    /** The body as received, parsed, with secrets removed. */
-    body: jsonb('body').$type<Json>().notNull(),
-    /** One entry per directory change: what happened to it. */
-    outcomes: jsonb('outcomes').$type<Json>().notNull(),
+    /** The body as received, parsed, with secrets removed. Null once pruned (see retention/). */
+    body: jsonb('body').$type<Json>(),
+    /** One entry per directory change: what happened to it. Null once pruned. */
+    outcomes: jsonb('outcomes').$type<Json>(),
+    /** When retention removed the body and outcomes (the row stays while keys or changes need it). */
+    prunedAt: timestamp('pruned_at', tz),
   },
-  (t) => [index('deliveries_received').on(t.receivedAt, t.id)],
+  (t) => [
+    index('deliveries_received').on(t.receivedAt, t.id),
+    // What retention may still strip: only this shrinking set is scanned, never the kept rows.
+    index('deliveries_unpruned')
+      .on(t.receivedAt)
+      .where(sql`${t.prunedAt} is null and ${t.status} <> 'rejected'`),
+  ],
 );
 
 /**
@@ -241,8 +250,24 @@ export const changes = pgTable(
       .notNull()
       .references(() => deliveries.id),
   },
-  (t) => [index('changes_tenant_seq').on(t.tenantId, t.seq), index('changes_entity').on(t.entityId)],
+  (t) => [
+    index('changes_tenant_seq').on(t.tenantId, t.seq),
+    index('changes_entity').on(t.entityId),
+    // Retention deletes a delivery only when no change points at it (and Postgres checks the
+    // foreign key on each delete): both look changes up by delivery.
+    index('changes_delivery').on(t.deliveryId),
+  ],
 );
+
+/**
+ * How far retention has pruned the change feed: every seq at or below `prunedThrough` is gone.
+ * A cursor below it would silently skip changes, so it is refused (CURSOR_EXPIRED). One row,
+ * written in the same statement as the delete it describes.
+ */
+export const feedHorizon = pgTable('feed_horizon', {
+  id: integer('id').primaryKey(),
+  prunedThrough: bigint('pruned_through', { mode: 'number' }).notNull(),
+});
 
 /**
  * API keys for the GraphQL API. Only a SHA-256 of the key is kept: keys are 256-bit random,

@@ -134,8 +134,11 @@ export type ConnectionStatus =
 /** One webhook delivery as received (admin keys only): for debugging an integration. */
 export type Delivery = Node & {
   __typename?: 'Delivery';
-  /** The body as received, with secrets removed. */
-  body: Scalars['JSON']['output'];
+  /**
+   * The body as received, with secrets removed; null once retention has pruned it
+   * (DELIVERY_RETENTION_DAYS, see `prunedAt`).
+   */
+  body: Maybe<Scalars['JSON']['output']>;
   /** How many later deliveries repeated this one and were not applied again. */
   duplicates: Scalars['Int']['output'];
   /** The event types the delivery carried (a Polis batch can carry several). */
@@ -144,9 +147,15 @@ export type Delivery = Node & {
   lastDuplicateAt: Maybe<Scalars['DateTime']['output']>;
   /**
    * One entry per event: what happened to each of its changes, the values it could not read and
-   * left out (`warnings`), or why it was rejected (`rejected`).
+   * left out (`warnings`), or why it was rejected (`rejected`). Null once pruned.
    */
-  outcomes: Scalars['JSON']['output'];
+  outcomes: Maybe<Scalars['JSON']['output']>;
+  /**
+   * When retention removed the body and outcomes. The delivery itself stays while its
+   * idempotency keys still catch retries (DELIVERY_KEY_RETENTION_DAYS) or changes in the feed
+   * point at it. A rejected delivery is never pruned before it is replayed.
+   */
+  prunedAt: Maybe<Scalars['DateTime']['output']>;
   reason: Maybe<Scalars['String']['output']>;
   receivedAt: Scalars['DateTime']['output'];
   /** The signature's timestamp. */
@@ -1111,12 +1120,13 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type DeliveryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Delivery'] = ResolversParentTypes['Delivery']> = {
-  body?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  body?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
   duplicates?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   eventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastDuplicateAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
-  outcomes?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  outcomes?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  prunedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   signedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;

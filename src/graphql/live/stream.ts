@@ -12,7 +12,9 @@ import type { FeedRow } from '../../directory/feed-follower.js';
 import type { EntityKind } from '../../directory/types.js';
 import { BoundedQueue } from '../../lib/bounded-queue.js';
 import type { Loaders } from '../loaders.js';
+import { cursorExpired } from '../errors.js';
 import { canSee } from '../scope.js';
+import { readFeedHorizon } from '../../directory/feed-horizon.js';
 import type { LiveEventOf, LiveKind } from './events.js';
 import type { LiveHub } from './hub.js';
 
@@ -92,7 +94,15 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
         const replay = this.#replay;
         if (replay.rows.length === 0) {
           if (replay.exhausted) this.#replay = undefined;
-          else await this.#retrying(() => this.#readHistory(replay));
+          else {
+            try {
+              await this.#retrying(() => this.#readHistory(replay));
+            } catch (error) {
+              // A for-await that sees the error never calls return(): leave the hub here.
+              this.#close();
+              throw error;
+            }
+          }
           continue;
         }
         // History is this stream's alone: nothing to share.
@@ -139,6 +149,7 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
 
   async #readHistory(replay: Replay): Promise<void> {
     const { tenantId } = this.#spec;
+    const from = this.#position;
     const rows = await this.#hub.db
       .select()
       .from(changes)
@@ -152,6 +163,9 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
       )
       .orderBy(asc(changes.seq))
       .limit(REPLAY_PAGE);
+    // Retention may have pruned past this stream's position while it replayed: then rows
+    // after it may be gone, and the client must reload rather than see a gap.
+    if (from < (await readFeedHorizon(this.#hub.db))) throw cursorExpired('after');
     // The query confines history as #matches confines live rows: same kinds, same tenant.
     replay.loaders = await this.#hub.loadersFor(rows);
     replay.rows = rows;

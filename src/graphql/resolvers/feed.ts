@@ -6,7 +6,8 @@ import { changes, deliveries } from '../../db/schema.js';
 import type { GraphQLContext } from '../context.js';
 import { feedCursor, parseFeedCursor, parseRowCursor, rowCursor, type RowPosition } from '../cursors.js';
 import type { DeliveryStatus } from '../../directory/types.js';
-import { apiError, badInput } from '../errors.js';
+import { apiError, badInput, cursorExpired } from '../errors.js';
+import { readFeedHorizon } from '../../directory/feed-horizon.js';
 import type { DeliveryFilter, Resolvers } from '../generated/resolvers.js';
 import { toGlobalId } from '../ids.js';
 import { ENTITY_NODE_TYPE, loadNode } from '../nodes.js';
@@ -32,6 +33,9 @@ export async function changesPage(
     .where(and(scope, window.after === undefined ? undefined : gt(changes.seq, window.after)))
     .orderBy(asc(changes.seq))
     .limit(window.size + 1);
+  // After the read: retention moves the horizon in the statement that deletes, so a horizon
+  // still at or below the cursor now means no row after it was gone when the page was read.
+  if (window.after !== undefined && window.after < (await readFeedHorizon(ctx.db))) throw cursorExpired('after');
   const bySeq = new Map(rows.map((r) => [String(r.seq), r]));
   return assemblePage(window, rows.map((r) => r.seq), bySeq, String, feedCursor, {
     beyondStart: async () =>

@@ -2,7 +2,8 @@
 // renders every event it yields through the event's own loaders.
 import type { GraphQLContext } from '../context.js';
 import { feedCursor, parseFeedCursor } from '../cursors.js';
-import { apiError } from '../errors.js';
+import { apiError, cursorExpired } from '../errors.js';
+import { readFeedHorizon } from '../../directory/feed-horizon.js';
 import type { Resolvers } from '../generated/resolvers.js';
 import type { LiveEvent, LiveEventOf, LiveKind } from '../live/events.js';
 import { LiveStream } from '../live/stream.js';
@@ -22,6 +23,8 @@ function subscription<K extends LiveKind>(kind: K) {
       // Checked before joining: a bad cursor or an invisible tenant is an error, not a silent stream.
       const after = args.after === null || args.after === undefined ? undefined : parseFeedCursor(args.after, 'after');
       const tenantId = await listTenant(ctx, args.tenantId);
+      // Refused at once when already expired; the stream checks again as it reads history.
+      if (after !== undefined && after < (await readFeedHorizon(ctx.db))) throw cursorExpired('after');
       return new LiveStream(ctx.live.hub, { viewer: ctx.viewer, kind, tenantId, after, onOverflow: ctx.live.onOverflow });
     },
     // The event is the payload; live/execute.ts runs its selection with the event's loaders.
