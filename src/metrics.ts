@@ -13,6 +13,10 @@ export interface MetricSources {
   feedNewest(): Promise<{ seq: number; recordedAt: Date } | undefined>;
   /** Open WebSockets and the operations they run. */
   live(): { sockets: number; subscriptions: number };
+  /** Open subscriptions by root field. */
+  subscribers(): Record<string, number>;
+  /** The database pool: its size, connections at work, statements waiting for one. */
+  pool(): { size: number; inUse: number; waiting: number };
 }
 
 export interface Metrics {
@@ -26,6 +30,8 @@ export interface Metrics {
   delivery(source: string, outcome: string, status: number): void;
   /** A GraphQL operation over HTTP: its type (query, mutation, subscription, unknown) and outcome. */
   graphqlOperation(type: string, outcome: 'success' | 'error', seconds: number): void;
+  /** A GraphQL operation started over WebSocket (a subscription's outcome is whether it started). */
+  graphqlWsOperation(type: string, outcome: 'success' | 'error'): void;
   /** A subscriber cut off because its buffer overflowed (close 4413). */
   subscriptionOverflow(): void;
   /** An ingest (or replay) transaction committed: its deliveries, the changes it fed, its duration. */
@@ -68,8 +74,8 @@ export function createMetrics(): Metrics {
   });
   const operations = new Counter({
     name: 'graphql_server_operations_total',
-    help: 'GraphQL operations over HTTP by type and outcome.',
-    labelNames: ['graphql_operation_type', 'outcome'],
+    help: 'GraphQL operations by type, outcome and transport (http, websocket; over WebSocket counted when they start).',
+    labelNames: ['graphql_operation_type', 'outcome', 'graphql_transport'],
     registers: [registry],
   });
   const operationDuration = new Histogram({
@@ -132,11 +138,48 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
-    name: 'directory_active_subscriptions',
-    help: 'Operations running on open GraphQL WebSockets.',
+    name: 'directory_websocket_operations',
+    help: 'Operations (subscriptions and queries) running on open GraphQL WebSockets.',
     registers: [registry],
     collect() {
       if (sources) this.set(sources.live().subscriptions);
+    },
+  });
+  const FIELDS: Record<string, string> = { TENANT: 'tenantChanged', CONNECTION: 'connectionChanged', MEMBER: 'memberChanged', GROUP: 'groupChanged' };
+  new Gauge({
+    name: 'directory_active_subscriptions',
+    help: 'Open subscriptions by root field.',
+    labelNames: ['graphql_field'],
+    registers: [registry],
+    collect() {
+      if (!sources) return;
+      for (const [kind, n] of Object.entries(sources.subscribers())) this.set({ graphql_field: FIELDS[kind] ?? kind }, n);
+    },
+  });
+  // OpenTelemetry's db.client.connection.* metrics, as Prometheus spells them.
+  new Gauge({
+    name: 'db_client_connection_count',
+    help: 'Database connections at work (state="used").',
+    labelNames: ['db_client_connection_state'],
+    registers: [registry],
+    collect() {
+      if (sources) this.set({ db_client_connection_state: 'used' }, sources.pool().inUse);
+    },
+  });
+  new Gauge({
+    name: 'db_client_connection_max',
+    help: 'Connections the database pool may open.',
+    registers: [registry],
+    collect() {
+      if (sources) this.set(sources.pool().size);
+    },
+  });
+  new Gauge({
+    name: 'db_client_connection_pending_requests',
+    help: 'Statements and transactions waiting for a database connection.',
+    registers: [registry],
+    collect() {
+      if (sources) this.set(sources.pool().waiting);
     },
   });
 
@@ -176,9 +219,10 @@ export function createMetrics(): Metrics {
     },
     delivery: (source, outcome, status) => deliveries.inc({ source, outcome, http_response_status_code: String(status) }),
     graphqlOperation: (type, outcome, seconds) => {
-      operations.inc({ graphql_operation_type: type, outcome });
+      operations.inc({ graphql_operation_type: type, outcome, graphql_transport: 'http' });
       operationDuration.observe({ graphql_operation_type: type }, seconds);
     },
+    graphqlWsOperation: (type, outcome) => operations.inc({ graphql_operation_type: type, outcome, graphql_transport: 'websocket' }),
     subscriptionOverflow: () => overflows.inc(),
     committed: ({ deliveries: n, changes: fed, seconds }) => {
       batchSize.observe(n);

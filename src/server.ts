@@ -124,6 +124,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
         return row;
       },
       live: () => ws.stats(),
+      subscribers: () => hub.subscribers(),
+      pool: () => database.poolUse(),
     });
     if (metrics && config.metrics?.port !== undefined) {
       metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger });

@@ -14,6 +14,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { acquirePgliteLock } from './pglite-lock.js';
+import { createPoolCounter, type PoolCounter, type PoolUse } from './pool-use.js';
 import { resultRows } from './result.js';
 import * as schema from './schema.js';
 
@@ -48,6 +49,8 @@ export interface DatabaseHandle {
    * a lock within the process.
    */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Connections at work and statements waiting for one, now (see pool-use.ts). */
+  poolUse(): PoolUse;
   close(): Promise<void>;
 }
 
@@ -123,9 +126,11 @@ async function openPglite(
     throw error;
   }
   const client = created;
-  const db = drizzlePglite(client, { schema, ...queryLogger(onQuery) });
+  const pool = createPoolCounter(1);
+  const db = drizzlePglite(countedPglite(client, pool), { schema, ...queryLogger(onQuery) });
   return {
     db,
+    poolUse: pool.use,
     kind: 'pglite',
     description: dir === 'memory://' ? 'embedded PGlite (in memory)' : `embedded PGlite in ${dir}`,
     ping: async () => {
@@ -181,6 +186,36 @@ function alwaysPrepared<T extends postgres.Sql<Record<string, never>>>(sql: T): 
   });
 }
 
+/** The client the service's statements go through, counted (statements inside a transaction are the transaction's). */
+function countedPostgres<T extends postgres.Sql<Record<string, never>>>(sql: T, pool: PoolCounter): T {
+  return new Proxy(sql, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (property === 'unsafe') {
+        return (query: string, parameters?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          pool.lazy(target.unsafe(query, parameters, options));
+      }
+      if (property === 'begin') {
+        return (...args: unknown[]) => pool.around(() => (value as (...a: unknown[]) => PromiseLike<unknown>).apply(target, args));
+      }
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+function countedPglite(client: PGlite, pool: PoolCounter): PGlite {
+  return new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== 'function') return value;
+      if (property === 'query' || property === 'exec' || property === 'transaction') {
+        return (...args: unknown[]) => pool.around(() => (value as (...a: unknown[]) => PromiseLike<unknown>).apply(target, args));
+      }
+      return (value as (...args: unknown[]) => unknown).bind(target);
+    },
+  });
+}
+
 async function openPostgres(
   url: string,
   poolSize: number,
@@ -208,9 +243,11 @@ async function openPostgres(
   }
 
   const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
-  const db = drizzlePostgres(prepared ? alwaysPrepared(client) : client, { schema, ...queryLogger(onQuery) });
+  const pool = createPoolCounter(poolSize);
+  const db = drizzlePostgres(countedPostgres(prepared ? alwaysPrepared(client) : client, pool), { schema, ...queryLogger(onQuery) });
   return {
     db,
+    poolUse: pool.use,
     kind: 'postgres',
     description: `Postgres at ${describeUrl(url)}`,
     ping: async () => {

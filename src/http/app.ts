@@ -158,7 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     publicRaw: deps.graphql.publicRaw,
     maxPayload: MAX_GRAPHQL_BYTES,
     rateLimit: keyRateLimit(deps.graphql.ratePerKeyPerMinute ?? 0),
-    ...(metrics ? { onOverflow: metrics.subscriptionOverflow } : {}),
+    ...(metrics ? { onOverflow: metrics.subscriptionOverflow, onOperationStarted: metrics.graphqlWsOperation } : {}),
   });
   const apollo = createApollo({
     ...deps.graphql,

@@ -2,7 +2,7 @@
 // everything else: graphql-ws's `use/ws` adapter over ws, with who-is-asking settled once, on
 // connect, from the connection params. Subscriptions read from the process's LiveHub.
 import type { Server } from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -59,6 +59,8 @@ export interface GraphqlWsDeps {
   rateLimit: KeyRateLimit;
   /** Told when a subscriber is cut off for reading too slowly (4413). */
   onOverflow?: () => void;
+  /** Told how each operation started: its type (unknown when it never parsed) and outcome. */
+  onOperationStarted?: (type: string, outcome: 'success' | 'error') => void;
 }
 
 export interface GraphqlWs {
@@ -98,7 +100,7 @@ function quietAboutOversize(logger: Logger): typeof WebSocket {
 }
 
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
-type Extra = { viewer?: Viewer };
+type Extra = { viewer?: Viewer; started?: Set<string> };
 
 /** `authorization` from the connection params, whatever its case (GraphiQL sends `Authorization`). */
 function authorizationOf(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
@@ -108,6 +110,9 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
   }
   return undefined;
 }
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
 export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
   const { logger, db, hub } = deps;
@@ -267,7 +272,27 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         };
       },
       subscribe: subscribeShared,
-      onError: (_ctx, _id, _payload, errors) => formatErrors(errors),
+      onOperation: (ctx, id, _payload, args, result) => {
+        const type = getOperationAST(args.document, args.operationName)?.operation ?? 'unknown';
+        // graphql-ws has awaited the result before calling here.
+        const settled = result as ExecutionResult | AsyncIterable<unknown>;
+        const failed = !isAsyncIterable(settled) && (settled.errors?.length ?? 0) > 0;
+        if (!failed) (ctx.extra.started ??= new Set()).add(id);
+        deps.onOperationStarted?.(type, failed ? 'error' : 'success');
+        return undefined;
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.started?.delete(id);
+      },
+      onError: (ctx, id, payload, errors) => {
+        // An operation refused before it ran; one that fails later was counted when it started.
+        if (!ctx.extra.started?.delete(id)) {
+          const document = documents.get(payload.query);
+          const type = 'kind' in document ? (getOperationAST(document, payload.operationName)?.operation ?? 'unknown') : 'unknown';
+          deps.onOperationStarted?.(type, 'error');
+        }
+        return formatErrors(errors);
+      },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined,
     },

@@ -4,7 +4,9 @@
 // no label carries a tenant, an email or a key.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backend } from '../support/backend.js';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { backend, onPostgres } from '../support/backend.js';
 import { stytchEvent } from '../support/directory.js';
 import { subscribe, type LiveSubscription } from '../support/live.js';
 import { gql, post, sendStytch, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
@@ -57,7 +59,7 @@ describe(`Prometheus metrics (${backend})`, () => {
     try {
       live = subscribe(server.url, server.adminKey, 'subscription { memberChanged { action member { email } } }');
       // Subscribed once the instance counts it (a change before that would not reach it).
-      await expect.poll(async () => value(await scrape(), 'directory_active_subscriptions')).toBe(1);
+      await expect.poll(async () => value(await scrape(), 'directory_active_subscriptions', { graphql_field: 'memberChanged' })).toBe(1);
       const events = [0, 1, 2].map((i) =>
         stytchEvent('member', 'CREATE', `member-test-${org}-${i}`, { member_id: `member-test-${org}-${i}`, organization_id: org, email_address: `${i}${email}`, status: 'active' }),
       );
@@ -70,6 +72,11 @@ describe(`Prometheus metrics (${backend})`, () => {
       expect((await gql(server, '{ viewer { role } }')).status).toBe(200);
       expect((await gql(server, '{ viewer { role } }')).status).toBe(200);
       expect((await gql(server, '{ nope }')).errors?.length).toBe(1);
+      const refused = subscribe(server.url, server.adminKey, 'subscription { memberChanged(tenantId: "nope") { action } }');
+      await refused.done;
+      expect(refused.errors.length).toBe(1);
+      await refused.close();
+      await expect.poll(() => server.server.app.ws.stats().sockets).toBe(1);
       await live.waitFor(3);
 
       const text = await scrape();
@@ -82,14 +89,25 @@ describe(`Prometheus metrics (${backend})`, () => {
         value(text, 'http_server_request_duration_seconds_count', { http_request_method: 'POST', http_route: '/webhooks/stytch', http_response_status_code: status });
       expect(requests('200')).toBe(4);
       expect(requests('401')).toBe(1);
-      expect(value(text, 'graphql_server_operations_total', { graphql_operation_type: 'query', outcome: 'success' })).toBeGreaterThanOrEqual(2);
-      expect(value(text, 'graphql_server_operations_total', { graphql_operation_type: 'unknown', outcome: 'error' })).toBe(1);
+      const operations = (type: string, outcome: string, transport: string) =>
+        value(text, 'graphql_server_operations_total', { graphql_operation_type: type, outcome, graphql_transport: transport });
+      expect(operations('query', 'success', 'http')).toBeGreaterThanOrEqual(2);
+      expect(operations('unknown', 'error', 'http')).toBe(1);
+      // Over the WebSocket: the subscription that started, and one refused before it ran.
+      expect(operations('subscription', 'success', 'websocket')).toBe(1);
+      expect(operations('subscription', 'error', 'websocket')).toBe(1);
       // Three members appeared; four deliveries reached the store (the repeat among them), the forged one did not.
       expect(value(text, 'directory_changes_total', { entity: 'MEMBER', action: 'CREATED' })).toBe(3);
       expect(value(text, 'directory_ingest_batch_deliveries_sum')).toBe(4);
       expect(value(text, 'directory_ingest_transaction_duration_seconds_count')).toBe(value(text, 'directory_ingest_batch_deliveries_count'));
       expect(value(text, 'directory_websocket_connections')).toBe(1);
-      expect(value(text, 'directory_active_subscriptions')).toBe(1);
+      expect(value(text, 'directory_websocket_operations')).toBe(1);
+      expect(value(text, 'directory_active_subscriptions', { graphql_field: 'memberChanged' })).toBe(1);
+      expect(value(text, 'directory_active_subscriptions', { graphql_field: 'groupChanged' })).toBe(0);
+      // The pool is idle between requests; its size is what the service opened it with.
+      expect(value(text, 'db_client_connection_max')).toBeGreaterThanOrEqual(1);
+      expect(value(text, 'db_client_connection_count', { db_client_connection_state: 'used' })).toBe(0);
+      expect(value(text, 'db_client_connection_pending_requests')).toBe(0);
       // The subscriber has every change, so this instance has handed them all on.
       expect(value(text, 'directory_feed_follower_lag')).toBe(0);
       expect(value(text, 'directory_feed_follower_lag_seconds')).toBe(0);
@@ -107,5 +125,23 @@ describe(`Prometheus metrics (${backend})`, () => {
     const text = await scrape();
     expect(value(text, 'http_server_request_duration_seconds_count', { http_request_method: 'GET', http_route: 'unmatched', http_response_status_code: '404' })).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain(path);
+  });
+});
+
+describe.runIf(onPostgres)(`database pool metrics (${backend})`, () => {
+  it('counts a statement waiting on a lock as a connection in use, and none once it is done', async () => {
+    const lock = 7_255_810_999;
+    const holder = postgres(server.databaseUrl!, { max: 1, onnotice: () => {} });
+    try {
+      await holder`select pg_advisory_lock(${lock})`;
+      // Drizzle sends a statement when it is first awaited: then() starts it.
+      const blocked = server.database.db.execute(sql`select pg_advisory_lock(${lock}), pg_advisory_unlock(${lock})`).then(() => undefined);
+      await expect.poll(async () => value(await scrape(), 'db_client_connection_count', { db_client_connection_state: 'used' })).toBeGreaterThanOrEqual(1);
+      await holder`select pg_advisory_unlock(${lock})`;
+      await blocked;
+      await expect.poll(async () => value(await scrape(), 'db_client_connection_count', { db_client_connection_state: 'used' })).toBe(0);
+    } finally {
+      await holder.end();
+    }
   });
 });

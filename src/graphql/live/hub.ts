@@ -5,6 +5,7 @@
 import type { Database } from '../../db/open.js';
 import type { FeedFollower, FeedRow } from '../../directory/feed-follower.js';
 import { Loaders } from '../loaders.js';
+import type { LiveKind } from './events.js';
 
 export interface LiveBatch {
   rows: readonly FeedRow[];
@@ -23,7 +24,9 @@ export interface LiveHub {
    * Adds a listener and returns the position at that moment: the listener receives exactly
    * the rows after it, and every row up to it is in the changes table.
    */
-  join(listener: BatchListener): { position: number; leave(): void };
+  join(listener: BatchListener, kind: LiveKind): { position: number; leave(): void };
+  /** Open subscriptions here, by what they follow (for the metrics). */
+  subscribers(): Record<LiveKind, number>;
   /** Loaders for a batch of rows, with the rows' objects already loaded. */
   loadersFor(rows: readonly FeedRow[]): Promise<Loaders>;
   stop(): Promise<void>;
@@ -57,6 +60,7 @@ async function prefetch(loaders: Loaders, rows: readonly FeedRow[]): Promise<voi
 
 export function createLiveHub(follower: FeedFollower, db: Database, options: HubOptions): LiveHub {
   const listeners = new Set<BatchListener>();
+  const byKind: Record<LiveKind, number> = { TENANT: 0, CONNECTION: 0, MEMBER: 0, GROUP: 0 };
   // Batches are handed on in the order read, each after its prefetch.
   let chain: Promise<void> = Promise.resolve();
   // The highest seq handed to listeners; a batch still prefetching is after it.
@@ -89,10 +93,17 @@ export function createLiveHub(follower: FeedFollower, db: Database, options: Hub
   return {
     db,
     bufferLimit: options.bufferLimit,
-    join(listener) {
+    join(listener, kind) {
       listeners.add(listener);
-      return { position, leave: () => listeners.delete(listener) };
+      byKind[kind]++;
+      return {
+        position,
+        leave: () => {
+          if (listeners.delete(listener)) byKind[kind]--;
+        },
+      };
     },
+    subscribers: () => ({ ...byKind }),
     loadersFor,
     async stop() {
       following.stop();

@@ -75,7 +75,7 @@ export class LiveStream<K extends LiveKind> implements AsyncIterableIterator<Liv
           return;
         }
       }
-    });
+    }, spec.kind);
     this.#leave = joined.leave;
     this.#position = spec.after ?? joined.position;
     if (spec.after !== undefined && spec.after < joined.position) {
