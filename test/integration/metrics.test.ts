@@ -145,3 +145,34 @@ describe.runIf(onPostgres)(`database pool metrics (${backend})`, () => {
     }
   });
 });
+
+describe(`metric cardinality (${backend})`, () => {
+  /** Series of the service's own metrics (the runtime's, which appear as the GC does, apart). */
+  const ownSeries = (text: string) =>
+    text.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('nodejs_') && !l.startsWith('process_'));
+
+  /** A round of traffic: 25 tenants' webhooks, 25 distinct operation texts, unknown paths. */
+  async function round(tag: string): Promise<void> {
+    for (let t = 0; t < 25; t++) {
+      const org = `organization-test-card-${tag}-${t}`;
+      const member = `member-test-card-${tag}-${t}`;
+      const event = stytchEvent('member', 'CREATE', member, { member_id: member, organization_id: org, email_address: `${tag}.${t}@example.test`, status: 'active' });
+      expect((await sendStytch(server, event)).status).toBe(200);
+      // Each text is new: an alias and a field list no other request used.
+      expect((await gql(server, `query Q${tag}${t} { a${tag}${t}: viewer { role } }`)).status).toBe(200);
+      expect((await gql(server, `{ nope${tag}${t} }`)).errors?.length).toBe(1);
+      expect((await fetch(`${server.url}/no-such-${tag}-${t}`)).status).toBe(404);
+    }
+  }
+
+  it('stays the same number of series after traffic for 50 tenants and many operation texts', async () => {
+    await round('a');
+    const first = ownSeries(await scrape());
+    await round('b');
+    const second = ownSeries(await scrape());
+    // Same kinds of traffic, new tenants, texts and paths: not one series more.
+    expect(second.map((l) => l.replace(/ \S+$/, ''))).toEqual(first.map((l) => l.replace(/ \S+$/, '')));
+    expect(second.length).toBeLessThan(1000);
+    expect(second.join('\n')).not.toMatch(/card-|nope|Q[ab]\d/);
+  });
+});
