@@ -4,6 +4,7 @@
 // must be what the workload did. Skipped, saying why, only where no Prometheus is installed;
 // .ci/run installs one and sets TEST_PROMETHEUS, so CI always runs it.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import { stytchEvent } from '../support/directory.js';
@@ -71,6 +72,29 @@ describe.runIf(binary)(`a real Prometheus scraping the service (${backend})`, ()
       expect(p99).toBeGreaterThan(0);
     } finally {
       await live?.close();
+    }
+    // Every query of the Grafana dashboard in ops/ is valid PromQL over series the service has.
+    const dashboard = JSON.parse(await readFile(new URL('../../ops/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const scraped = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    for (const panel of dashboard.panels) {
+      for (const { expr } of panel.targets) {
+        const promql = expr
+          .replaceAll('$__rate_interval', '1m')
+          .replaceAll('$__range', '5m')
+          .replaceAll('$job', '.*')
+          .replaceAll('$instance', '.*');
+        for (const [, name] of promql.matchAll(/\b([a-z_][a-z0-9_]*)\{/g)) {
+          expect(scraped, `${panel.title}: ${name} is not among the service's metrics`).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
+        }
+        const samples = await prometheus.query(promql);
+        // Retention has not completed a round in this short run: that panel alone may be empty.
+        // A rate needs two scrapes of a series: wait for them rather than for a time.
+        if (!panel.title.startsWith('Retention: since') && samples.length === 0) {
+          await eventually(async () => (await prometheus.query(promql)).length > 0, 30_000, `${panel.title} to have data: ${promql}`);
+        }
+      }
     }
     // The subscription's end reaches Prometheus too.
     await eventually(async () => (await scalar('directory_active_subscriptions{job="directory",graphql_field="memberChanged"}')) === 0, 30_000, 'the closed subscription to be scraped');
