@@ -26,6 +26,18 @@ export interface ResolvedSecrets {
   generated: { polis?: string; stytch?: string; adminApiKey?: string };
   /** Where they are kept, when any were used. */
   file?: string;
+  /**
+   * A local secrets file holding an admin key that does not apply here (the service is on
+   * Postgres): named so the banner can say why that key is refused.
+   */
+  strayLocalKey?: string;
+}
+
+/** The embedded database's local admin key, if DATA_DIR has one (never creates the file). */
+export async function readLocalAdminKey(dataDir: string): Promise<{ key: string; file: string } | undefined> {
+  const file = join(dataDir, FILE);
+  const secrets = await read(file).catch(() => undefined);
+  return secrets?.adminApiKey ? { key: secrets.adminApiKey, file } : undefined;
 }
 
 const serialize = (secrets: LocalSecrets) => `${JSON.stringify(secrets, null, 2)}\n`;
@@ -110,7 +122,9 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   // each invent their own key: there the operator sets ADMIN_API_KEY or runs `npm run apikey`.
   const wantAdminKey =
     config.env !== 'production' && config.databaseUrl === undefined && config.adminApiKey === undefined;
-  if (!missingPolis && !missingStytch && !wantAdminKey) return { config, generated: {} };
+  const stray = config.databaseUrl !== undefined && config.adminApiKey === undefined ? await readLocalAdminKey(config.dataDir) : undefined;
+  const strayLocalKey = stray ? { strayLocalKey: stray.file } : {};
+  if (!missingPolis && !missingStytch && !wantAdminKey) return { config, generated: {}, ...strayLocalKey };
 
   if (config.env === 'production') {
     if (missingPolis && missingStytch) {
@@ -118,7 +132,7 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
         'refusing to start in production without webhook secrets: set POLIS_WEBHOOK_SECRET and/or STYTCH_WEBHOOK_SECRET',
       );
     }
-    return { config, generated: {} };
+    return { config, generated: {}, ...strayLocalKey };
   }
 
   const { secrets, file } = await loadOrCreate(config.dataDir, wantAdminKey);
@@ -135,5 +149,6 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
     },
     generated,
     file,
+    ...strayLocalKey,
   };
 }

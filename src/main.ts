@@ -36,7 +36,13 @@ async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHa
   }
 }
 
-function banner(server: RunningServer, resolved: ResolvedSecrets): string {
+/** The command that runs a CLI of this project, from a checkout and in the Docker image. */
+const cli = (script: string, args: string) => ({
+  npm: `npm run ${script} -- ${args}`,
+  docker: `docker compose exec app node dist/cli/${script}.js ${args}`,
+});
+
+function banner(server: RunningServer, resolved: ResolvedSecrets, config: Config): string {
   const lines = [
     '',
     `directory-sync is listening on ${server.url} (${server.database.description})`,
@@ -44,8 +50,11 @@ function banner(server: RunningServer, resolved: ResolvedSecrets): string {
     `  Ory Polis webhooks   POST ${server.url}/webhooks/polis`,
     `  Stytch webhooks      POST ${server.url}/webhooks/stytch`,
     `  Health               GET  ${server.url}/healthz   ${server.url}/readyz`,
+    `  GraphQL              POST ${server.url}/graphql   (WebSocket: ws${server.url.slice(4)}/graphql)`,
     `  GraphiQL             ${server.url}/graphiql`,
   ];
+  if (server.metricsUrl) lines.push(`  Metrics              GET  ${server.metricsUrl}`);
+  else if (config.metrics?.token) lines.push(`  Metrics              GET  ${server.url}/metrics   (Authorization: Bearer <METRICS_TOKEN>)`);
   const { generated, file } = resolved;
   if (generated.adminApiKey) {
     lines.push(
@@ -55,6 +64,23 @@ function banner(server: RunningServer, resolved: ResolvedSecrets): string {
       `Paste into GraphiQL's headers as {"Authorization": "Bearer ${generated.adminApiKey}"}`,
       'or create keys of your own with `npm run apikey -- create --name <label>` while the service is stopped.',
     );
+  } else if (config.adminApiKey) {
+    lines.push('', 'GraphQL: send ADMIN_API_KEY (from your environment) as  Authorization: Bearer <key>');
+  } else {
+    const create = cli('apikey', 'create --name admin');
+    const embedded = server.database.kind === 'pglite';
+    lines.push(
+      '',
+      embedded
+        ? 'GraphQL needs an API key. Stop the service (the embedded database has one user at a time) and create one:'
+        : 'GraphQL needs an API key. Create an admin key (the service can keep running):',
+      `  ${create.npm}`,
+      ...(embedded ? [] : [`  ${create.docker}      (under Docker Compose)`]),
+      'or set ADMIN_API_KEY. `npm run apikey -- list` shows the keys there are.',
+    );
+    if (resolved.strayLocalKey) {
+      lines.push(`(The admin key in ${resolved.strayLocalKey} is for the embedded database only: it does not open this one.)`);
+    }
   }
   if (generated.polis || generated.stytch) {
     lines.push('', `Local webhook secrets (generated for development, kept in ${file}):`);
@@ -62,10 +88,14 @@ function banner(server: RunningServer, resolved: ResolvedSecrets): string {
     if (generated.stytch) lines.push(`  STYTCH_WEBHOOK_SECRET=${generated.stytch}`);
     lines.push('Configure these on the provider side, or set your own in the environment.');
   }
+  // The trigger reads PORT like the service; say it when the service is not on the default.
+  const port = new URL(server.url).port;
+  const env = config.port !== 4000 ? `PORT=${port} ` : '';
   lines.push(
     '',
     'Send a signed sample event from another terminal:',
-    '  npm run trigger -- stytch member.created',
+    `  ${env}npm run trigger -- stytch member.created`,
+    `  ${env}npm run trigger -- stytch member.updated --set name="Ada King"`,
     '  npm run trigger -- --list',
     '',
   );
@@ -99,7 +129,7 @@ async function main(): Promise<void> {
     await database.close();
     throw error;
   }
-  process.stdout.write(`${banner(server, resolved)}\n`);
+  process.stdout.write(`${banner(server, resolved, config)}\n`);
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -14,6 +14,7 @@ import {
 } from '../auth/api-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/open.js';
+import { readLocalAdminKey } from '../local-secrets.js';
 import { PgliteLockedError } from '../db/pglite-lock.js';
 
 const SYNOPSIS = `Usage:
@@ -120,7 +121,24 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-async function execute(command: Exclude<Command, { kind: 'help' }>, database: DatabaseHandle): Promise<void> {
+/** Keys the service accepts that are not rows of the database: ADMIN_API_KEY, the local key. */
+interface OtherKeys {
+  fromEnvironment: boolean;
+  local: { key: string; file: string; applies: boolean } | undefined;
+}
+
+function otherKeyLines(other: OtherKeys): string[] {
+  const lines: string[] = [];
+  if (other.fromEnvironment) lines.push('ADMIN_API_KEY from the environment: an admin key (every tenant), not stored in the database.');
+  if (other.local?.applies) {
+    lines.push(`Local admin key of the embedded database (kept in ${other.local.file}; admin, every tenant):`, `  ${other.local.key}`);
+  } else if (other.local) {
+    lines.push(`(${other.local.file} holds an admin key for the embedded database only: it does not open this one.)`);
+  }
+  return lines;
+}
+
+async function execute(command: Exclude<Command, { kind: 'help' }>, database: DatabaseHandle, other: OtherKeys): Promise<void> {
   const { db } = database;
   if (command.kind === 'create') {
     const created = await createApiKey(db, { name: command.name, tenantId: command.tenantId });
@@ -139,8 +157,9 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, database: Da
     );
   } else if (command.kind === 'list') {
     const keys = await listApiKeys(db);
+    const others = otherKeyLines(other);
     if (keys.length === 0) {
-      console.log('No API keys yet. Create one with: npm run apikey -- create --name <label>');
+      console.log(['No API keys in the database yet. Create one with: npm run apikey -- create --name <label>', ...others].join('\n'));
       return;
     }
     const header = ['ID', 'PREFIX', 'NAME', 'SCOPE', 'CREATED', 'LAST USED', 'STATUS'];
@@ -154,6 +173,7 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, database: Da
       k.revokedAt ? `revoked ${time(k.revokedAt)}` : 'active',
     ]);
     console.log(table([header, ...rows]));
+    if (others.length > 0) console.log(['', ...others].join('\n'));
   } else {
     const revoked = await revokeApiKey(db, command.ref);
     console.log(
@@ -185,7 +205,13 @@ async function run(argv: string[]): Promise<number> {
     poolSize: 1,
   });
   try {
-    await execute(command, database);
+    const local = await readLocalAdminKey(config.dataDir);
+    // The service uses the local key only on the embedded database, outside production, without ADMIN_API_KEY.
+    const applies = config.databaseUrl === undefined && config.env !== 'production' && config.adminApiKey === undefined;
+    await execute(command, database, {
+      fromEnvironment: config.adminApiKey !== undefined,
+      local: local ? { ...local, applies } : undefined,
+    });
     return EXIT.ok;
   } finally {
     await database.close();

@@ -3,11 +3,11 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { resolveSecrets } from '../local-secrets.js';
-import { POLIS_SAMPLES, polisSample, STYTCH_SAMPLE_NAMES, stytchSample, type StytchSource } from '../samples/events.js';
+import { POLIS_SAMPLES, polisSample, sampleObject, STYTCH_SAMPLE_NAMES, stytchSample, type StytchSource } from '../samples/events.js';
 import { polisHeaders, stytchHeaders } from '../samples/sign.js';
 
 const USAGE = `Usage:
-  npm run trigger -- <source> <event> [--url <base url>] [--via DASHBOARD|DIRECT|SCIM]
+  npm run trigger -- <source> <event> [--set <field>=<value> ...] [--url <base url>] [--via DASHBOARD|DIRECT|SCIM]
   npm run trigger -- --all [<source>] [--url <base url>]
   npm run trigger -- --list
 
@@ -15,6 +15,13 @@ Examples:
   npm run trigger -- stytch member.created
   npm run trigger -- polis sso.deactivated
   npm run trigger -- polis user.created --url http://localhost:4000
+  npm run trigger -- stytch member.updated --set name="Ada King" --set email_address=ada@acme.example
+
+Each *.updated sample changes a visible field (a name) to a new value, so every one sent is
+applied and pushed as UPDATED. --set sets a field of the event's object (Polis: data; Stytch:
+the member, organization, ...), dotted for nested fields; a value that reads as JSON (true, 42,
+null, ["a"]) is sent as that, anything else as a string. An update sent after a delete brings
+the object back: subscribers see it CREATED again.
   npm run trigger -- --all          # every sample of both providers, in the order --list shows`;
 
 type Source = 'polis' | 'stytch';
@@ -64,23 +71,61 @@ interface Target {
   stytchSecret: string | undefined;
 }
 
-function signed(target: Target, source: Source, event: string, via: StytchSource | undefined): { body: string; headers: Record<string, string> } {
+/** `--set a.b=value`: the path and the value (JSON where it parses as JSON, else the text). */
+function parseSet(text: string): { path: string[]; value: unknown } {
+  const at = text.indexOf('=');
+  const path = at > 0 ? text.slice(0, at).split('.') : [];
+  if (path.length === 0 || path.some((p) => p === '')) throw new CannotSend(`--set takes <field>=<value>, not ${text}`, 2);
+  const raw = text.slice(at + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return { path, value };
+}
+
+function applySets(source: Source, event: string, payload: Record<string, unknown>, sets: readonly string[]): void {
+  if (sets.length === 0) return;
+  const object = sampleObject(source, payload);
+  if (!object) throw new CannotSend(`${source} ${event} carries no object to --set fields of`, 2);
+  for (const text of sets) {
+    const { path, value } = parseSet(text);
+    let target = object;
+    for (const key of path.slice(0, -1)) {
+      const next = target[key];
+      target = (target[key] = typeof next === 'object' && next !== null && !Array.isArray(next) ? next : {}) as Record<string, unknown>;
+    }
+    target[path.at(-1)!] = value;
+  }
+}
+
+function signed(
+  target: Target,
+  source: Source,
+  event: string,
+  via: StytchSource | undefined,
+  sets: readonly string[] = [],
+): { body: string; headers: Record<string, string> } {
   if (source === 'polis') {
     const payload = polisSample(event);
     if (!payload) throw unknownEvent(source, event);
     if (!target.polisSecret) throw noSecret('POLIS_WEBHOOK_SECRET');
+    applySets(source, event, payload, sets);
     const body = JSON.stringify(payload);
     return { body, headers: polisHeaders(target.polisSecret, body) };
   }
   const payload = stytchSample(event, via ? { source: via } : {});
   if (!payload) throw unknownEvent(source, event);
+  applySets(source, event, payload, sets);
   if (!target.stytchSecret) throw noSecret('STYTCH_WEBHOOK_SECRET');
   const body = JSON.stringify(payload);
   return { body, headers: stytchHeaders(target.stytchSecret, body) };
 }
 
-async function send(target: Target, source: Source, event: string, via?: StytchSource): Promise<Sent> {
-  const { body, headers } = signed(target, source, event, via);
+async function send(target: Target, source: Source, event: string, via?: StytchSource, sets: readonly string[] = []): Promise<Sent> {
+  const { body, headers } = signed(target, source, event, via, sets);
   const url = `${target.base}/webhooks/${source}`;
   let response: Response;
   try {
@@ -117,6 +162,7 @@ async function run(argv: string[]): Promise<number> {
       all: { type: 'boolean' },
       url: { type: 'string' },
       via: { type: 'string' },
+      set: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -135,6 +181,10 @@ async function run(argv: string[]): Promise<number> {
   }
 
   let events: [Source, string][];
+  if (values.all && values.set) {
+    console.error('--set edits one event: use it without --all');
+    return 2;
+  }
   if (values.all) {
     const [only, ...rest] = positionals;
     if (rest.length > 0 || (only !== undefined && !isSource(only))) {
@@ -171,7 +221,7 @@ async function run(argv: string[]): Promise<number> {
     if (!values.all) {
       const [[source, event]] = events as [[Source, string]];
       console.log(`POST ${target.base}/webhooks/${source}  (${source} ${event})`);
-      const sent = await send(target, source, event, via as StytchSource | undefined);
+      const sent = await send(target, source, event, via as StytchSource | undefined, values.set ?? []);
       console.log(`${sent.status} ${sent.statusText}`);
       console.log(sent.text);
       return sent.status >= 200 && sent.status < 300 ? 0 : 1;

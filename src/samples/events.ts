@@ -76,6 +76,13 @@ const groupData = (ids: SampleIds) => ({
   raw: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'developers', members: [] },
 });
 
+/**
+ * What an `*.updated` sample changes, so that each one sent is a real change the service
+ * applies and pushes as UPDATED (a repeat of the created body would be `unchanged`). The time
+ * makes every send differ from the one before.
+ */
+export const updatedLabel = (text: string, at = new Date()) => `${text} (updated ${at.toISOString().slice(11, 23)})`;
+
 const connectionEvent = (event: string, data: (ids: SampleIds) => object): PolisBuilder => (ids) => ({
   event,
   tenant: ids.tenant,
@@ -107,10 +114,18 @@ export const POLIS_SAMPLES: Record<string, PolisBuilder> = {
   'dsync.deactivated': connectionEvent('dsync.deactivated', dsyncData),
   'dsync.deleted': connectionEvent('dsync.deleted', dsyncData),
   'user.created': directoryEvent('user.created', (ids) => userData(ids)),
-  'user.updated': directoryEvent('user.updated', (ids) => userData(ids)),
+  'user.updated': directoryEvent('user.updated', (ids) => {
+    const user = userData(ids);
+    const lastName = updatedLabel(user.last_name);
+    return { ...user, last_name: lastName, raw: { ...user.raw, name: { ...user.raw.name, familyName: lastName } } };
+  }),
   'user.deleted': directoryEvent('user.deleted', (ids) => userData(ids, false)),
   'group.created': directoryEvent('group.created', groupData),
-  'group.updated': directoryEvent('group.updated', groupData),
+  'group.updated': directoryEvent('group.updated', (ids) => {
+    const group = groupData(ids);
+    const name = updatedLabel(group.name);
+    return { ...group, name, raw: { ...group.raw, displayName: name } };
+  }),
   'group.deleted': directoryEvent('group.deleted', groupData),
   'group.user_added': directoryEvent('group.user_added', membershipData),
   'group.user_removed': directoryEvent('group.user_removed', membershipData),
@@ -229,6 +244,15 @@ const stytchObjects: Record<StytchObjectType, { key: string; id: (ids: SampleIds
   },
 };
 
+/** The visible field an `.updated` sample changes (see updatedLabel). */
+const UPDATED_FIELD: Partial<Record<StytchObjectType, string>> = {
+  organization: 'organization_name',
+  member: 'name',
+  saml_connection: 'display_name',
+  oidc_connection: 'display_name',
+  scim_group: 'group_name',
+};
+
 /** `member.created`, `scim_group.deleted`, ... */
 export const STYTCH_SAMPLE_NAMES = STYTCH_OBJECT_TYPES.flatMap((type) =>
   Object.keys(ACTIONS).map((action) => `${type}.${action}`),
@@ -258,10 +282,22 @@ export function stytchSample(
     timestamp: options.timestamp ?? stytchTimestamp(),
     vertical: 'B2B',
   };
-  if (stytchAction !== 'DELETE') event[object.key] = object.body(ids);
+  if (stytchAction !== 'DELETE') {
+    const body = object.body(ids) as Record<string, unknown>;
+    const field = UPDATED_FIELD[type];
+    if (stytchAction === 'UPDATE' && field) body[field] = updatedLabel(String(body[field]));
+    event[object.key] = body;
+  }
   return event;
 }
 
 export function polisSample(name: string, ids: SampleIds = DEFAULT_IDS): Record<string, unknown> | undefined {
   return POLIS_SAMPLES[name]?.(ids);
+}
+
+/** The object a sample carries (Polis: `data`; Stytch: the body under its type), to edit. */
+export function sampleObject(source: 'polis' | 'stytch', event: Record<string, unknown>): Record<string, unknown> | undefined {
+  const key = source === 'polis' ? 'data' : stytchObjects[event.object_type as StytchObjectType]?.key;
+  const value = key === undefined ? undefined : event[key];
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

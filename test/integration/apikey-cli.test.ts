@@ -1,11 +1,12 @@
 // `npm run apikey` as a real process, on the database the service would use: the embedded one
 // in a temporary DATA_DIR, or a Postgres of its own through DATABASE_URL.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_ERRORS, createAuthenticator } from '../../src/auth/api-keys.js';
+import { AUTH_ERRORS, createAuthenticator, generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { tenants } from '../../src/db/schema.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
@@ -156,6 +157,22 @@ describe(`npm run apikey (${backend})`, () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toBe('apikey: no API key matches dsk_zzzzzzzz\n');
   });
+
+  it('names the keys it accepts from elsewhere: ADMIN_API_KEY, and a local key only where it applies', async () => {
+    const fromEnv = await runScript('src/cli/apikey.ts', ['list'], { ...env, ADMIN_API_KEY: generateApiKey() });
+    expect(fromEnv.stdout).toContain('ADMIN_API_KEY from the environment: an admin key (every tenant)');
+    if (!onPostgres) return;
+    // On Postgres, an embedded run's key left in DATA_DIR is said not to apply (and not shown).
+    const local = generateApiKey();
+    await writeFile(
+      join(dataDir, 'local-secrets.json'),
+      JSON.stringify({ polis: randomBytes(32).toString('hex'), stytch: `whsec_${randomBytes(24).toString('base64')}`, adminApiKey: local }),
+      { mode: 0o600 },
+    );
+    const listed = await apikey('list');
+    expect(listed.stdout).toMatch(/local-secrets\.json holds an admin key for the embedded database only: it does not open this one/);
+    expect(listed.stdout).not.toContain(local);
+  });
 });
 
 // Only the embedded database has one process at a time.
@@ -180,7 +197,12 @@ describe.skipIf(onPostgres)(`npm run apikey while the service has the embedded d
 
       const after = await runScript('src/cli/apikey.ts', ['list'], { DATA_DIR: dir });
       expect(after.code, after.stderr).toBe(0);
-      expect(after.stdout).toMatch(/No API keys yet/);
+      expect(after.stdout).toMatch(/No API keys in the database yet/);
+      // The key the service printed at start is listed too: it is the one that opens it.
+      const printed = /Local admin API key[^\n]*\n\s+(dsk_\S+)/.exec(service.output())?.[1];
+      expect(printed).toMatch(KEY);
+      expect(after.stdout).toMatch(/Local admin key of the embedded database/);
+      expect(after.stdout).toContain(printed!);
     } finally {
       if (!stopped) await service.stop('SIGKILL');
     }

@@ -67,6 +67,34 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
     expect(result.stdout).toContain('"status": "applied"');
   });
 
+  it('each member.updated is a real change, --set sets fields, and mistakes are explained', async () => {
+    for (let i = 0; i < 2; i++) {
+      const updated = await trigger('stytch', 'member.updated');
+      expect(updated.code, updated.stderr).toBe(0);
+      // Not "unchanged": each update sample renames the member anew.
+      expect(updated.stdout).toContain('"status": "applied"');
+    }
+    const set = await trigger('stytch', 'member.updated', '--set', 'email_address=ada.king@acme.example', '--set', 'name=Ada King');
+    expect(set.stdout).toContain('"status": "applied"');
+    const reply = await fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKeyIn(service.output())}` },
+      body: JSON.stringify({ query: '{ members(first: 5) { edges { node { email name } } } }' }),
+    });
+    const members = ((await reply.json()) as { data: { members: { edges: { node: { email: string; name: string } }[] } } }).data.members.edges;
+    expect(members.map((e) => e.node)).toEqual([{ email: 'ada.king@acme.example', name: 'Ada King' }]);
+
+    const noObject = await trigger('stytch', 'member.deleted', '--set', 'name=x');
+    expect(noObject.code).toBe(2);
+    expect(noObject.stderr).toMatch(/member\.deleted carries no object to --set fields of/);
+    const noValue = await trigger('stytch', 'member.updated', '--set', 'name');
+    expect(noValue.code).toBe(2);
+    expect(noValue.stderr).toMatch(/--set takes <field>=<value>, not name/);
+    const withAll = await trigger('--all', '--set', 'name=x');
+    expect(withAll.code).toBe(2);
+    expect(withAll.stderr).toMatch(/--set edits one event/);
+  });
+
   it('can send every event it lists, for both providers, in one run', async () => {
     const list = await runScript('src/cli/trigger.ts', ['--list'], { DATA_DIR: dataDir });
     expect(list.code).toBe(0);
@@ -134,8 +162,8 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
       const [member] = await query(database, sql`select email, deleted_at from members where external_id like 'member-live-%'`);
       expect(member).toBeDefined();
       const [deliveries] = await query(database, sql`select count(*)::int as n from deliveries`);
-      // One from the first test, 34 from --all, 16 from --all polis, one after the restart.
-      expect(deliveries!.n).toBe(1 + 34 + 16 + 1);
+      // One from the first test, 3 updates, 34 from --all, 16 from --all polis, one after the restart.
+      expect(deliveries!.n).toBe(1 + 3 + 34 + 16 + 1);
     } finally {
       await database.close();
     }
@@ -186,6 +214,11 @@ describe.skipIf(!onPostgres)(`first run on Postgres (${backend})`, () => {
       const out = service.output();
       expect(out).toMatch(/STYTCH_WEBHOOK_SECRET=whsec_/);
       expect(out).not.toMatch(/dsk_|admin API key/);
+      // How to get a key, here and under Docker Compose, and a trigger hint for this port.
+      expect(out).toContain('GraphQL needs an API key. Create an admin key (the service can keep running):');
+      expect(out).toContain('  npm run apikey -- create --name admin');
+      expect(out).toContain('  docker compose exec app node dist/cli/apikey.js create --name admin');
+      expect(out).toContain(`  PORT=${new URL(service.url).port} npm run trigger -- stytch member.created`);
       const secrets = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as Record<string, unknown>;
       expect(secrets.stytch).toMatch(/^whsec_/);
       expect(secrets).not.toHaveProperty('adminApiKey');
