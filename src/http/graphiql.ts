@@ -26,11 +26,17 @@ export const DEFAULT_HEADERS = JSON.stringify({ Authorization: 'Bearer <paste yo
  * can validate it against schema.graphql, like the default query itself.
  */
 export const EXAMPLE_QUERIES = [
-  '{ members(filter: { search: "ada" }) { totalCount edges { node { email status tenant { name } } } } }',
-  '{ connections(filter: { kind: SAML }) { edges { node { name status tenant { name } } } } }',
-  '{ changes(first: 20) { edges { cursor node { action entity occurredAt } } } }',
-  '{ deliveries(first: 5) { edges { node { source eventTypes status receivedAt } } } }',
+  '{ members(filter: {search: "ada"}) { totalCount } }',
+  '{ connections(filter: {kind: SAML}) { totalCount } }',
+  '{ changes(first: 20) { edges { cursor } } }',
+  '{ deliveries(first: 5) { edges { cursor } } }',
 ];
+
+/**
+ * The comment lines are short: GraphiQL gives the query editor about half the window, and a
+ * line longer than it is cut off (at 1400 px, 560 px: about 58 characters are in view).
+ */
+export const MAX_COMMENT_LINE = 54;
 
 const DIRECTORY_QUERY = `query Directory {
   viewer {
@@ -77,17 +83,21 @@ const DIRECTORY_QUERY = `query Directory {
 `;
 
 export const DEFAULT_QUERY = [
-  '# The directory-sync GraphQL API.',
+  '# Welcome to the directory-sync GraphQL API.',
   '#',
-  '# Every request needs an API key. Open the Headers tab below and replace',
-  '# <paste your API key> with the admin key `npm start` printed:',
-  '#   {"Authorization": "Bearer <the key>"}',
-  '# This browser keeps the headers (localStorage), so the key survives a reload;',
-  '# clear it in the settings dialog on a shared machine.',
+  '# 1. Paste your API key in the Headers tab below,',
+  '#    in place of <paste your API key>. `npm start`',
+  '#    printed an admin key; or create one with',
+  '#    npm run apikey -- create --name <label>',
+  '# 2. Run this query: the ▶ button, or Ctrl-Enter.',
+  '# 3. The book icon (top left) documents each field.',
   '#',
-  '# Run with the ▶ button or Ctrl-Enter. The book icon (top left) opens the docs of every',
-  '# field. More to try:',
-  ...EXAMPLE_QUERIES.map((q) => `#   ${q}`),
+  '# This browser keeps the headers across reloads',
+  '# (localStorage): on a shared machine, clear them in',
+  '# the settings dialog.',
+  '#',
+  '# More to try:',
+  ...EXAMPLE_QUERIES.map((q) => `# ${q}`),
   '',
   DIRECTORY_QUERY,
 ].join('\n');

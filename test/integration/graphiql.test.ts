@@ -177,8 +177,34 @@ describe.skipIf(!chromiumPath)('GraphiQL in Chromium', () => {
     );
   });
 
-  it('shows UNAUTHENTICATED when run without a key', async () => {
+  it('invites rather than scolds on first load: no request without a key, every instruction in view at 1400 px', async () => {
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const graphqlRequests: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/graphql') graphqlRequests.push(r.postDataJSON()?.operationName ?? '?');
+    });
     await openGraphiql(page, server);
+    await expect.poll(() => headersEditor(page).innerText()).toContain('Bearer <paste your API key>');
+    // Nothing was sent with the placeholder, so no error is on screen.
+    expect(graphqlRequests).toEqual([]);
+    expect(await resultText(page)).toBe('');
+    // The query editor shows its instructions whole: no rendered line ends past its right edge.
+    const overflow = await page.evaluate<number>(`(() => {
+      const editor = document.querySelector('.graphiql-query-editor .CodeMirror').getBoundingClientRect();
+      const ends = [...document.querySelectorAll('.graphiql-query-editor .CodeMirror-line > span')].map((l) => l.getBoundingClientRect().right);
+      return Math.max(...ends) - editor.right;
+    })()`);
+    expect(overflow).toBeLessThanOrEqual(0);
+
+    // Run with the placeholder: what to do, said in the result pane, still without a request.
+    await page.locator('.graphiql-execute-button').click();
+    await expect.poll(() => resultText(page)).toContain('No API key yet: open the Headers tab below');
+    expect(graphqlRequests).toEqual([]);
+  });
+
+  it('shows UNAUTHENTICATED when run with a key the server does not know', async () => {
+    await openGraphiql(page, server);
+    await pasteHeaders(page, JSON.stringify({ Authorization: 'Bearer dsk_not-a-key-this-server-knows' }));
     const answer = await runDirectoryQuery(page);
     expect(answer.body).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
     await expect.poll(() => resultText(page)).toContain('UNAUTHENTICATED');

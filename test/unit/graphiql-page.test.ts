@@ -9,6 +9,7 @@ import {
   DEFAULT_HEADERS,
   DEFAULT_QUERY,
   EXAMPLE_QUERIES,
+  MAX_COMMENT_LINE,
   graphiqlRoutes,
 } from '../../src/http/graphiql.js';
 
@@ -23,11 +24,15 @@ describe('GraphiQL default query', () => {
 
   it.each(EXAMPLE_QUERIES)('lists a valid example: %s', (example) => {
     expect(errorsOf(example)).toEqual([]);
-    expect(DEFAULT_QUERY).toContain(`#   ${example}\n`);
+    expect(DEFAULT_QUERY).toContain(`# ${example}\n`);
   });
 
   it('holds a single operation, so the run button runs it without asking which', () => {
     expect(parse(DEFAULT_QUERY).definitions).toHaveLength(1);
+  });
+
+  it('has no comment line wider than half a 1400 px window shows', () => {
+    for (const line of DEFAULT_QUERY.split('\n').filter((l) => l.startsWith('#'))) expect(line.length, line).toBeLessThanOrEqual(MAX_COMMENT_LINE);
   });
 
   it('tells how to authenticate, with a placeholder and never a key', () => {

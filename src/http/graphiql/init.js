@@ -30,13 +30,32 @@
     return found;
   }
 
+  // With no key yet (the placeholder), nothing is sent: the schema waits for a key instead of
+  // greeting the user with an error, and a run says what to do rather than "malformed key".
+  var NO_KEY_YET =
+    'No API key yet: open the Headers tab below and replace <paste your API key> with your ' +
+    'key. `npm start` printed an admin key; or create one with npm run apikey -- create --name <label>.';
+
+  function needsKey(headers) {
+    var authorization = authorizationOf(JSON.stringify(headers || {}));
+    return authorization === '' || /<paste your API key>/.test(authorization || '');
+  }
+
+  function keyedFetcher(params, options) {
+    if (needsKey(options && options.headers)) {
+      if (params && params.operationName === 'IntrospectionQuery') return new Promise(function () {});
+      return Promise.resolve({ errors: [{ message: NO_KEY_YET }] });
+    }
+    return baseFetcher(params, options);
+  }
+
   function App() {
     // GraphiQL loads the schema (for Docs and completion) when the page opens and again only
     // when its fetcher changes. The first load usually happens before a key is pasted, so a
     // new fetcher (same requests) is handed over whenever the Authorization header changes.
     var state = React.useState(function () {
       return function (params, options) {
-        return baseFetcher(params, options);
+        return keyedFetcher(params, options);
       };
     });
     var fetcher = state[0];
@@ -53,7 +72,7 @@
         lastAuthorization.current = authorization;
         setFetcher(function () {
           return function (params, options) {
-            return baseFetcher(params, options);
+            return keyedFetcher(params, options);
           };
         });
       }, 500);
