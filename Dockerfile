@@ -1,14 +1,17 @@
-# Production image: compiled JavaScript, production dependencies only, non-root.
-FROM node:20-bookworm-slim AS build
+# Production image: compiled JavaScript, production dependencies only, non-root, on Node 22
+# LTS (the supported runtime: see package.json's engines and the README).
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
-RUN npm ci --no-audit --no-fund
+# Install scripts skipped as in .ci/run (none is needed; better-sqlite3's, pulled in by the
+# Polis library the tests use, would compile from source); our postinstall applies patches/.
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm run postinstall
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

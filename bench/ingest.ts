@@ -54,7 +54,7 @@ const CEILING_SCRIPT = fileURLToPath(new URL('./ingest-ceiling.sql', import.meta
 const polisSecret = randomBytes(32).toString('hex');
 const stytchSecret = `whsec_${randomBytes(32).toString('base64')}`;
 
-/** Ingest settings passed on to the server, to compare them (README, Configuration). */
+/** Ingest settings passed on to the server, to compare them (docs/configuration.md). */
 const TUNING = Object.fromEntries(
   ['INGEST_BATCH_MAX', 'INGEST_CONCURRENCY', 'DATABASE_PREPARED_STATEMENTS']
     .filter((name) => process.env[name] !== undefined)

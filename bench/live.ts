@@ -536,7 +536,7 @@ async function main() {
     `Postgres ${pgVersion} on the same machine; ${machine}; the bench, both instances and Postgres share the cores. ` +
       `Run took ${elapsed(tStart)} s.`,
   );
-  console.log(['', '---- for the README ----', ...lines, '------------------------'].join('\n'));
+  console.log(['', '---- for docs/performance.md ----', ...lines, '------------------------'].join('\n'));
   if (problems > 0) {
     loud(`${problems} problem(s) above: these figures are NOT a clean run`);
     process.exitCode = 1;

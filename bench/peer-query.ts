@@ -401,7 +401,7 @@ async function main() {
       POLIS_WEBHOOK_SECRET: randomBytes(32).toString('hex'),
       // One key stands for many clients here: the per-key caps would measure themselves.
       ...BENCH_UNCAPPED,
-      // The key cache is off by default (see README, API keys); measured with it on.
+      // The key cache is off by default (see docs/configuration.md); measured with it on.
       API_KEY_CACHE_SECONDS: env.BENCH_API_KEY_CACHE_SECONDS ?? '60',
     });
     peer = await startPostGraphile(url.toString());

@@ -432,7 +432,7 @@ describe.runIf(onPostgres && pgCtl !== undefined)(`Postgres stopped and started 
       phase = 'ready';
 
       // The lost client resumes from its last cursor, with the key that was refused a moment
-      // ago, as the README tells clients to: on 1013, again after a pause.
+      // ago, as docs/graphql.md tells clients to: on 1013, again after a pause.
       let resumed: Live | undefined;
       for (let attempt = 1; !resumed; attempt++) {
         const s = subscribe<MemberChanged>(B.url, storedKey, MEMBER_CHANGED, { after: lastCursor });

@@ -91,7 +91,7 @@ async function served(): Promise<Served> {
   };
 }
 
-/** The same lines from what the stand-in holds, mapped as the README says Stytch maps. */
+/** The same lines from what the stand-in holds, mapped as docs/operations.md says Stytch maps. */
 function truth(): Served {
   const status = (s: unknown) => (s === 'active' ? 'ACTIVE' : s === 'invited' ? 'INVITED' : s === 'pending' ? 'PENDING' : 'INACTIVE');
   const connection = (kind: string) => (c: Record<string, unknown>) =>

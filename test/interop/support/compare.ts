@@ -4,7 +4,7 @@
 // What Polis's state means is read the way RFC 7643 defines it, written here on its own (not
 // with the service's readers): `active` a boolean or the strings "True"/"False"; roles a list of
 // strings or of complex values `{value, display, ...}`, or one comma-separated string. Two facts
-// of Polis are accounted for, both documented in the README: a deleted user's memberships stay in
+// of Polis are accounted for, both documented in docs/providers.md: a deleted user's memberships stay in
 // Polis's store (it sends no event for them), and a membership naming a user Polis does not have
 // is not a membership of anyone.
 import type { Directory, Group, User } from '@boxyhq/saml-jackson';
