@@ -50,7 +50,7 @@ const envSchema = z.object({
   // Retention (days; 0 keeps for ever): delivery bodies and outcomes, the change feed, and how
   // long delivery rows (with their idempotency keys) outlive their bodies at least.
   DELIVERY_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
-  DELIVERY_KEY_RETENTION_DAYS: z.coerce.number().min(1).max(36_500).default(3),
+  DELIVERY_KEY_RETENTION_DAYS: z.coerce.number().min(1).max(36_500).default(4),
   CHANGES_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   RETENTION_INTERVAL: optionalString.refine(
     (v) => v === undefined || (/^\d+[smh]?$/.test(v) && durationMs(v) >= 1000),
