@@ -9,6 +9,7 @@
 import { asc, gt, max } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/open.js';
 import { changes } from '../db/schema.js';
+import { readFeedHorizon } from './feed-horizon.js';
 import { FEED_CHANNEL } from './feed.js';
 
 export type FeedRow = typeof changes.$inferSelect;
@@ -89,7 +90,9 @@ export async function followFeed(
   // notifies and is after the position, so it is read, never lost.
   const unlisten = await database.listen(FEED_CHANNEL, wake, wake);
   const [end] = await db.select({ seq: max(changes.seq) }).from(changes);
-  position = end?.seq ?? 0;
+  // Never below what retention pruned (a feed pruned empty has no max): a cursor older than
+  // the horizon then always reads history, where it is refused, never skips the gap live.
+  position = Math.max(end?.seq ?? 0, await readFeedHorizon(db));
   started = true;
   const poll = pollIntervalMs > 0 ? setInterval(wake, pollIntervalMs) : undefined;
   poll?.unref();

@@ -3,6 +3,7 @@
 import type { GraphQLContext } from '../context.js';
 import { feedCursor, parseFeedCursor } from '../cursors.js';
 import { apiError, cursorExpired } from '../errors.js';
+import { isUnavailable } from '../../db/errors.js';
 import { readFeedHorizon } from '../../directory/feed-horizon.js';
 import type { Resolvers } from '../generated/resolvers.js';
 import type { LiveEvent, LiveEventOf, LiveKind } from '../live/events.js';
@@ -23,8 +24,15 @@ function subscription<K extends LiveKind>(kind: K) {
       // Checked before joining: a bad cursor or an invisible tenant is an error, not a silent stream.
       const after = args.after === null || args.after === undefined ? undefined : parseFeedCursor(args.after, 'after');
       const tenantId = await listTenant(ctx, args.tenantId);
-      // Refused at once when already expired; the stream checks again as it reads history.
-      if (after !== undefined && after < (await readFeedHorizon(ctx.db))) throw cursorExpired('after');
+      // Refused at once when already expired. The stream checks again as it reads history,
+      // waiting out an outage, so a database that is down now only defers the check to it.
+      if (after !== undefined) {
+        const horizon = await readFeedHorizon(ctx.db).catch((error: unknown) => {
+          if (isUnavailable(error)) return 0;
+          throw error;
+        });
+        if (after < horizon) throw cursorExpired('after');
+      }
       return new LiveStream(ctx.live.hub, { viewer: ctx.viewer, kind, tenantId, after, onOverflow: ctx.live.onOverflow });
     },
     // The event is the payload; live/execute.ts runs its selection with the event's loaders.
