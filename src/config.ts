@@ -59,6 +59,7 @@ const envSchema = z.object({
   RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(500),
   WEBHOOK_SECRET: optionalString,
   STYTCH_WEBHOOK_SECRET: optionalString,
+  WORKOS_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   ADMIN_API_KEY: optionalString.refine(
     (v) => v === undefined || (v.length >= 16 && !/\s/.test(v)),
@@ -123,6 +124,8 @@ export interface Config {
   };
   /** Svix secrets (`whsec_...`). Empty: not configured. */
   stytchSecrets: string[];
+  /** WorkOS webhook endpoint secrets, used as UTF-8 bytes. Empty: not configured. */
+  workosSecrets: string[];
   toleranceSeconds: number;
   adminApiKey: string | undefined;
   corsOrigins: string[];
@@ -245,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: e.RETENTION_BATCH,
     },
     stytchSecrets,
+    workosSecrets: [...new Set(splitList(e.WORKOS_WEBHOOK_SECRET, /,/))],
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,
     corsOrigins: splitList(e.CORS_ORIGINS, /,/),

@@ -16,6 +16,8 @@ const FILE = 'local-secrets.json';
 const fileSchema = z.looseObject({
   polis: z.string().min(16),
   stytch: z.string().startsWith('whsec_'),
+  // Added when WorkOS came: a file from before gets one on its next start.
+  workos: z.string().min(16).optional(),
   adminApiKey: z.string().regex(API_KEY_PATTERN).optional(),
 });
 type LocalSecrets = z.infer<typeof fileSchema>;
@@ -23,7 +25,7 @@ type LocalSecrets = z.infer<typeof fileSchema>;
 export interface ResolvedSecrets {
   config: Config;
   /** The secrets that came from DATA_DIR rather than the environment, to show the user. */
-  generated: { polis?: string; stytch?: string; adminApiKey?: string };
+  generated: { polis?: string; stytch?: string; workos?: string; adminApiKey?: string };
   /** Where they are kept, when any were used. */
   file?: string;
   /**
@@ -67,12 +69,13 @@ async function loadOrCreate(dataDir: string, wantAdminKey: boolean): Promise<{ s
   const file = join(dataDir, FILE);
   const existing = await read(file);
   if (existing) {
-    if (!wantAdminKey || existing.adminApiKey) return { secrets: existing, file };
-    return { secrets: await addAdminKey(file), file };
+    if (existing.workos && (!wantAdminKey || existing.adminApiKey)) return { secrets: existing, file };
+    return { secrets: await addMissing(file, wantAdminKey), file };
   }
   const secrets: LocalSecrets = {
     polis: randomBytes(32).toString('hex'),
     stytch: `whsec_${randomBytes(24).toString('base64')}`,
+    workos: newWorkosSecret(),
     ...(wantAdminKey ? { adminApiKey: generateApiKey() } : {}),
   };
   await mkdir(dataDir, { recursive: true });
@@ -90,17 +93,25 @@ async function loadOrCreate(dataDir: string, wantAdminKey: boolean): Promise<{ s
   return { secrets, file };
 }
 
+/** WorkOS shows endpoint secrets as letters and digits; any string works as the HMAC key. */
+const newWorkosSecret = () => randomBytes(24).toString('base64url');
+
 /**
- * A file from before admin keys existed gets one added. Under a lock, so a CLI and the service
- * starting together agree on one key, and by rename, so the file is never seen half-written.
+ * A file from before admin keys (or WorkOS) existed gets what it lacks added. Under a lock, so
+ * a CLI and the service starting together agree on one value, and by rename, so the file is
+ * never seen half-written.
  */
-async function addAdminKey(file: string): Promise<LocalSecrets> {
+async function addMissing(file: string, wantAdminKey: boolean): Promise<LocalSecrets> {
   const release = await waitForLock(`${file}.lock`);
   try {
     const current = await read(file);
-    if (!current) throw new ConfigError(`${file} disappeared while adding an admin API key to it`);
-    if (current.adminApiKey) return current;
-    const next = { ...current, adminApiKey: generateApiKey() };
+    if (!current) throw new ConfigError(`${file} disappeared while adding to it`);
+    if (current.workos && (!wantAdminKey || current.adminApiKey)) return current;
+    const next = {
+      ...current,
+      workos: current.workos ?? newWorkosSecret(),
+      ...(wantAdminKey && !current.adminApiKey ? { adminApiKey: generateApiKey() } : {}),
+    };
     await rename(await writeDraft(file, next), file);
     return next;
   } finally {
@@ -117,6 +128,7 @@ async function addAdminKey(file: string): Promise<LocalSecrets> {
 export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   const missingPolis = config.polisSecrets.length === 0;
   const missingStytch = config.stytchSecrets.length === 0;
+  const missingWorkos = config.workosSecrets.length === 0;
   // The embedded database is one process on one machine: give it an admin key so GraphiQL
   // works at once. Postgres may be shared by instances with different DATA_DIRs, which would
   // each invent their own key: there the operator sets ADMIN_API_KEY or runs `npm run apikey`.
@@ -124,12 +136,12 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
     config.env !== 'production' && config.databaseUrl === undefined && config.adminApiKey === undefined;
   const stray = config.databaseUrl !== undefined && config.adminApiKey === undefined ? await readLocalAdminKey(config.dataDir) : undefined;
   const strayLocalKey = stray ? { strayLocalKey: stray.file } : {};
-  if (!missingPolis && !missingStytch && !wantAdminKey) return { config, generated: {}, ...strayLocalKey };
+  if (!missingPolis && !missingStytch && !missingWorkos && !wantAdminKey) return { config, generated: {}, ...strayLocalKey };
 
   if (config.env === 'production') {
-    if (missingPolis && missingStytch) {
+    if (missingPolis && missingStytch && missingWorkos) {
       throw new ConfigError(
-        'refusing to start in production without webhook secrets: set POLIS_WEBHOOK_SECRET and/or STYTCH_WEBHOOK_SECRET',
+        'refusing to start in production without webhook secrets: set POLIS_WEBHOOK_SECRET, STYTCH_WEBHOOK_SECRET and/or WORKOS_WEBHOOK_SECRET',
       );
     }
     return { config, generated: {}, ...strayLocalKey };
@@ -139,12 +151,14 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
   const generated: ResolvedSecrets['generated'] = {};
   if (missingPolis) generated.polis = secrets.polis;
   if (missingStytch) generated.stytch = secrets.stytch;
+  if (missingWorkos && secrets.workos) generated.workos = secrets.workos;
   if (wantAdminKey) generated.adminApiKey = secrets.adminApiKey;
   return {
     config: {
       ...config,
       polisSecrets: missingPolis ? [secrets.polis] : config.polisSecrets,
       stytchSecrets: missingStytch ? [secrets.stytch] : config.stytchSecrets,
+      workosSecrets: missingWorkos && secrets.workos ? [secrets.workos] : config.workosSecrets,
       adminApiKey: wantAdminKey ? secrets.adminApiKey : config.adminApiKey,
     },
     generated,

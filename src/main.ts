@@ -49,6 +49,7 @@ function banner(server: RunningServer, resolved: ResolvedSecrets, config: Config
     '',
     `  Ory Polis webhooks   POST ${server.url}/webhooks/polis`,
     `  Stytch webhooks      POST ${server.url}/webhooks/stytch`,
+    `  WorkOS webhooks      POST ${server.url}/webhooks/workos`,
     `  Health               GET  ${server.url}/healthz   ${server.url}/readyz`,
     `  GraphQL              POST ${server.url}/graphql   (WebSocket: ws${server.url.slice(4)}/graphql)`,
     `  GraphiQL             ${server.url}/graphiql`,
@@ -82,10 +83,11 @@ function banner(server: RunningServer, resolved: ResolvedSecrets, config: Config
       lines.push(`(The admin key in ${resolved.strayLocalKey} is for the embedded database only: it does not open this one.)`);
     }
   }
-  if (generated.polis || generated.stytch) {
+  if (generated.polis || generated.stytch || generated.workos) {
     lines.push('', `Local webhook secrets (generated for development, kept in ${file}):`);
     if (generated.polis) lines.push(`  POLIS_WEBHOOK_SECRET=${generated.polis}`);
     if (generated.stytch) lines.push(`  STYTCH_WEBHOOK_SECRET=${generated.stytch}`);
+    if (generated.workos) lines.push(`  WORKOS_WEBHOOK_SECRET=${generated.workos}`);
     lines.push('Configure these on the provider side, or set your own in the environment.');
   }
   // The trigger reads PORT like the service; say it when the service is not on the default.
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
   const { config } = resolved;
   if (config.polisSecrets.length === 0) logger.warn('no POLIS_WEBHOOK_SECRET: every Polis delivery will be refused');
   if (config.stytchSecrets.length === 0) logger.warn('no STYTCH_WEBHOOK_SECRET: every Stytch delivery will be refused');
+  if (config.workosSecrets.length === 0) logger.warn('no WORKOS_WEBHOOK_SECRET: every WorkOS delivery will be refused');
 
   const database = await openWithRetry(config, logger);
   let server: RunningServer;

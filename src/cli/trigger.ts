@@ -1,10 +1,19 @@
-// npm run trigger -- <polis|stytch> <event>: signs a realistic sample event with the
+// npm run trigger -- <polis|stytch|workos> <event>: signs a realistic sample event with the
 // configured (or locally generated) secret, posts it to a running server, prints the answer.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { resolveSecrets } from '../local-secrets.js';
-import { POLIS_SAMPLES, polisSample, sampleObject, STYTCH_SAMPLE_NAMES, stytchSample, type StytchSource } from '../samples/events.js';
-import { polisHeaders, stytchHeaders } from '../samples/sign.js';
+import {
+  POLIS_SAMPLES,
+  polisSample,
+  STYTCH_SAMPLE_NAMES,
+  stytchSample,
+  WORKOS_SAMPLE_NAMES,
+  workosSample,
+  type StytchSource,
+} from '../samples/events.js';
+import { applySets, SampleEditError } from '../samples/edit.js';
+import { polisHeaders, stytchHeaders, workosHeaders } from '../samples/sign.js';
 
 const USAGE = `Usage:
   npm run trigger -- <source> <event> [--set <field>=<value> ...] [--url <base url>] [--via DASHBOARD|DIRECT|SCIM]
@@ -14,6 +23,7 @@ const USAGE = `Usage:
 Examples:
   npm run trigger -- stytch member.created
   npm run trigger -- polis sso.deactivated
+  npm run trigger -- workos dsync.user.created
   npm run trigger -- polis user.created --url http://localhost:4000
   npm run trigger -- stytch member.updated --set name="Ada King" --set email_address=ada@acme.example
 
@@ -24,14 +34,15 @@ null, ["a"]) is sent as that, anything else as a string. An update sent after a 
 the object back: subscribers see it CREATED again.
   npm run trigger -- --all          # every sample of both providers, in the order --list shows`;
 
-type Source = 'polis' | 'stytch';
-const SOURCES: readonly Source[] = ['polis', 'stytch'];
+type Source = 'polis' | 'stytch' | 'workos';
+const SOURCES: readonly Source[] = ['polis', 'stytch', 'workos'];
 
 /** Every event the trigger can send, in the order --list shows and --all sends them. */
 function allEvents(): [Source, string][] {
   return [
     ...Object.keys(POLIS_SAMPLES).map((e) => ['polis', e] as [Source, string]),
     ...STYTCH_SAMPLE_NAMES.map((e) => ['stytch', e] as [Source, string]),
+    ...WORKOS_SAMPLE_NAMES.map((e) => ['workos', e] as [Source, string]),
   ];
 }
 
@@ -42,6 +53,9 @@ function list(): string {
     '',
     'stytch events (--via DASHBOARD|DIRECT|SCIM picks the source; default DIRECT, SCIM for scim_*):',
     ...STYTCH_SAMPLE_NAMES.map((e) => `  stytch ${e}`),
+    '',
+    'workos events:',
+    ...WORKOS_SAMPLE_NAMES.map((e) => `  workos ${e}`),
   ].join('\n');
 }
 
@@ -69,35 +83,16 @@ interface Target {
   base: string;
   polisSecret: string | undefined;
   stytchSecret: string | undefined;
+  workosSecret: string | undefined;
 }
 
-/** `--set a.b=value`: the path and the value (JSON where it parses as JSON, else the text). */
-function parseSet(text: string): { path: string[]; value: unknown } {
-  const at = text.indexOf('=');
-  const path = at > 0 ? text.slice(0, at).split('.') : [];
-  if (path.length === 0 || path.some((p) => p === '')) throw new CannotSend(`--set takes <field>=<value>, not ${text}`, 2);
-  const raw = text.slice(at + 1);
-  let value: unknown = raw;
+/** --set mistakes end the run like any other reason a send cannot be made (exit 2). */
+function edit(source: Source, event: string, payload: Record<string, unknown>, sets: readonly string[]): void {
   try {
-    value = JSON.parse(raw);
-  } catch {
-    // Not JSON: the text itself.
-  }
-  return { path, value };
-}
-
-function applySets(source: Source, event: string, payload: Record<string, unknown>, sets: readonly string[]): void {
-  if (sets.length === 0) return;
-  const object = sampleObject(source, payload);
-  if (!object) throw new CannotSend(`${source} ${event} carries no object to --set fields of`, 2);
-  for (const text of sets) {
-    const { path, value } = parseSet(text);
-    let target = object;
-    for (const key of path.slice(0, -1)) {
-      const next = target[key];
-      target = (target[key] = typeof next === 'object' && next !== null && !Array.isArray(next) ? next : {}) as Record<string, unknown>;
-    }
-    target[path.at(-1)!] = value;
+    applySets(source, event, payload, sets);
+  } catch (error) {
+    if (error instanceof SampleEditError) throw new CannotSend(error.message, 2);
+    throw error;
   }
 }
 
@@ -112,13 +107,21 @@ function signed(
     const payload = polisSample(event);
     if (!payload) throw unknownEvent(source, event);
     if (!target.polisSecret) throw noSecret('POLIS_WEBHOOK_SECRET');
-    applySets(source, event, payload, sets);
+    edit(source, event, payload, sets);
     const body = JSON.stringify(payload);
     return { body, headers: polisHeaders(target.polisSecret, body) };
   }
+  if (source === 'workos') {
+    const payload = workosSample(event);
+    if (!payload) throw unknownEvent(source, event);
+    if (!target.workosSecret) throw noSecret('WORKOS_WEBHOOK_SECRET');
+    edit(source, event, payload, sets);
+    const body = JSON.stringify(payload);
+    return { body, headers: workosHeaders(target.workosSecret, body) };
+  }
   const payload = stytchSample(event, via ? { source: via } : {});
   if (!payload) throw unknownEvent(source, event);
-  applySets(source, event, payload, sets);
+  edit(source, event, payload, sets);
   if (!target.stytchSecret) throw noSecret('STYTCH_WEBHOOK_SECRET');
   const body = JSON.stringify(payload);
   return { body, headers: stytchHeaders(target.stytchSecret, body) };
@@ -188,7 +191,7 @@ async function run(argv: string[]): Promise<number> {
   if (values.all) {
     const [only, ...rest] = positionals;
     if (rest.length > 0 || (only !== undefined && !isSource(only))) {
-      console.error(only !== undefined && !isSource(only) ? `unknown source ${only}: use polis or stytch` : USAGE);
+      console.error(only !== undefined && !isSource(only) ? `unknown source ${only}: use polis, stytch or workos` : USAGE);
       return 2;
     }
     events = allEvents().filter(([source]) => only === undefined || source === only);
@@ -199,10 +202,10 @@ async function run(argv: string[]): Promise<number> {
       return 2;
     }
     if (!isSource(source)) {
-      console.error(`unknown source ${source}: use polis or stytch`);
+      console.error(`unknown source ${source}: use polis, stytch or workos`);
       return 2;
     }
-    if (!(source === 'polis' ? Object.hasOwn(POLIS_SAMPLES, event) : STYTCH_SAMPLE_NAMES.includes(event))) {
+    if (!(source === 'polis' ? Object.hasOwn(POLIS_SAMPLES, event) : source === 'workos' ? WORKOS_SAMPLE_NAMES.includes(event) : STYTCH_SAMPLE_NAMES.includes(event))) {
       console.error(unknownEvent(source, event).message);
       return 2;
     }
@@ -215,6 +218,7 @@ async function run(argv: string[]): Promise<number> {
     base: (values.url ?? `http://${host}:${config.port}`).replace(/\/+$/, ''),
     polisSecret: config.polisSecrets[0],
     stytchSecret: config.stytchSecrets[0],
+    workosSecret: config.workosSecrets[0],
   };
 
   try {

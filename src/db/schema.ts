@@ -15,6 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { PROVIDERS } from '../directory/types.js';
 import type {
   ChangeAction,
   ConnectionKind,
@@ -69,7 +70,7 @@ const versioned = () => ({
 const scope = () => text('scope').notNull().default('');
 
 const providerCheck = (column: string) =>
-  sql.raw(`${column} in ('POLIS', 'STYTCH')`);
+  sql.raw(`${column} in (${PROVIDERS.map((p) => `'${p}'`).join(', ')})`);
 
 export const tenants = pgTable(
   'tenants',

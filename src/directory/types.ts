@@ -3,7 +3,9 @@
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-export type Provider = 'POLIS' | 'STYTCH';
+/** Every provider the directory holds objects of (the database checks the column against it). */
+export const PROVIDERS = ['POLIS', 'STYTCH', 'WORKOS'] as const;
+export type Provider = (typeof PROVIDERS)[number];
 export type EntityKind = 'TENANT' | 'CONNECTION' | 'MEMBER' | 'GROUP' | 'MEMBERSHIP';
 export type ConnectionKind = 'SAML' | 'OIDC' | 'DIRECTORY';
 export type ConnectionStatus = 'ACTIVE' | 'INACTIVE' | 'PENDING';

@@ -296,8 +296,139 @@ export function polisSample(name: string, ids: SampleIds = DEFAULT_IDS): Record<
 }
 
 /** The object a sample carries (Polis: `data`; Stytch: the body under its type), to edit. */
-export function sampleObject(source: 'polis' | 'stytch', event: Record<string, unknown>): Record<string, unknown> | undefined {
-  const key = source === 'polis' ? 'data' : stytchObjects[event.object_type as StytchObjectType]?.key;
+export function sampleObject(source: 'polis' | 'stytch' | 'workos', event: Record<string, unknown>): Record<string, unknown> | undefined {
+  const key = source !== 'stytch' ? 'data' : stytchObjects[event.object_type as StytchObjectType]?.key;
   const value = key === undefined ? undefined : event[key];
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+// --- WorkOS -------------------------------------------------------------------------------
+
+export interface WorkosIds {
+  organizationId: string;
+  connectionId: string;
+  directoryId: string;
+  userId: string;
+  groupId: string;
+}
+
+export const WORKOS_DEFAULT_IDS: WorkosIds = {
+  organizationId: 'org_01HZ8Q3VJ4K2M6N8P0R2T4V6X8',
+  connectionId: 'conn_01HZ8Q4A1B3C5D7E9F1G3H5J7K',
+  directoryId: 'directory_01HZ8Q4M2N4P6Q8R0S2T4V6W8X',
+  userId: 'directory_user_01HZ8Q5B3C5D7E9F1G3H5J7K9M',
+  groupId: 'directory_group_01HZ8Q5N4P6Q8R0S2T4V6W8X0Y',
+};
+
+/** `event_01` and 24 more of the Crockford base32 ULIDs WorkOS ids are made of. */
+const workosEventId = () => {
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  return `event_01${Array.from(randomBytes(24), (b) => alphabet[b % 32]).join('')}`;
+};
+
+const workosOrganization = (ids: WorkosIds, at: string, name = 'Foo Corp') => ({
+  object: 'organization',
+  id: ids.organizationId,
+  name,
+  allow_profiles_outside_organization: false,
+  domains: [{ object: 'organization_domain', id: 'org_domain_01HZ8Q3W5K7M9N1P3R5T7V9X1Z', domain: 'foo-corp.example', state: 'verified' }],
+  created_at: '2026-01-15T09:30:00.000Z',
+  updated_at: at,
+});
+
+const workosConnection = (ids: WorkosIds, at: string, state: string) => ({
+  object: 'connection',
+  id: ids.connectionId,
+  organization_id: ids.organizationId,
+  connection_type: 'OktaSAML',
+  name: 'Foo Corp Okta',
+  state,
+  domains: [{ object: 'connection_domain', id: 'conn_domain_01HZ8Q4B2C4D6E8F0G2H4J6K8M', domain: 'foo-corp.example' }],
+  created_at: '2026-01-15T09:35:00.000Z',
+  updated_at: at,
+});
+
+const workosDirectory = (ids: WorkosIds, at: string, state: string) => ({
+  object: 'directory',
+  id: ids.directoryId,
+  organization_id: ids.organizationId,
+  external_key: 'UWuccu6o1E0GqkYs',
+  name: 'Foo Corp Okta SCIM',
+  type: 'okta scim v2.0',
+  state,
+  domains: [{ object: 'organization_domain', id: 'org_domain_01HZ8Q3W5K7M9N1P3R5T7V9X1Z', domain: 'foo-corp.example' }],
+  created_at: '2026-01-15T09:40:00.000Z',
+  updated_at: at,
+});
+
+const workosUser = (ids: WorkosIds, at: string, lastName = 'Lunceford', state = 'active') => ({
+  object: 'directory_user',
+  id: ids.userId,
+  idp_id: '00u1e8mutl6wlH3lL4x7',
+  directory_id: ids.directoryId,
+  organization_id: ids.organizationId,
+  first_name: 'Blair',
+  last_name: lastName,
+  email: 'blair@foo-corp.example',
+  state,
+  role: { slug: 'member' },
+  roles: [{ slug: 'member' }],
+  custom_attributes: { department: 'Engineering', job_title: 'Developer Success Engineer' },
+  raw_attributes: {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    userName: 'blair@foo-corp.example',
+    name: { givenName: 'Blair', familyName: lastName },
+    emails: [{ type: 'work', value: 'blair@foo-corp.example', primary: true }],
+    active: state === 'active',
+    title: 'Developer Success Engineer',
+  },
+  created_at: '2026-01-15T10:00:00.000Z',
+  updated_at: at,
+});
+
+const workosGroup = (ids: WorkosIds, at: string, name = 'Engineering') => ({
+  object: 'directory_group',
+  id: ids.groupId,
+  idp_id: '00g1e8mutl6wlH3lL4x8',
+  directory_id: ids.directoryId,
+  organization_id: ids.organizationId,
+  name,
+  raw_attributes: { displayName: name },
+  created_at: '2026-01-15T10:05:00.000Z',
+  updated_at: at,
+});
+
+type WorkosBuilder = (ids: WorkosIds, at: string) => object;
+
+const WORKOS_DATA: Record<string, WorkosBuilder> = {
+  'organization.created': (ids, at) => workosOrganization(ids, at),
+  'organization.updated': (ids, at) => workosOrganization(ids, at, updatedLabel('Foo Corp', new Date(at))),
+  'organization.deleted': (ids, at) => workosOrganization(ids, at),
+  'connection.activated': (ids, at) => workosConnection(ids, at, 'active'),
+  'connection.deactivated': (ids, at) => workosConnection(ids, at, 'inactive'),
+  'connection.deleted': (ids, at) => workosConnection(ids, at, 'inactive'),
+  'dsync.activated': (ids, at) => workosDirectory(ids, at, 'active'),
+  'dsync.deleted': (ids, at) => workosDirectory(ids, at, 'deleting'),
+  'dsync.user.created': (ids, at) => workosUser(ids, at),
+  'dsync.user.updated': (ids, at) => {
+    const lastName = updatedLabel('Lunceford', new Date(at));
+    // An update carries what changed as it was before.
+    return { ...workosUser(ids, at, lastName), previous_attributes: { last_name: 'Lunceford' } };
+  },
+  'dsync.user.deleted': (ids, at) => workosUser(ids, at, 'Lunceford', 'inactive'),
+  'dsync.group.created': (ids, at) => workosGroup(ids, at),
+  'dsync.group.updated': (ids, at) => ({ ...workosGroup(ids, at, updatedLabel('Engineering', new Date(at))), previous_attributes: { name: 'Engineering' } }),
+  'dsync.group.deleted': (ids, at) => workosGroup(ids, at),
+  'dsync.group.user_added': (ids, at) => ({ directory_id: ids.directoryId, user: workosUser(ids, at), group: workosGroup(ids, at) }),
+  'dsync.group.user_removed': (ids, at) => ({ directory_id: ids.directoryId, user: workosUser(ids, at), group: workosGroup(ids, at) }),
+};
+
+/** Every WorkOS event the trigger can send, in the order --list shows them. */
+export const WORKOS_SAMPLE_NAMES = Object.keys(WORKOS_DATA);
+
+export function workosSample(name: string, ids: WorkosIds = WORKOS_DEFAULT_IDS, now = new Date()): Record<string, unknown> | undefined {
+  const build = WORKOS_DATA[name];
+  if (!build) return undefined;
+  const at = now.toISOString();
+  return { object: 'event', id: workosEventId(), event: name, data: build(ids, at), created_at: at };
 }

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'svix';
 import { polisSignatureHeader } from '../sources/polis/signature.js';
+import { workosSignatureHeader } from '../sources/workos/signature.js';
 
 export function polisHeaders(secret: string, body: string, now = new Date()): Record<string, string> {
   // Polis signs each header separately; the second often lands a millisecond later.
@@ -24,5 +25,12 @@ export function stytchHeaders(
     'svix-id': id,
     'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
     'svix-signature': new Webhook(secret).sign(id, now, body),
+  };
+}
+
+export function workosHeaders(secret: string, body: string, now = new Date()): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'workos-signature': workosSignatureHeader(secret, now.getTime(), body),
   };
 }

@@ -7,10 +7,11 @@ import { createPolisPuller } from './polis/reconcile.js';
 import { createStytchPuller, stytchApiUrl } from './stytch/reconcile.js';
 import { createStytchSource } from './stytch/index.js';
 import type { SourceAdapter } from './types.js';
+import { createWorkosSource } from './workos/index.js';
 
 /** Every provider the service accepts webhooks from. Adding one means adding it here. */
 export function createSources(
-  config: Pick<Config, 'polisSecrets' | 'stytchSecrets' | 'toleranceSeconds'> & Partial<Pick<Config, 'polisScopedSecrets'>>,
+  config: Pick<Config, 'polisSecrets' | 'stytchSecrets' | 'toleranceSeconds'> & Partial<Pick<Config, 'polisScopedSecrets' | 'workosSecrets'>>,
 ): SourceAdapter[] {
   return [
     createPolisSource({
@@ -19,6 +20,7 @@ export function createSources(
       toleranceSeconds: config.toleranceSeconds,
     }),
     createStytchSource({ secrets: config.stytchSecrets, toleranceSeconds: config.toleranceSeconds }),
+    createWorkosSource({ secrets: config.workosSecrets ?? [], toleranceSeconds: config.toleranceSeconds }),
   ];
 }
 

@@ -436,7 +436,8 @@ export type PageInfo = {
 /** Which identity provider an object came from. */
 export type Provider =
   | 'POLIS'
-  | 'STYTCH';
+  | 'STYTCH'
+  | 'WORKOS';
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,

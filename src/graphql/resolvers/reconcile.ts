@@ -3,6 +3,7 @@
 import type { MutationResolvers, QueryResolvers, ReconcileRunResolvers } from '../generated/resolvers.js';
 import { and, eq } from 'drizzle-orm';
 import { tenants } from '../../db/schema.js';
+import type { Provider } from '../../directory/types.js';
 import { listRuns, ReconcileUnavailable } from '../../reconcile/runs.js';
 import type { GraphQLContext } from '../context.js';
 import { apiError, badInput } from '../errors.js';
@@ -59,7 +60,7 @@ export const reconcileResolvers: {
         .from(tenants)
         .where(
           and(
-            eq(tenants.provider, run.source.toUpperCase() as 'POLIS' | 'STYTCH'),
+            eq(tenants.provider, run.source.toUpperCase() as Provider),
             eq(tenants.externalId, run.tenantExternalId),
             eq(tenants.product, run.product),
           ),
