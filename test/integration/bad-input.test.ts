@@ -395,7 +395,7 @@ describe(`bad webhook input (${backend})`, () => {
   });
 
   it('an unknown webhook route is a 404 with a JSON error', async () => {
-    const reply = await post(`${server.url}/webhooks/workos`, '{}', json);
+    const reply = await post(`${server.url}/webhooks/okta`, '{}', json);
     expect(reply.status).toBe(404);
     expect(reply.body.error).toMatch(/no route/);
   });

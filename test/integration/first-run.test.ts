@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
-import { POLIS_SAMPLES, STYTCH_SAMPLE_NAMES } from '../../src/samples/events.js';
+import { POLIS_SAMPLES, STYTCH_SAMPLE_NAMES, WORKOS_SAMPLE_NAMES } from '../../src/samples/events.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { runScript, spawnService, type ServiceProcess } from '../support/process.js';
@@ -46,6 +46,8 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
     expect(out).toContain(`POST ${service.url}/webhooks/stytch`);
     expect(out).toMatch(/POLIS_WEBHOOK_SECRET=[0-9a-f]{64}/);
     expect(out).toMatch(/STYTCH_WEBHOOK_SECRET=whsec_[A-Za-z0-9+/=]+/);
+    expect(out).toMatch(/WORKOS_WEBHOOK_SECRET=[A-Za-z0-9_-]{32}/);
+    expect(out).toContain(`POST ${service.url}/webhooks/workos`);
     expect(out).toContain('npm run trigger -- stytch member.created');
 
     const file = join(dataDir, 'local-secrets.json');
@@ -96,14 +98,14 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
   it('can send every event it lists, for both providers, in one run', async () => {
     const list = await runScript('src/cli/trigger.ts', ['--list'], { DATA_DIR: dataDir });
     expect(list.code).toBe(0);
-    const names = [...list.stdout.matchAll(/^ {2}(polis|stytch) (\S+)$/gm)].map((m) => `${m[1]!} ${m[2]!}`);
-    expect(names).toHaveLength(Object.keys(POLIS_SAMPLES).length + STYTCH_SAMPLE_NAMES.length);
-    expect(names.length).toBe(16 + 18);
+    const names = [...list.stdout.matchAll(/^ {2}(polis|stytch|workos) (\S+)$/gm)].map((m) => `${m[1]!} ${m[2]!}`);
+    expect(names).toHaveLength(Object.keys(POLIS_SAMPLES).length + STYTCH_SAMPLE_NAMES.length + WORKOS_SAMPLE_NAMES.length);
+    expect(names.length).toBe(16 + 18 + 16);
 
     const all = await trigger('--all');
     expect(all.code, `${all.stdout}${all.stderr}`).toBe(0);
     // One progress line an event, in --list's order, each accepted.
-    const lines = [...all.stdout.matchAll(/^\[\s*(\d+)\/(\d+)\] (\d{3}) [^\n]*? {2}(polis|stytch) (\S+)/gm)];
+    const lines = [...all.stdout.matchAll(/^\[\s*(\d+)\/(\d+)\] (\d{3}) [^\n]*? {2}(polis|stytch|workos) (\S+)/gm)];
     expect(lines.map((m) => `${m[4]!} ${m[5]!}`)).toEqual(names);
     for (const m of lines) {
       expect(m[2]).toBe(String(names.length));
@@ -160,8 +162,8 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
       const [member] = await query(database, sql`select email, deleted_at from members where external_id like 'member-live-%'`);
       expect(member).toBeDefined();
       const [deliveries] = await query(database, sql`select count(*)::int as n from deliveries`);
-      // One from the first test, 3 updates, 34 from --all, 16 from --all polis, one after the restart.
-      expect(deliveries!.n).toBe(1 + 3 + 34 + 16 + 1);
+      // One from the first test, 3 updates, 50 from --all, 16 from --all polis, one after the restart.
+      expect(deliveries!.n).toBe(1 + 3 + 50 + 16 + 1);
     } finally {
       await database.close();
     }

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
-import { polisRequest, post, startTestServer, stytchRequest, type TestServer } from '../support/server.js';
+import { polisRequest, post, startTestServer, stytchRequest, workosRequest, type TestServer } from '../support/server.js';
 import { newSvixId } from '../support/sign.js';
 
 let inOrder: TestServer;
@@ -71,12 +71,13 @@ interface Delivery {
 }
 
 /** Builds each delivery once per server, so a repeat resends the very same signed request. */
-function deliverable(at: number, make: (server: TestServer) => { url: string; body: string; headers: Record<string, string> }): Delivery {
-  const made = new Map<TestServer, ReturnType<typeof make>>();
+type Request = { url: string; body: string; headers: Record<string, string> };
+function deliverable(at: number, make: (server: TestServer) => Request | Promise<Request>): Delivery {
+  const made = new Map<TestServer, Request>();
   return {
     at,
     send: async (server) => {
-      if (!made.has(server)) made.set(server, make(server));
+      if (!made.has(server)) made.set(server, await make(server));
       const r = made.get(server)!;
       return (await post(r.url, r.body, r.headers)).status;
     },
@@ -200,7 +201,70 @@ function polisDelivery(ns: string, t: number, events: PolisGen[]): Delivery {
   return deliverable(t, (server) => ({ url: `${server.url}/webhooks/polis`, ...polisRequest(server.polisSecret, body, t) }));
 }
 
+// --- WorkOS: an organization, a directory, two users, a group and a membership ------------------
+
+const workosEvent = fc.oneof(
+  fc.record({ kind: fc.constant('organization'), action: fc.constantFrom('created', 'updated', 'deleted'), tick: fc.integer({ min: 0, max: 6 }), variant: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({ kind: fc.constant('dsync'), action: fc.constantFrom('activated', 'deleted'), tick: fc.integer({ min: 0, max: 6 }), variant: fc.integer({ min: 0, max: 1 }) }),
+  fc.record({ kind: fc.constant('user'), action: fc.constantFrom('created', 'updated', 'deleted'), user: fc.constantFrom(1, 2), tick: fc.integer({ min: 0, max: 6 }), variant: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({ kind: fc.constant('group'), action: fc.constantFrom('created', 'updated', 'deleted'), tick: fc.integer({ min: 0, max: 6 }), variant: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({ kind: fc.constant('membership'), action: fc.constantFrom('user_added', 'user_removed'), user: fc.constantFrom(1, 2), tick: fc.integer({ min: 0, max: 6 }), variant: fc.integer({ min: 0, max: 2 }) }),
+);
+type WorkosGen = { kind: string; action: string; tick: number; variant: number; user?: number };
+
+function workosDelivery(ns: string, base: number, e: WorkosGen, n: number): Delivery {
+  const at = new Date(base + e.tick * 1000).toISOString();
+  const organization_id = `${ns}org`;
+  const directory_id = `${ns}dir`;
+  const user = (u: number) => ({
+    object: 'directory_user',
+    id: `${ns}user-${u}`,
+    directory_id,
+    organization_id,
+    first_name: `First${e.variant}`,
+    last_name: `Last${u}`,
+    email: `user${u}.v${e.variant}@example.com`,
+    state: e.variant === 1 ? 'inactive' : 'active',
+    roles: [{ slug: `r${e.variant}` }],
+    created_at: new Date(base).toISOString(),
+    updated_at: at,
+  });
+  const group = { object: 'directory_group', id: `${ns}group`, directory_id, organization_id, name: `group v${e.variant}`, created_at: new Date(base).toISOString(), updated_at: at };
+  const data = ((): Record<string, unknown> => {
+    switch (e.kind) {
+      case 'organization':
+        return { object: 'organization', id: organization_id, name: `Org v${e.variant}`, domains: [], created_at: new Date(base).toISOString(), updated_at: at };
+      case 'dsync':
+        return { object: 'directory', id: directory_id, organization_id, name: `Directory v${e.variant}`, type: 'okta scim v2.0', state: e.action === 'deleted' ? 'deleting' : 'active', created_at: new Date(base).toISOString(), updated_at: at };
+      case 'user':
+        return user(e.user!);
+      case 'group':
+        return group;
+      default:
+        return { directory_id, user: user(e.user!), group };
+    }
+  })();
+  const event = e.kind === 'membership' ? `dsync.group.${e.action}` : e.kind === 'dsync' ? `dsync.${e.action}` : e.kind === 'organization' ? `organization.${e.action}` : `dsync.${e.kind}.${e.action}`;
+  // Memberships are ordered by the envelope's created_at, the others by their updated_at.
+  const payload = { object: 'event', id: `event_${ns}${n}`, event, data, created_at: at };
+  return deliverable(base + e.tick * 1000, async (server) => ({ url: `${server.url}/webhooks/workos`, ...(await workosRequest(server.workosSecret, payload)) }));
+}
+
 describe(`order independence (${backend})`, () => {
+  it('WorkOS: any arrival order, with repeats, ends in the in-order state', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(workosEvent, { minLength: 1, maxLength: 14 }).chain((events) => fc.tuple(fc.constant(events), arrivals(events.length))),
+        async ([events, order]) => {
+          const ns = `w${run++}-${Date.now().toString(36)}-`;
+          const base = Date.now() - 100_000;
+          await checkOrderIndependence(events.map((e, n) => workosDelivery(ns, base, e, n)), order, ns);
+        },
+      ),
+      { numRuns: RUNS, ...SEED },
+    );
+  });
+
   it('Stytch: any arrival order, with repeats, ends in the in-order state', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -13,14 +13,22 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
-import { POLIS_SAMPLES, polisSample, STYTCH_SAMPLE_NAMES, stytchSample, stytchTimestamp } from '../../src/samples/events.js';
+import {
+  POLIS_SAMPLES,
+  polisSample,
+  STYTCH_SAMPLE_NAMES,
+  stytchSample,
+  stytchTimestamp,
+  WORKOS_SAMPLE_NAMES,
+  workosSample,
+} from '../../src/samples/events.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
 import { dumpEveryTable, query, TABLES } from '../support/db.js';
 import { polisAll, stytchSeed, uniquify, withPayloadSecret } from '../support/fixtures.js';
 import { subscribe, type LiveSubscription } from '../support/live.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
-import { gql, polisRequest, post, stytchRequest, type GraphQLReply, type PolisRequest, type Reply } from '../support/server.js';
-import { newPayloadSecret, newPolisSecret, newStytchSecret } from '../support/sign.js';
+import { gql, polisRequest, post, stytchRequest, workosRequest, type GraphQLReply, type PolisRequest, type Reply } from '../support/server.js';
+import { newPayloadSecret, newPolisSecret, newStytchSecret, newWorkosSecret } from '../support/sign.js';
 
 type Obj = Record<string, unknown>;
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -143,7 +151,7 @@ function withSecrets(event: Obj, where: string, placement: 'raw' | 'stored'): Ob
   const object = stytchObject ?? polisData;
   // A key that looks like nothing: redaction has to find the secrets inside it.
   if (object) object.vault = knownSecrets(where, placement);
-  const scimUser = asObject(polisData?.raw);
+  const scimUser = asObject(polisData?.raw) ?? asObject(polisData?.raw_attributes);
   if (scimUser && 'userName' in scimUser) scimUser.password = plant(`${where}: SCIM password in raw`);
   copy.context = { api_key: plant(`${where}: envelope api_key`), note: canary(`${where} envelope`, 'stored') };
   return copy;
@@ -293,6 +301,7 @@ const REPLAYS: Record<string, (change: Obj) => boolean> = {
 describe(`secrets (${backend})`, () => {
   const polisSecrets = [newPolisSecret(), newPolisSecret()];
   const stytchSecrets = [newStytchSecret(), newStytchSecret()];
+  const workosSecrets = [newWorkosSecret(), newWorkosSecret()];
   const adminKey = generateApiKey();
   /** Credentials a client sent that are not keys of this service: echoing them is a leak too. */
   const unknownKey = generateApiKey();
@@ -319,6 +328,7 @@ describe(`secrets (${backend})`, () => {
       ...databaseEnv,
       POLIS_WEBHOOK_SECRET: polisSecrets.join(','),
       STYTCH_WEBHOOK_SECRET: stytchSecrets.join(' '),
+      WORKOS_WEBHOOK_SECRET: workosSecrets.join(','),
       ADMIN_API_KEY: adminKey,
       LOG_LEVEL: logLevel,
     });
@@ -332,13 +342,15 @@ describe(`secrets (${backend})`, () => {
   };
 
   async function sendCorpus(url: string): Promise<void> {
-    const deliver = async (what: string, path: 'polis' | 'stytch', r: PolisRequest, expected = 200, outcome?: string) => {
+    const deliver = async (what: string, path: 'polis' | 'stytch' | 'workos', r: PolisRequest, expected = 200, outcome?: string) => {
       sent.push({ what, expected, outcome, reply: await post(`${url}/webhooks/${path}`, r.body, r.headers) });
     };
     const toStytch = (what: string, event: unknown, expected = 200, outcome?: string, secret = stytchSecrets[0]!) =>
       deliver(what, 'stytch', stytchRequest(secret, event), expected, outcome);
     const toPolis = (what: string, event: unknown, expected = 200, outcome?: string, secret = polisSecrets[0]!) =>
       deliver(what, 'polis', polisRequest(secret, event), expected, outcome);
+    const toWorkos = async (what: string, event: unknown, expected = 200, outcome?: string, secret = workosSecrets[0]!) =>
+      deliver(what, 'workos', await workosRequest(secret, event), expected, outcome);
     const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----`;
 
     // The first change of the feed: subscriptions replay everything after it.
@@ -368,6 +380,17 @@ describe(`secrets (${backend})`, () => {
       const what = `trigger stytch ${name}`;
       await toStytch(what, withSecrets(stytchSample(name)!, what, 'stored'), 200, undefined, stytchSecrets[i % 2]);
     }
+    for (const [i, name] of WORKOS_SAMPLE_NAMES.entries()) {
+      const what = `trigger workos ${name}`;
+      await toWorkos(what, withSecrets(workosSample(name)!, what, 'stored'), 200, undefined, workosSecrets[i % 2]);
+    }
+    // A WorkOS event the directory does not hold is recorded, redacted, as ignored.
+    await toWorkos(
+      'workos AuthKit user',
+      { object: 'event', id: `event_01SCAN${hex(8)}`, event: 'user.created', created_at: new Date().toISOString(), data: { id: `user_${hex(8)}`, ...knownSecrets('workos AuthKit user', 'stored') } },
+      200,
+      'ignored',
+    );
 
     // What else Stytch sends with secrets in it: a SCIM connection's token, SAML keys.
     const org = `organization-test-scan-${hex(6)}`;
@@ -782,6 +805,8 @@ describe(`secrets (${backend})`, () => {
       'Stytch signing secret 2': stytchSecrets[1]!,
       'Stytch signing key 1 (base64)': stytchSecrets[0]!.slice('whsec_'.length),
       'Stytch signing key 2 (base64)': stytchSecrets[1]!.slice('whsec_'.length),
+      'WorkOS signing secret 1': workosSecrets[0]!,
+      'WorkOS signing secret 2': workosSecrets[1]!,
       'admin API key': adminKey,
       'tenant API key': tenantKey,
       'a key this service never issued': unknownKey,

@@ -10,6 +10,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
+import { WORKOS_SAMPLE_NAMES, workosSample } from '../../src/samples/events.js';
+import type { Json } from '../../src/directory/types.js';
 import { stytchEvent } from '../support/directory.js';
 import { polisAll, stytchSeed, uniquify } from '../support/fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -48,7 +50,7 @@ interface Reply {
 type HeaderList = [string, string][];
 
 /** POSTs exact bytes with exact headers (a repeated name is sent twice); no implicit content type. */
-async function deliver(source: 'stytch' | 'polis', body: Buffer, headers: HeaderList): Promise<Reply> {
+async function deliver(source: 'stytch' | 'polis' | 'workos', body: Buffer, headers: HeaderList): Promise<Reply> {
   sent++;
   const response = await fetch(`${server.url}/webhooks/${source}`, { method: 'POST', headers, body });
   const text = await response.text();
@@ -143,6 +145,22 @@ const polisKey = (_name: string, t: number, body: Buffer) => `polis:${createHash
 const polisKeys = (body: Buffer, t: number) => [polisKey('boxyhq-signature', t, body), polisKey('ory-polis-signature', t + 1, body)];
 
 const JSON_TYPE: HeaderList = [['content-type', 'application/json']];
+
+/** WorkOS: `t=<ms>, v1=<hex HMAC-SHA256 of "<t>.<body>">`, made here with node's crypto. */
+function workosHeaders(secret: string, body: Buffer, t = Date.now()): HeaderList {
+  return [['WorkOS-Signature', `t=${t}, v1=${createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')}`]];
+}
+
+/** src/sources/workos: the event id when the body is an object with one, else the body's hash. */
+function workosKey(body: Buffer): string {
+  try {
+    const id = (JSON.parse(body.toString('utf8')) as { id?: unknown } | null)?.id;
+    if (typeof id === 'string' && id !== '' && id.length <= 256) return `workos:${id}`;
+  } catch {
+    // not JSON
+  }
+  return `workos-body:${createHash('sha256').update(body).digest('hex')}`;
+}
 
 /** The delivery keys of a body signed with these headers (the headers made above). */
 function polisOrSvixKeys(source: 'polis' | 'stytch', body: Buffer, signature: HeaderList): string[] {
@@ -616,6 +634,44 @@ describe(`webhook fuzzing (${backend})`, () => {
           });
         },
       ),
+      { numRuns: RUNS * 2, ...SEED },
+    );
+  });
+
+  it('WorkOS: random JSON and mutated events signed correctly are 2xx; another secret, changed after signing or outside the window, 401', { timeout: PROPERTY_TIMEOUT }, async () => {
+    const workosEvent = fc
+      .record({ name: fc.constantFrom(...WORKOS_SAMPLE_NAMES), mutations: fc.array(mutation, { maxLength: 3 }) })
+      .map(({ name, mutations }) => {
+        const tree = treeOf(workosSample(name) as Json);
+        for (const m of mutations) mutate(tree, m);
+        return shownAs(Buffer.from(textOf(tree)), `workos ${name}: ${textOf(tree, true)}`);
+      });
+    const body = fc.oneof(workosEvent, anyJson.map((tree) => shownAs(Buffer.from(textOf(tree)), `workos: ${textOf(tree, true)}`)));
+    const forgery = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'other secret' as const }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('tampered' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }) },
+      // Clear of the 300 s window's edge, so a slow request cannot cross it.
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('outside the window' as const), seconds: fc.oneof(fc.integer({ min: 310, max: 86_400 * 400 }), fc.integer({ min: -86_400 * 400, max: -310 })) }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(body, forgery, async (sentBody, forged) => {
+        if (forged === null) {
+          const reply = await deliver('workos', sentBody, [...JSON_TYPE, ...workosHeaders(server.workosSecret, sentBody)]);
+          await check(reply, { statuses: sentBody.length > MIB ? [413] : signedStatuses(sentBody), definite: [workosKey(sentBody)] });
+          return;
+        }
+        let signature: HeaderList;
+        let bytes: Buffer = sentBody;
+        if (forged.kind === 'other secret') signature = workosHeaders(`wk_${newSvixId()}`, sentBody);
+        else if (forged.kind === 'outside the window') signature = workosHeaders(server.workosSecret, sentBody, Date.now() + forged.seconds * 1000);
+        else {
+          signature = workosHeaders(server.workosSecret, sentBody);
+          bytes = changed(sentBody, { op: 'flip', at: forged.at, bit: forged.bit });
+        }
+        const reply = await deliver('workos', bytes, [...JSON_TYPE, ...signature]);
+        await check(reply, { statuses: bytes.length > MIB ? [413] : [401], definite: [] });
+      }),
       { numRuns: RUNS * 2, ...SEED },
     );
   });

@@ -12,6 +12,8 @@ import {
   newPolisSecret,
   newStytchSecret,
   newSvixId,
+  newWorkosSecret,
+  workosHeaderValue,
   polisHeaderValue,
   svixSignature,
 } from './sign.js';
@@ -23,6 +25,7 @@ export interface TestServer {
   databaseUrl: string | undefined;
   polisSecret: string;
   stytchSecret: string;
+  workosSecret: string;
   /** ADMIN_API_KEY of this server, generated per test run. */
   adminKey: string;
   close(): Promise<void>;
@@ -46,6 +49,7 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const polisSecret = newPolisSecret();
   const stytchSecret = newStytchSecret();
+  const workosSecret = newWorkosSecret();
   const adminKey = generateApiKey();
   const database = options.database ?? (await openTestDatabase());
   const config = loadConfig({
@@ -54,6 +58,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     HOST: '127.0.0.1',
     POLIS_WEBHOOK_SECRET: polisSecret,
     STYTCH_WEBHOOK_SECRET: stytchSecret,
+    WORKOS_WEBHOOK_SECRET: workosSecret,
     ADMIN_API_KEY: adminKey,
     LOG_LEVEL: 'silent',
     ...options.env,
@@ -75,6 +80,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     databaseUrl: database.url,
     polisSecret,
     stytchSecret,
+    workosSecret,
     adminKey,
     close: async () => {
       await server.close();
@@ -172,6 +178,19 @@ export const sendPolis = (server: TestServer, payload: unknown, t?: number) => {
 export const sendStytch = (server: TestServer, payload: unknown, options?: { id?: string; at?: Date }) => {
   const r = stytchRequest(server.stytchSecret, payload, options);
   return post(`${server.url}/webhooks/stytch`, r.body, r.headers);
+};
+
+/** Signs a WorkOS payload with WorkOS's SDK; the body is the JSON it signed. */
+export async function workosRequest(secret: string, payload: unknown, t = Date.now()): Promise<PolisRequest> {
+  return {
+    body: JSON.stringify(payload),
+    headers: { 'content-type': 'application/json', 'WorkOS-Signature': await workosHeaderValue(secret, t, payload) },
+  };
+}
+
+export const sendWorkos = async (server: TestServer, payload: unknown, t?: number) => {
+  const r = await workosRequest(server.workosSecret, payload, t);
+  return post(`${server.url}/webhooks/workos`, r.body, r.headers);
 };
 
 export interface GraphQLReply {

@@ -1,6 +1,7 @@
 // Signatures made the way the providers make them, written here independently of the
-// service's own code: node's crypto for Polis, the svix library for Stytch.
+// service's own code: node's crypto for Polis, the svix library for Stytch, WorkOS's own SDK.
 import { createHmac, randomBytes } from 'node:crypto';
+import { WorkOS } from '@workos-inc/node';
 import { Webhook } from 'svix';
 
 export const newPolisSecret = () => randomBytes(32).toString('hex');
@@ -18,3 +19,21 @@ export function svixSignature(secret: string, id: string, at: Date, body: string
 }
 
 export const newSvixId = () => `msg_${randomBytes(12).toString('hex')}`;
+
+/** WorkOS endpoint secrets are letters and digits; any string is a valid HMAC key. */
+export const newWorkosSecret = () => randomBytes(24).toString('base64url');
+
+// The SDK wants an API key to be built; webhooks never use it.
+const workos = new WorkOS(`sk_test_${randomBytes(16).toString('hex')}`);
+
+/**
+ * `WorkOS-Signature` as WorkOS makes it, by its SDK (which signs JSON.stringify of the payload:
+ * the body sent must be exactly that).
+ */
+export async function workosHeaderValue(secret: string, t: number, payload: unknown): Promise<string> {
+  const v1 = await workos.webhooks.computeSignature(t, payload, secret);
+  return `t=${t}, v1=${v1}`;
+}
+
+/** The SDK's own check of a signature header, as a WorkOS consumer runs it. */
+export const workosSdk = workos;

@@ -100,8 +100,10 @@ describe('first-run secrets', () => {
     expect(first.generated).toEqual({
       polis: first.config.polisSecrets[0],
       stytch: first.config.stytchSecrets[0],
+      workos: first.config.workosSecrets[0],
       adminApiKey: first.config.adminApiKey,
     });
+    expect(first.config.workosSecrets[0]).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(first.config.adminApiKey).toMatch(API_KEY_PATTERN);
     expect((await stat(join(dataDir, 'local-secrets.json'))).mode & 0o777).toBe(0o600);
     const again = await resolveSecrets(loadConfig({ DATA_DIR: dataDir }));
@@ -127,7 +129,9 @@ describe('first-run secrets', () => {
 
   it('add a local admin API key for the embedded database, kept and reused', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
-    const first = await resolveSecrets(loadConfig({ DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p', STYTCH_WEBHOOK_SECRET: 'whsec_abc' }));
+    const first = await resolveSecrets(
+      loadConfig({ DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p', STYTCH_WEBHOOK_SECRET: 'whsec_abc', WORKOS_WEBHOOK_SECRET: 'w'.repeat(20) }),
+    );
     expect(first.generated).toEqual({ adminApiKey: first.config.adminApiKey });
     expect(first.config.adminApiKey).toMatch(API_KEY_PATTERN);
     const file = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as Record<string, string>;
@@ -158,12 +162,12 @@ describe('first-run secrets', () => {
     // Everything configured, nothing to generate: no file at all.
     const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
     await resolveSecrets(
-      loadConfig({ DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p', STYTCH_WEBHOOK_SECRET: 'whsec_abc', ADMIN_API_KEY: 'k'.repeat(32) }),
+      loadConfig({ DATA_DIR: dataDir, POLIS_WEBHOOK_SECRET: 'p', STYTCH_WEBHOOK_SECRET: 'whsec_abc', WORKOS_WEBHOOK_SECRET: 'w'.repeat(20), ADMIN_API_KEY: 'k'.repeat(32) }),
     );
     expect(await readdir(dataDir)).toEqual([]);
   });
 
-  it('add the admin key to a file from before admin keys, once, privately, keeping the rest', async () => {
+  it('add the admin key and a WorkOS secret to a file from before them, once, privately, keeping the rest', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'dsync-'));
     const path = join(dataDir, 'local-secrets.json');
     const old = { polis: 'p'.repeat(64), stytch: 'whsec_c2VjcmV0', fromLater: 'kept' };
@@ -178,7 +182,9 @@ describe('first-run secrets', () => {
     expect(key).toMatch(API_KEY_PATTERN);
     expect(results[0]!.config.polisSecrets).toEqual([old.polis]);
 
-    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ ...old, adminApiKey: key });
+    const workos = new Set(results.map((r) => r.config.workosSecrets[0]));
+    expect(workos.size).toBe(1);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ ...old, workos: [...workos][0], adminApiKey: key });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(await readdir(dataDir)).toEqual(['local-secrets.json']);
   });

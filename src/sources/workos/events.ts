@@ -43,14 +43,14 @@ export const directoryUserSchema = z.looseObject({
   id,
   directory_id: id,
   organization_id: id,
-  first_name: z.unknown(),
-  last_name: z.unknown(),
-  email: z.unknown(),
-  emails: z.unknown(),
-  username: z.unknown(),
-  state: z.unknown(),
-  role: z.unknown(),
-  roles: z.unknown(),
+  first_name: z.unknown().optional(),
+  last_name: z.unknown().optional(),
+  email: z.unknown().optional(),
+  emails: z.unknown().optional(),
+  username: z.unknown().optional(),
+  state: z.unknown().optional(),
+  role: z.unknown().optional(),
+  roles: z.unknown().optional(),
   ...timestamps,
 });
 
@@ -58,7 +58,7 @@ export const directoryGroupSchema = z.looseObject({
   id,
   directory_id: id,
   organization_id: id,
-  name: z.unknown(),
+  name: z.unknown().optional(),
   ...timestamps,
 });
 
