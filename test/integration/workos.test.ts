@@ -5,7 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDirectoryStore } from '../../src/directory/store.js';
+import { replayDeliveries } from '../../src/replay.js';
 import { workosSample, type WorkosIds } from '../../src/samples/events.js';
+import type { SourceAdapter } from '../../src/sources/types.js';
+import { createWorkosSource } from '../../src/sources/workos/index.js';
 import { workosHeaders } from '../../src/samples/sign.js';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
@@ -261,6 +265,20 @@ describe(`WorkOS events into the directory (${backend})`, () => {
     const [row] = await query(server.database, sql`select status, reason, body from deliveries where id = ${kept.deliveryId}`);
     expect(row!.reason).toMatch(/organization_id/);
     expect(row!.body).toMatchObject({ data: { id: `directory_user_01ORPHAN${tag}` } });
+
+    // Kept for replay: a reader that places it (here, by the test's organization, as a later
+    // version might by the directory's) applies it in place.
+    const workos = createWorkosSource({ secrets: [server.workosSecret], toleranceSeconds: 300 });
+    const placing: SourceAdapter = {
+      ...workos,
+      parse: (payload, verified) => {
+        const p = payload as { data: Record<string, unknown> };
+        return workos.parse({ ...p, data: { ...p.data, organization_id: p.data.organization_id ?? ids.organizationId } }, verified);
+      },
+    };
+    const report = await replayDeliveries(server.database.db, createDirectoryStore(server.database.db), [placing], { deliveryId: kept.deliveryId });
+    expect(report.transitions).toEqual({ 'rejected -> applied': 1 });
+    expect((await tenant()).members.edges.map((e) => e.node.externalId)).toContain(`directory_user_01ORPHAN${tag}`);
 
     // A time further ahead of the signature than the tolerance is not believed.
     const ahead = event('dsync.user.updated', new Date(Date.now() + 3_600_000));
