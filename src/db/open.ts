@@ -13,6 +13,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { isUnavailable } from './errors.js';
 import { acquirePgliteLock } from './pglite-lock.js';
 import { createPoolCounter, type PoolCounter, type PoolUse } from './pool-use.js';
 import { resultRows } from './result.js';
@@ -51,6 +52,8 @@ export interface DatabaseHandle {
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
   /** Connections at work and statements waiting for one, now (see pool-use.ts). */
   poolUse(): PoolUse;
+  /** When (performance.now()) a statement last failed because the database was unavailable. */
+  lastUnavailableAt(): number;
   close(): Promise<void>;
 }
 
@@ -126,11 +129,12 @@ async function openPglite(
     throw error;
   }
   const client = created;
-  const pool = createPoolCounter(1);
+  const pool = createPoolCounter(1, isUnavailable);
   const db = drizzlePglite(countedPglite(client, pool), { schema, ...queryLogger(onQuery) });
   return {
     db,
     poolUse: pool.use,
+    lastUnavailableAt: pool.lastUnavailableAt,
     kind: 'pglite',
     description: dir === 'memory://' ? 'embedded PGlite (in memory)' : `embedded PGlite in ${dir}`,
     ping: async () => {
@@ -243,11 +247,12 @@ async function openPostgres(
   }
 
   const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
-  const pool = createPoolCounter(poolSize);
+  const pool = createPoolCounter(poolSize, isUnavailable);
   const db = drizzlePostgres(countedPostgres(prepared ? alwaysPrepared(client) : client, pool), { schema, ...queryLogger(onQuery) });
   return {
     db,
     poolUse: pool.use,
+    lastUnavailableAt: pool.lastUnavailableAt,
     kind: 'postgres',
     description: `Postgres at ${describeUrl(url)}`,
     ping: async () => {

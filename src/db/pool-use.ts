@@ -18,23 +18,33 @@ export interface PoolUse {
 
 export interface PoolCounter {
   use(): PoolUse;
+  /** When (performance.now()) a statement last failed for want of the database; -Infinity: never. */
+  lastUnavailableAt(): number;
   /** Wraps a promise-returning call: counted until it settles. */
   around<T>(work: () => PromiseLike<T>): Promise<T>;
   /** Wraps a lazy thenable (a postgres.js query) so that awaiting it is counted. */
   lazy<T extends object>(query: T): T;
 }
 
-export function createPoolCounter(size: number): PoolCounter {
+export function createPoolCounter(size: number, unavailable: (error: unknown) => boolean = () => false): PoolCounter {
   let active = 0;
+  let lastUnavailable = Number.NEGATIVE_INFINITY;
   const done = () => {
     active--;
   };
+  const failed = (error: unknown) => {
+    if (unavailable(error)) lastUnavailable = performance.now();
+  };
   const counter: PoolCounter = {
     use: () => ({ size, inUse: Math.min(active, size), waiting: Math.max(0, active - size) }),
+    lastUnavailableAt: () => lastUnavailable,
     around: async (work) => {
       active++;
       try {
         return await work();
+      } catch (error) {
+        failed(error);
+        throw error;
       } finally {
         done();
       }
@@ -55,6 +65,7 @@ export function createPoolCounter(size: number): PoolCounter {
                 },
                 (e: unknown) => {
                   done();
+                  failed(e);
                   if (onRejected) return onRejected(e);
                   throw e;
                 },

@@ -15,13 +15,13 @@ import { drainConnections } from './connection-drain.js';
 import { attachGraphqlWs, type GraphqlWs } from './graphql-ws.js';
 import { healthRoutes } from './health.js';
 import { keyRateLimit } from './key-rate-limit.js';
-import { webhookRoutes } from './webhooks.js';
+import { databaseProbe, webhookRoutes } from './webhooks.js';
 import { metricsRoutes } from './metrics.js';
 import type { Metrics } from '../metrics.js';
 import { operationMetrics } from '../graphql/operation-metrics.js';
 
 export interface AppDeps {
-  database: Pick<DatabaseHandle, 'ping' | 'migrationsApplied' | 'kind'>;
+  database: Pick<DatabaseHandle, 'ping' | 'migrationsApplied' | 'kind' | 'lastUnavailableAt'>;
   store: DirectoryStore;
   sources: SourceAdapter[];
   logger: FastifyBaseLogger;
@@ -134,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       store: deps.store,
       accepting: () => accepting,
       storeTimeoutMs: deps.storeTimeoutMs ?? 10_000,
+      databaseAnswers: databaseProbe(() => deps.database.ping(), () => deps.database.lastUnavailableAt()),
       ...(metrics ? { onOutcome: metrics.delivery } : {}),
     }),
   );

@@ -27,6 +27,13 @@ export interface WebhookDeps {
   storeTimeoutMs: number;
   /** Told each delivery's outcome once answered: the stored status, or `refused` (the HTTP status says why). */
   onOutcome?: (source: string, outcome: string, status: number) => void;
+  /**
+   * Asked when a delivery ran out of time: whether the database stayed available while it
+   * waited (no statement failed for want of it since `since`, a performance.now() time) and
+   * answers now. Yes means the service (or a lock) was too slow, not the database gone.
+   * Absent: every timeout is the database's.
+   */
+  databaseAnswers?: (since: number) => Promise<boolean>;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -37,6 +44,23 @@ function isJsonContentType(value: string | undefined): boolean {
 }
 
 const fail = (reply: FastifyReply, status: number, error: string) => reply.code(status).send({ error });
+
+/**
+ * `databaseAnswers` for a database that can be pinged: a ping within a second, shared by the
+ * deliveries that time out together and remembered for a second, so an overload that times
+ * many out adds one ping, not one each.
+ */
+export function databaseProbe(ping: () => Promise<void>, lastUnavailableAt: () => number): (since: number) => Promise<boolean> {
+  let last: { at: number; answer: Promise<boolean> } | undefined;
+  return async (since) => {
+    if (lastUnavailableAt() >= since) return false;
+    const now = performance.now();
+    if (!last || now - last.at > 1000) {
+      last = { at: now, answer: withDeadline(ping(), 1000).then(() => true, () => false) };
+    }
+    return last.answer;
+  };
+}
 
 export const webhookRoutes =
   (deps: WebhookDeps): FastifyPluginAsync =>
@@ -117,6 +141,7 @@ export const webhookRoutes =
           );
         }
 
+        const waitingSince = performance.now();
         try {
           const result = await withDeadline(deps.store.ingest(delivery), deps.storeTimeoutMs, (late) =>
             // Answered 503 already; if it committed after all, the sender's retry is a duplicate.
@@ -140,8 +165,18 @@ export const webhookRoutes =
           return reply.code(200).send(result);
         } catch (error) {
           if (!(error instanceof DeadlineExceeded) && !isUnavailable(error)) throw error;
-          request.log.error({ source: source.name, err: error }, 'database unavailable; delivery not acknowledged');
           void reply.header('retry-after', '5');
+          // Out of time with the database answering: the backlog is ours. Said as such, so an
+          // operator looks at the service's load (or a lock), not at a database that is fine.
+          if (error instanceof DeadlineExceeded && (await deps.databaseAnswers?.(waitingSince).catch(() => false))) {
+            request.log.warn(
+              { source: source.name, waitedMs: deps.storeTimeoutMs },
+              'service overloaded: delivery not stored in time (the database answers); not acknowledged',
+            );
+            const waited = deps.storeTimeoutMs >= 1000 ? `${Math.round(deps.storeTimeoutMs / 1000)} s` : `${deps.storeTimeoutMs} ms`;
+            return fail(reply, 503, `overloaded: the delivery could not be stored within ${waited} (the database is up); retry later`);
+          }
+          request.log.error({ source: source.name, err: error }, 'database unavailable; delivery not acknowledged');
           return fail(reply, 503, 'database unavailable; the delivery was not stored, retry later');
         }
       });
