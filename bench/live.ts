@@ -18,6 +18,10 @@
 // (subscriptions per socket, "1,10": 10,000 sockets × 1 and 1,000 sockets × 10), a fresh
 // instance per layout. One event is pushed to all of them first, to know they are all live.
 //
+// (3) The same load again on fresh databases: on this build with no subscribers (the webhooks'
+// own latency), and with BENCH_BASELINE_DIR=<another checkout> on that build with and without
+// subscribers, so each change is a ratio measured in one run.
+//
 // Knobs: BENCH_DRAIN_SECONDS (30, how long to wait for missing deliveries after the last
 // webhook), BENCH_SETTLE_SECONDS (5, before reading RSS), BENCH_NODE_ARGS (server node flags).
 import { randomBytes } from 'node:crypto';
@@ -42,6 +46,8 @@ const IDLE = int(env.BENCH_IDLE, 10_000);
 const IDLE_LAYOUTS = (env.BENCH_IDLE_LAYOUTS ?? '1,10').split(',').map(Number).filter((n) => n > 0);
 const DRAIN_MS = int(env.BENCH_DRAIN_SECONDS, 30) * 1000;
 const SETTLE_MS = int(env.BENCH_SETTLE_SECONDS, 5) * 1000;
+/** Another checkout (its node_modules in place) to run the same load against, in the same run. */
+const BASELINE = env.BENCH_BASELINE_DIR || undefined;
 /** Handshakes in flight while opening sockets. */
 const OPEN_CONCURRENCY = 100;
 
@@ -119,8 +125,9 @@ async function postOk(server: BenchServer, body: string): Promise<void> {
 
 // ---- servers --------------------------------------------------------------------------------
 
-async function startServer(databaseUrl: string, dataDir: string): Promise<BenchServer> {
-  return startBenchServer({
+async function startServer(databaseUrl: string, dataDir: string, root?: string): Promise<BenchServer> {
+  return startBenchServer(
+    {
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
     NODE_ENV: 'production',
     ADMIN_API_KEY: adminKey,
@@ -130,7 +137,9 @@ async function startServer(databaseUrl: string, dataDir: string): Promise<BenchS
     DATA_DIR: dataDir,
     // One key stands for many clients here: the per-key caps would measure themselves.
     ...BENCH_UNCAPPED,
-  });
+    },
+    root,
+  );
 }
 
 /** What the server printed besides its start-up banner (LOG_LEVEL=warn: only trouble). */
@@ -172,12 +181,14 @@ interface LatencyResult {
   sendSeconds: number;
   drainMs: number;
   cpu: string;
+  /** Both instances' CPU time per push (per webhook when nobody subscribes), µs. */
+  microsPerPush: number;
   loopDelay: { p99: number; max: number };
 }
 
 const sortedOf = (values: number[]) => Float64Array.from(values).sort();
 
-async function latency(servers: [BenchServer, BenchServer]): Promise<LatencyResult> {
+async function latency(servers: [BenchServer, BenchServer], SUBSCRIBERS: number): Promise<LatencyResult> {
   const warmPrefix = `member-live-bench-${run}-warm-`;
   const memberIds = Array.from({ length: EVENTS }, (_, i) => `member-live-bench-${run}-${i}`);
   const names = memberIds.map((_, i) => `Member ${i} ${randomBytes(4).toString('hex')}`);
@@ -340,6 +351,7 @@ async function latency(servers: [BenchServer, BenchServer]): Promise<LatencyResu
       sendSeconds,
       drainMs,
       cpu: cpuText,
+      microsPerPush: (serverSeconds * 1e6) / Math.max(1, SUBSCRIBERS === 0 ? acked : delivered),
       loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     };
   } finally {
@@ -435,6 +447,37 @@ async function memory(databaseUrl: string, dataDir: string, perSocket: number): 
   }
 }
 
+// ---- comparisons ----------------------------------------------------------------------------
+
+interface Phase {
+  label: string;
+  subscribers: number;
+  result: LatencyResult;
+}
+
+/** The same load on a fresh database of its own, from `root` (this checkout or a baseline). */
+async function phase(admin: postgres.Sql, adminUrl: string, dataDir: string, label: string, subscribers: number, root?: string): Promise<Phase> {
+  const name = `dsync_bench_${randomBytes(6).toString('hex')}`;
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  try {
+    const a = await startServer(url.toString(), dataDir, root);
+    const b = await startServer(url.toString(), dataDir, root);
+    try {
+      await postOk(a, stytchBody('organization', ORGANIZATION, { organization_id: ORGANIZATION, organization_name: 'Live bench' }));
+      console.log(`${label}: ${subscribers} subscribers`);
+      return { label, subscribers, result: await latency([a, b], subscribers) };
+    } finally {
+      serverOutput(`${label} A`, a);
+      serverOutput(`${label} B`, b);
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  } finally {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+  }
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
@@ -455,6 +498,7 @@ async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'dsync-bench-live-'));
   let pgVersion: string;
   let lat: LatencyResult | undefined;
+  const phases: Phase[] = [];
   const mem: MemoryResult[] = [];
   try {
     const [v] = await admin<{ version: string; fsync: string }[]>`
@@ -473,11 +517,17 @@ async function main() {
       console.log(`instances A (pid ${a.pid}, ${a.url}) and B (pid ${b.pid}, ${b.url}) started in ${elapsed(t0)} s`);
       try {
         await postOk(a, stytchBody('organization', ORGANIZATION, { organization_id: ORGANIZATION, organization_name: 'Live bench' }));
-        lat = await latency([a, b]);
+        lat = await latency([a, b], SUBSCRIBERS);
       } finally {
         serverOutput('instance A', a);
         serverOutput('instance B', b);
         await Promise.all([a.stop(), b.stop()]);
+      }
+      // The webhooks' own latency with nobody subscribed, and the same load on a baseline build.
+      phases.push(await phase(admin, adminUrl, dataDir, 'this build, no subscribers', 0));
+      if (BASELINE) {
+        phases.push(await phase(admin, adminUrl, dataDir, `baseline ${BASELINE}`, SUBSCRIBERS, BASELINE));
+        phases.push(await phase(admin, adminUrl, dataDir, `baseline ${BASELINE}, no subscribers`, 0, BASELINE));
       }
       for (const perSocket of IDLE_LAYOUTS) mem.push(await memory(databaseUrl, dataDir, perSocket));
     } finally {
@@ -513,6 +563,24 @@ async function main() {
       `CPU over the measured window: ${lat.cpu}. This bench's event-loop delay: p99 ${lat.loopDelay.p99.toFixed(1)} ms, ` +
         `max ${lat.loopDelay.max.toFixed(1)} ms (receipt times are late by up to that).`,
     );
+  }
+  if (lat && phases.length > 0) {
+    const all = [{ label: 'this build', subscribers: SUBSCRIBERS, result: lat }, ...phases];
+    const pct = (xs: Float64Array, p: number) => ms(percentile(xs, p));
+    lines.push(
+      '',
+      `The same load in the same run (each on a fresh database; CPU of both instances per push, or per webhook with no subscribers):`,
+      '',
+      '| build | subscribers | µs CPU per push | webhooks failed | webhook p50 / p99 ms | push p50 / p99 ms |',
+      '|---|---|---|---|---|---|',
+      ...all.map(
+        ({ label, subscribers, result: r }) =>
+          `| ${label} | ${thousands(subscribers)} | ${r.microsPerPush.toFixed(subscribers === 0 ? 0 : 1)} | ${EVENTS - r.response.length} | ` +
+          `${pct(r.response, 50)} / ${pct(r.response, 99)} | ${subscribers === 0 ? '-' : `${pct(r.all, 50)} / ${pct(r.all, 99)}`} |`,
+      ),
+    );
+    const base = phases.find((p) => p.label === `baseline ${BASELINE}`);
+    if (base) lines.push('', `CPU per push, this build ÷ baseline: ${(lat.microsPerPush / base.result.microsPerPush).toFixed(2)}.`);
   }
   if (mem.length > 0) {
     lines.push(

@@ -23,10 +23,11 @@ export interface BenchServer {
 }
 
 /** `env` is the server's whole environment besides PATH, HOME and PORT=0. */
-export async function startBenchServer(env: Record<string, string>): Promise<BenchServer> {
+/** `root`: the checkout to run (another build, to compare with this one in the same run). */
+export async function startBenchServer(env: Record<string, string>, root = ROOT): Promise<BenchServer> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env },
   });
   let out = '';

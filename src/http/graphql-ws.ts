@@ -19,6 +19,7 @@ import type { LiveHub } from '../graphql/live/hub.js';
 import { Loaders } from '../graphql/loaders.js';
 import { truncate } from '../lib/truncate.js';
 import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
+import { frameReplacer, withSharedPayload } from './shared-frames.js';
 
 /** Close codes this server uses (graphql-ws's own are 44xx/4500 too; these are documented). */
 export const WS_CLOSE = {
@@ -82,12 +83,18 @@ export interface GraphqlWs {
 const CLOSE_GRACE_MS = 3000;
 
 /**
- * ws reports an oversized message as an error on the socket, which it then closes with 1009
- * itself; graphql-ws prints every socket error to stderr with its stack as "an internal error".
- * A client's oversized message is neither: log it as what it is, in the JSON logs.
+ * The server's sockets. ws reports an oversized message as an error on the socket, which it
+ * then closes with 1009 itself; graphql-ws prints every socket error to stderr with its stack
+ * as "an internal error". A client's oversized message is neither: it is logged as what it is,
+ * in the JSON logs. And each frame sent passes through shared-frames.ts.
  */
-function quietAboutOversize(logger: Logger): typeof WebSocket {
+function serverSockets(logger: Logger): typeof WebSocket {
   return class extends WebSocket {
+    // Every frame goes through here: a shared payload is put back into its message (shared-frames.ts).
+    override send(data: unknown, ...rest: unknown[]): void {
+      (super.send as (...args: unknown[]) => void)(withSharedPayload(data), ...rest);
+    }
+
     override emit(event: string | symbol, ...args: unknown[]): boolean {
       const error = args[0] as { code?: string } | undefined;
       if (event === 'error' && error?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -122,7 +129,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
     server: deps.server,
     path: deps.path,
     maxPayload: deps.maxPayload,
-    WebSocket: quietAboutOversize(logger),
+    WebSocket: serverSockets(logger),
   });
   const sessions = new Map<WebSocket, Viewer>();
   /** Each key's open sockets, and what each runs (graphql-ws keeps `subscriptions` current). */
@@ -272,6 +279,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         };
       },
       subscribe: subscribeShared,
+      jsonMessageReplacer: frameReplacer,
       onOperation: (ctx, id, _payload, args, result) => {
         const type = getOperationAST(args.document, args.operationName)?.operation ?? 'unknown';
         // graphql-ws has awaited the result before calling here.
