@@ -96,6 +96,13 @@ function edit(source: Source, event: string, payload: Record<string, unknown>, s
   }
 }
 
+/** Per provider: its sample, the setting its secret comes from, and how it signs. */
+const PROVIDERS: Record<Source, { sample(event: string, via: StytchSource | undefined): Record<string, unknown> | undefined; setting: string; secret(t: Target): string | undefined; headers(secret: string, body: string): Record<string, string> }> = {
+  polis: { sample: (e) => polisSample(e), setting: 'POLIS_WEBHOOK_SECRET', secret: (t) => t.polisSecret, headers: polisHeaders },
+  stytch: { sample: (e, via) => stytchSample(e, via ? { source: via } : {}), setting: 'STYTCH_WEBHOOK_SECRET', secret: (t) => t.stytchSecret, headers: stytchHeaders },
+  workos: { sample: (e) => workosSample(e), setting: 'WORKOS_WEBHOOK_SECRET', secret: (t) => t.workosSecret, headers: workosHeaders },
+};
+
 function signed(
   target: Target,
   source: Source,
@@ -103,28 +110,14 @@ function signed(
   via: StytchSource | undefined,
   sets: readonly string[] = [],
 ): { body: string; headers: Record<string, string> } {
-  if (source === 'polis') {
-    const payload = polisSample(event);
-    if (!payload) throw unknownEvent(source, event);
-    if (!target.polisSecret) throw noSecret('POLIS_WEBHOOK_SECRET');
-    edit(source, event, payload, sets);
-    const body = JSON.stringify(payload);
-    return { body, headers: polisHeaders(target.polisSecret, body) };
-  }
-  if (source === 'workos') {
-    const payload = workosSample(event);
-    if (!payload) throw unknownEvent(source, event);
-    if (!target.workosSecret) throw noSecret('WORKOS_WEBHOOK_SECRET');
-    edit(source, event, payload, sets);
-    const body = JSON.stringify(payload);
-    return { body, headers: workosHeaders(target.workosSecret, body) };
-  }
-  const payload = stytchSample(event, via ? { source: via } : {});
+  const provider = PROVIDERS[source];
+  const payload = provider.sample(event, via);
   if (!payload) throw unknownEvent(source, event);
+  const secret = provider.secret(target);
+  if (!secret) throw noSecret(provider.setting);
   edit(source, event, payload, sets);
-  if (!target.stytchSecret) throw noSecret('STYTCH_WEBHOOK_SECRET');
   const body = JSON.stringify(payload);
-  return { body, headers: stytchHeaders(target.stytchSecret, body) };
+  return { body, headers: provider.headers(secret, body) };
 }
 
 async function send(target: Target, source: Source, event: string, via?: StytchSource, sets: readonly string[] = []): Promise<Sent> {

@@ -1,6 +1,7 @@
 // Ory Polis (formerly BoxyHQ Jackson) signatures: `t=<unix ms>,s=<hex HMAC-SHA256>` over
 // "<t>.<body>" with the secret's UTF-8 bytes as the key.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { timestampedHmac } from '../timestamped-hmac.js';
 
 /** Polis sends the first two; its docs name the third. Any one valid signature suffices. */
 export const POLIS_SIGNATURE_HEADERS = [
@@ -9,12 +10,7 @@ export const POLIS_SIGNATURE_HEADERS = [
   'ory-signature',
 ] as const;
 
-export function polisSignature(secret: string, timestampMs: number, body: Buffer | string): string {
-  const hmac = createHmac('sha256', Buffer.from(secret, 'utf8'));
-  hmac.update(`${timestampMs}.`);
-  hmac.update(body);
-  return hmac.digest('hex');
-}
+export const polisSignature = timestampedHmac;
 
 /** The value of a signature header, as Polis formats it. */
 export function polisSignatureHeader(secret: string, timestampMs: number, body: Buffer | string): string {

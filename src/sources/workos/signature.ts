@@ -1,15 +1,11 @@
 // WorkOS signatures: `WorkOS-Signature: t=<unix ms>, v1=<hex HMAC-SHA256>` over "<t>.<body>"
 // with the secret's UTF-8 bytes as the key (the SDK's SignatureProvider does the same).
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { timestampedHmac } from '../timestamped-hmac.js';
 
 export const WORKOS_SIGNATURE_HEADER = 'workos-signature';
 
-export function workosSignature(secret: string, timestampMs: number, body: Buffer | string): string {
-  const hmac = createHmac('sha256', Buffer.from(secret, 'utf8'));
-  hmac.update(`${timestampMs}.`);
-  hmac.update(body);
-  return hmac.digest('hex');
-}
+export const workosSignature = timestampedHmac;
 
 /** The header's value as WorkOS formats it (a space after the comma). */
 export function workosSignatureHeader(secret: string, timestampMs: number, body: Buffer | string): string {
