@@ -8,7 +8,9 @@
 // clients, each on its own socket, half on each instance, all subscribed to memberChanged with
 // the admin key and no tenantId. Warm-up events until every subscriber has received one; then
 // BENCH_EVENTS (200) Stytch member webhooks at BENCH_RATE (50) per second, open loop,
-// alternating between the instances, each a new member (so each is a change). Latency of a
+// alternating between the instances, each a new member (so each is a change), sent from a
+// worker thread so that their response times are not held up by this process's subscribers
+// (support/open-loop-sender.ts). Latency of a
 // (event, subscriber) pair = when the subscriber received the change − when the webhook's 2xx
 // response arrived, both on this process's clock; negative when the push beats the response.
 // Every pair must be delivered, once.
@@ -35,6 +37,7 @@ import { stytchTimestamp } from '../src/samples/events.js';
 import { stytchHeaders } from '../src/samples/sign.js';
 import { cpuSnapshot, cpuUse, openFds, rssBytes } from './support/proc.js';
 import { BENCH_UNCAPPED, startBenchServer, type BenchServer } from './support/server.js';
+import { localTime, sendOpenLoop } from './support/open-loop-sender.js';
 import { openSocket, openSockets, type Socket } from './support/subscribers.js';
 
 const env = process.env;
@@ -183,6 +186,8 @@ interface LatencyResult {
   cpu: string;
   /** Both instances' CPU time per push (per webhook when nobody subscribes), µs. */
   microsPerPush: number;
+  /** Both instances' CPU time over the measured window, s. */
+  cpuSeconds: number;
   loopDelay: { p99: number; max: number };
 }
 
@@ -252,21 +257,15 @@ async function latency(servers: [BenchServer, BenchServer], SUBSCRIBERS: number)
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
     const cpuFrom = cpuSnapshot([servers[0].pid, servers[1].pid]);
-    const start = performance.now() + 50;
-    const inflight: Promise<void>[] = [];
-    for (let i = 0; i < EVENTS; i++) {
-      const wait = start + (i * 1000) / RATE - performance.now();
-      if (wait > 1) await sleep(wait);
-      sentAt[i] = performance.now();
-      inflight.push(
-        post(servers[i % 2]!, bodies[i]!).then((r) => {
-          if (typeof r.status === 'number') ackAt[i] = r.at;
-          else failures.set(String(r.status), (failures.get(String(r.status)) ?? 0) + 1);
-        }),
-      );
-    }
-    const sendSeconds = (performance.now() - start) / 1000;
-    await Promise.all(inflight);
+    const requests = bodies.map((body, i) => ({ url: `${servers[i % 2]!.url}/webhooks/stytch`, headers: stytchHeaders(stytchSecret, body), body }));
+    const start = performance.now() + 200;
+    const sent = await sendOpenLoop(requests, RATE, performance.timeOrigin + start);
+    sent.forEach((r, i) => {
+      sentAt[i] = localTime(r.sentAt);
+      if (typeof r.status === 'number') ackAt[i] = localTime(r.at);
+      else failures.set(String(r.status), (failures.get(String(r.status)) ?? 0) + 1);
+    });
+    const sendSeconds = (Math.max(...sentAt) - start) / 1000;
     const acked = [...ackAt].filter((t) => !Number.isNaN(t)).length;
     const expected = EVENTS * SUBSCRIBERS;
     // Drain: until everything arrived, or nothing more did for DRAIN_MS.
@@ -352,6 +351,7 @@ async function latency(servers: [BenchServer, BenchServer], SUBSCRIBERS: number)
       drainMs,
       cpu: cpuText,
       microsPerPush: (serverSeconds * 1e6) / Math.max(1, SUBSCRIBERS === 0 ? acked : delivered),
+      cpuSeconds: serverSeconds,
       loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     };
   } finally {
@@ -567,20 +567,42 @@ async function main() {
   if (lat && phases.length > 0) {
     const all = [{ label: 'this build', subscribers: SUBSCRIBERS, result: lat }, ...phases];
     const pct = (xs: Float64Array, p: number) => ms(percentile(xs, p));
+    // A push's own cost: the CPU beyond what the same webhooks took with nobody subscribed
+    // (on the same build, in this run), per push.
+    const withoutSubscribers = (label: string) => phases.find((p) => p.label === `${label}, no subscribers`)?.result;
+    const beyond = (label: string, r: LatencyResult) => {
+      const idle = withoutSubscribers(label);
+      return idle ? ((r.cpuSeconds - idle.cpuSeconds) * 1e6) / Math.max(1, r.delivered) : NaN;
+    };
     lines.push(
       '',
-      `The same load in the same run (each on a fresh database; CPU of both instances per push, or per webhook with no subscribers):`,
+      `The same load in the same run (each on a fresh database). CPU is both instances' over the measured window, per push (per webhook with no subscribers); "beyond the webhooks" subtracts the same build's CPU with no subscribers:`,
       '',
-      '| build | subscribers | µs CPU per push | webhooks failed | webhook p50 / p99 ms | push p50 / p99 ms |',
-      '|---|---|---|---|---|---|',
+      '| build | subscribers | µs CPU per push | µs beyond the webhooks | webhooks failed | webhook p50 / p99 ms | push p50 / p99 ms |',
+      '|---|---|---|---|---|---|---|',
       ...all.map(
         ({ label, subscribers, result: r }) =>
-          `| ${label} | ${thousands(subscribers)} | ${r.microsPerPush.toFixed(subscribers === 0 ? 0 : 1)} | ${EVENTS - r.response.length} | ` +
+          `| ${label} | ${thousands(subscribers)} | ${r.microsPerPush.toFixed(subscribers === 0 ? 0 : 1)} | ${subscribers === 0 ? '-' : ms(beyond(label, r))} | ${EVENTS - r.response.length} | ` +
           `${pct(r.response, 50)} / ${pct(r.response, 99)} | ${subscribers === 0 ? '-' : `${pct(r.all, 50)} / ${pct(r.all, 99)}`} |`,
       ),
     );
     const base = phases.find((p) => p.label === `baseline ${BASELINE}`);
-    if (base) lines.push('', `CPU per push, this build ÷ baseline: ${(lat.microsPerPush / base.result.microsPerPush).toFixed(2)}.`);
+    if (base) {
+      lines.push(
+        '',
+        `This build ÷ baseline: CPU per push ${(lat.microsPerPush / base.result.microsPerPush).toFixed(2)}, ` +
+          `beyond the webhooks ${(beyond('this build', lat) / beyond(base.label, base.result)).toFixed(2)}.`,
+      );
+    }
+    const idle = withoutSubscribers('this build');
+    if (idle) {
+      lines.push(
+        `Webhook p99 with subscribers ÷ without, this build: ${(percentile(lat.response, 99) / percentile(idle.response, 99)).toFixed(1)}` +
+          (base && withoutSubscribers(base.label)
+            ? `; baseline: ${(percentile(base.result.response, 99) / percentile(withoutSubscribers(base.label)!.response, 99)).toFixed(1)}.`
+            : '.'),
+      );
+    }
   }
   if (mem.length > 0) {
     lines.push(

@@ -14,6 +14,7 @@ import { metricsRoutes } from './http/metrics.js';
 import { createMetrics } from './metrics.js';
 import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
+import { Fanout } from './graphql/live/fanout.js';
 import { createLiveHub } from './graphql/live/hub.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
@@ -68,6 +69,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     bufferLimit: config.subscriptionBuffer,
     onError: (error) => logger.warn({ err: error }, 'subscription hub: a batch could not be preloaded or handed to a subscriber'),
   });
+  const fanout = new Fanout(hub);
   const stopLive = async () => {
     await hub.stop();
     await follower.stop();
@@ -108,7 +110,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         maxConcurrentPerKey: config.graphqlMaxConcurrentPerKey,
         ratePerKeyPerMinute: config.graphqlRatePerKey,
       },
-      hub,
+      fanout,
       wsMaxSubscriptions: config.wsMaxSubscriptions,
       wsMaxSocketsPerKey: config.wsMaxSocketsPerKey,
       wsMaxSubscriptionsPerKey: config.wsMaxSubscriptionsPerKey,
@@ -118,13 +120,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
     });
     const { ws } = app;
     metrics?.attach({
-      feedPosition: () => follower.position,
+      feedPosition: () => hub.position,
       feedNewest: async () => {
         const [row] = await database.db.select({ seq: changes.seq, recordedAt: changes.recordedAt }).from(changes).orderBy(desc(changes.seq)).limit(1);
         return row;
       },
       live: () => ws.stats(),
-      subscribers: () => hub.subscribers(),
+      subscribers: () => fanout.subscribers(),
       pool: () => database.poolUse(),
     });
     if (metrics && config.metrics?.port !== undefined) {

@@ -2,16 +2,15 @@
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import type { EntityKind, Json, Provider } from '../directory/types.js';
-import type { LiveHub } from './live/hub.js';
+import type { Fanout, PushTarget } from './live/fanout.js';
 import type { Loaders } from './loaders.js';
 import type { ReconcileRunRow, TenantRow } from './rows.js';
 import type { ReplayFilter, ReplayReport } from '../replay.js';
 
-/** What a WebSocket operation adds: the process's hub, and how to cut off a slow client. */
+/** What a WebSocket operation adds: the process's fan-out, and where this operation's pushes go. */
 export interface LiveSession {
-  hub: LiveHub;
-  /** Closes the client's socket: it fell too far behind. */
-  onOverflow(): void;
+  fanout: Fanout;
+  target: PushTarget;
 }
 
 /**
@@ -41,7 +40,7 @@ export interface GraphQLContext {
   publicRaw: PublicRaw;
   /**
    * Per request; each event of a subscription is executed with the event's own (shared with
-   * every subscriber of that batch, see live/execute.ts), so nothing cached outlives it.
+   * every subscriber of that batch, see live/fanout.ts), so nothing cached outlives it.
    */
   loaders: Loaders;
   /** Present on WebSocket operations only. */

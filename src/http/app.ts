@@ -6,7 +6,7 @@ import type { DatabaseHandle } from '../db/open.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { createApollo, createContext, type GraphQLOptions } from '../graphql/apollo.js';
 import { createErrorFormatter } from '../graphql/format-error.js';
-import type { LiveHub } from '../graphql/live/hub.js';
+import type { Fanout } from '../graphql/live/fanout.js';
 import { buildSchema } from '../graphql/schema.js';
 import type { SourceAdapter } from '../sources/types.js';
 import { graphiqlRoutes } from './graphiql.js';
@@ -37,8 +37,8 @@ export interface AppDeps {
      */
     ratePerKeyPerMinute?: number;
   };
-  /** Where subscriptions read the change feed from. */
-  hub: LiveHub;
+  /** Where subscriptions join to hear of changes. */
+  fanout: Fanout;
   /** Operations one WebSocket may run at once. */
   wsMaxSubscriptions: number;
   /** WebSockets one key may hold open (default: no limit). */
@@ -147,7 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     path: '/graphql',
     schema,
     db: deps.graphql.db,
-    hub: deps.hub,
+    fanout: deps.fanout,
     authenticate: deps.graphql.authenticate,
     formatError: createErrorFormatter(deps.graphql),
     logger: deps.graphql.logger,

@@ -1,7 +1,9 @@
 // GraphQL over WebSocket (the graphql-ws protocol) at /graphql, on the same HTTP server as
 // everything else: graphql-ws's `use/ws` adapter over ws, with who-is-asking settled once, on
-// connect, from the connection params. Subscriptions read from the process's LiveHub.
+// connect, from the connection params. Subscriptions join the process's fan-out, which writes
+// their live messages to the socket itself (pushSink below).
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
@@ -15,11 +17,10 @@ import type { ErrorFormatter } from '../graphql/format-error.js';
 import { costError, introspectionRules, limitRules, parseOptions, type QueryLimits } from '../graphql/limits.js';
 import { createDocumentCache } from '../graphql/live/documents.js';
 import { subscribeShared } from '../graphql/live/execute.js';
-import type { LiveHub } from '../graphql/live/hub.js';
+import type { Fanout, Frame, PushSink } from '../graphql/live/fanout.js';
 import { Loaders } from '../graphql/loaders.js';
 import { truncate } from '../lib/truncate.js';
 import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
-import { frameReplacer, withSharedPayload } from './shared-frames.js';
 
 /** Close codes this server uses (graphql-ws's own are 44xx/4500 too; these are documented). */
 export const WS_CLOSE = {
@@ -40,7 +41,7 @@ export interface GraphqlWsDeps {
   path: string;
   schema: GraphQLSchema;
   db: Database;
-  hub: LiveHub;
+  fanout: Fanout;
   authenticate: Authenticate;
   formatError: ErrorFormatter;
   logger: Logger;
@@ -86,15 +87,10 @@ const CLOSE_GRACE_MS = 3000;
  * The server's sockets. ws reports an oversized message as an error on the socket, which it
  * then closes with 1009 itself; graphql-ws prints every socket error to stderr with its stack
  * as "an internal error". A client's oversized message is neither: it is logged as what it is,
- * in the JSON logs. And each frame sent passes through shared-frames.ts.
+ * in the JSON logs.
  */
 function serverSockets(logger: Logger): typeof WebSocket {
   return class extends WebSocket {
-    // Every frame goes through here: a shared payload is put back into its message (shared-frames.ts).
-    override send(data: unknown, ...rest: unknown[]): void {
-      (super.send as (...args: unknown[]) => void)(withSharedPayload(data), ...rest);
-    }
-
     override emit(event: string | symbol, ...args: unknown[]): boolean {
       const error = args[0] as { code?: string } | undefined;
       if (event === 'error' && error?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -118,11 +114,41 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
   return undefined;
 }
 
+/**
+ * Where one operation's live messages go: straight onto its socket, as graphql-ws would write
+ * them (byte for byte), without an await per message. A batch's messages are written under one
+ * cork, so a socket gets them in one system call. Messages ws has not yet handed to the
+ * operating system are counted: a client that stops reading is cut off at the buffer limit.
+ */
+function pushSink(socket: WebSocket, id: string): PushSink {
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  // ws keeps its net socket here; corking it is the one use of ws internals.
+  const stream = (socket as unknown as { _socket?: Duplex })._socket;
+  let unsent = 0;
+  const sent = () => {
+    unsent--;
+  };
+  return {
+    get unsent() {
+      return unsent;
+    },
+    push(frames: readonly Frame[], from: number) {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      stream?.cork();
+      for (let i = from; i < frames.length; i++) {
+        unsent++;
+        socket.send(`${prefix}${frames[i]!.payload}}`, sent);
+      }
+      stream?.uncork();
+    },
+  };
+}
+
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
 export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
-  const { logger, db, hub } = deps;
+  const { logger, db, fanout } = deps;
   // ws closes the socket (1009) on a bigger message before reading it whole: no operation
   // needs more than the HTTP body limit for GraphQL.
   const wss = new WebSocketServer({
@@ -153,6 +179,8 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
     parseOptions: parseOptions(deps.limits),
   });
   const formatErrors = (errors: readonly GraphQLError[]) => errors.map((e) => deps.formatError(e.toJSON(), e));
+  // A pushed payload as graphql-ws's onNext below would make it.
+  const render = (result: ExecutionResult) => JSON.stringify(result.errors ? { ...result, errors: formatErrors(result.errors) } : result);
 
   const graphqlWs = useServer<Record<string, unknown> | undefined, Extra>(
     {
@@ -254,7 +282,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         if (tooCostly) return [tooCostly];
         return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
-      context: (ctx): GraphQLContext => {
+      context: (ctx, id): GraphQLContext => {
         const { socket, viewer } = ctx.extra;
         // onConnect ran first: graphql-ws refuses operations before the connection is acked.
         if (!viewer) throw new Error('operation on an unauthenticated socket');
@@ -269,17 +297,20 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
             return (loaders ??= new Loaders(db));
           },
           live: {
-            hub,
-            onOverflow: () => {
-              logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');
-              deps.onOverflow?.();
-              socket.close(WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
+            fanout,
+            target: {
+              sink: pushSink(socket, id),
+              render,
+              overflow: () => {
+                logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');
+                deps.onOverflow?.();
+                socket.close(WS_CLOSE.overflow, 'too slow: buffer overflowed; resubscribe with after: <last cursor>');
+              },
             },
           },
         };
       },
       subscribe: subscribeShared,
-      jsonMessageReplacer: frameReplacer,
       onOperation: (ctx, id, _payload, args, result) => {
         const type = getOperationAST(args.document, args.operationName)?.operation ?? 'unknown';
         // graphql-ws has awaited the result before calling here.

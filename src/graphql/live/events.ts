@@ -14,8 +14,6 @@ export interface LiveEvent<T> {
   /** Set when the change was a member joining or leaving a group. */
   membership: MembershipRow | null;
   loaders: Loaders;
-  /** Per batch: executions of this event already made for subscribers of one operation (execute.ts). */
-  shared: Map<string, unknown>;
 }
 
 export type TenantChangeEvent = LiveEvent<TenantRow>;

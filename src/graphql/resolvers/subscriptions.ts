@@ -1,5 +1,5 @@
-// Subscriptions: each opens a LiveStream on the process's hub (WebSocket only); live/execute.ts
-// renders every event it yields through the event's own loaders.
+// Subscriptions (WebSocket only): each checks its arguments and says what it follows;
+// live/execute.ts joins it to the push group that executes each change for it.
 import type { GraphQLContext } from '../context.js';
 import { feedCursor, parseFeedCursor } from '../cursors.js';
 import { apiError, cursorExpired } from '../errors.js';
@@ -7,7 +7,7 @@ import { isUnavailable } from '../../db/errors.js';
 import { readFeedHorizon } from '../../directory/feed-horizon.js';
 import type { Resolvers } from '../generated/resolvers.js';
 import type { LiveEvent, LiveEventOf, LiveKind } from '../live/events.js';
-import { LiveStream } from '../live/stream.js';
+import { LiveRequest } from '../live/request.js';
 import { listTenant } from '../scope.js';
 
 interface SubscriptionArgs {
@@ -17,7 +17,7 @@ interface SubscriptionArgs {
 
 function subscription<K extends LiveKind>(kind: K) {
   return {
-    subscribe: async (_root: unknown, args: SubscriptionArgs, ctx: GraphQLContext): Promise<AsyncIterable<LiveEventOf[K]>> => {
+    subscribe: async (_root: unknown, args: SubscriptionArgs, ctx: GraphQLContext): Promise<LiveRequest<K>> => {
       if (!ctx.live) {
         throw apiError('BAD_USER_INPUT', 'subscriptions are served over WebSocket at /graphql (the graphql-ws protocol)');
       }
@@ -33,9 +33,9 @@ function subscription<K extends LiveKind>(kind: K) {
         });
         if (after < horizon) throw cursorExpired('after');
       }
-      return new LiveStream(ctx.live.hub, { viewer: ctx.viewer, kind, tenantId, after, onOverflow: ctx.live.onOverflow });
+      return new LiveRequest({ viewer: ctx.viewer, kind, tenantId, after });
     },
-    // The event is the payload; live/execute.ts runs its selection with the event's loaders.
+    // The event is the payload; live/fanout.ts runs its selection with the event's loaders.
     resolve: (event: LiveEventOf[K]): LiveEventOf[K] => event,
   };
 }

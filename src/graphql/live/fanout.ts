@@ -1,0 +1,263 @@
+// Live fan-out: subscriptions of this process whose operation, variables and tenant scope are
+// the same form one push group, and each change is loaded, executed and turned into JSON once
+// per group; each member then only has its message written to its socket. Nothing per member
+// waits on a promise, so a thousand subscribers of one query cost one execution and a
+// thousand socket writes per change.
+//
+// Fan-out never holds the process: groups give way to other work (webhooks above all) every
+// few milliseconds, and a member whose socket does not keep up is not waited for: its unsent
+// messages are counted and past the buffer limit it is cut off (its transport closes it with
+// 4413; the client resumes from its last cursor). A member with a cursor behind the hub reads
+// its history first, through the transport's own loop (one message at a time, each waiting
+// for the socket), and live changes wait for it in a bounded list.
+//
+// Sharing is sound because a payload can depend only on the event, the operation and the
+// viewer's tenant scope: no field reachable from a subscription payload reads anything else of
+// the viewer (which key, its name).
+import { setImmediate as giveWay } from 'node:timers/promises';
+import { execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { GraphQLContext } from '../context.js';
+import type { LiveEvent, LiveKind } from './events.js';
+import { History, waitingOutOutages } from './history.js';
+import type { LiveBatch, LiveHub } from './hub.js';
+import { eventFor, matches, type LiveSpec } from './subject.js';
+
+/** A change ready to push: its seq and its payload as JSON. */
+export interface Frame {
+  seq: number;
+  payload: string;
+}
+
+/** Where one subscription's messages go: its socket, and the operation's id on it. */
+export interface PushSink {
+  /** Writes `next` messages for frames[from..], in order, in one go. */
+  push(frames: readonly Frame[], from: number): void;
+  /** Messages written that the socket has not yet handed to the operating system. */
+  readonly unsent: number;
+}
+
+/** What the transport gives each subscription. */
+export interface PushTarget {
+  sink: PushSink;
+  /** A payload as the transport sends it (errors formatted), as JSON. */
+  render(result: ExecutionResult): string;
+  /** The member fell too far behind: cut it off. */
+  overflow(): void;
+}
+
+/** Executions of subscription payloads in this process, shared or not (for tests and metrics). */
+export const liveExecutions = { count: 0 };
+
+/** Fan-out work between two chances for the rest of the process to run. */
+const SLICE_MS = 4;
+
+export class Fanout {
+  readonly hub: LiveHub;
+  readonly #groups = new Map<string, PushGroup>();
+  readonly #byKind: Record<LiveKind, number> = { TENANT: 0, CONNECTION: 0, MEMBER: 0, GROUP: 0 };
+  #sliceStart = performance.now();
+
+  constructor(hub: LiveHub) {
+    this.hub = hub;
+  }
+
+  /**
+   * Adds a subscription to the group of its operation `key` (made on first use) and returns
+   * the iterator its transport drives: history (if any) as results, then nothing until it ends.
+   */
+  join(key: string, spec: LiveSpec, args: ExecutionArgs, target: PushTarget): AsyncIterableIterator<ExecutionResult> {
+    let group = this.#groups.get(key);
+    if (!group) {
+      group = new PushGroup(this, spec, args, target.render, () => this.#groups.delete(key));
+      this.#groups.set(key, group);
+    }
+    this.#byKind[spec.kind]++;
+    return group.add(spec, args, target, () => this.#byKind[spec.kind]--);
+  }
+
+  /** Open subscriptions here, by what they follow (for the metrics). */
+  subscribers(): Record<LiveKind, number> {
+    return { ...this.#byKind };
+  }
+
+  /** Waits for the next turn of the event loop once this slice of fan-out work is used up. */
+  async giveWayIfDue(): Promise<void> {
+    if (performance.now() - this.#sliceStart < SLICE_MS) return;
+    await giveWay();
+    this.#sliceStart = performance.now();
+  }
+}
+
+class PushGroup {
+  readonly #fanout: Fanout;
+  readonly #spec: LiveSpec;
+  readonly #args: ExecutionArgs;
+  readonly #context: GraphQLContext;
+  readonly #render: (result: ExecutionResult) => string;
+  readonly #members = new Set<Member>();
+  readonly #leaveHub: () => void;
+  readonly #onEmpty: () => void;
+
+  constructor(fanout: Fanout, spec: LiveSpec, args: ExecutionArgs, render: (result: ExecutionResult) => string, onEmpty: () => void) {
+    this.#fanout = fanout;
+    this.#spec = spec;
+    this.#args = args;
+    const { viewer, db, publicRaw, loaders } = args.contextValue as GraphQLContext;
+    this.#context = { viewer, db, publicRaw, loaders };
+    this.#render = render;
+    this.#onEmpty = onEmpty;
+    this.#leaveHub = fanout.hub.join((batch) => this.#deliver(batch));
+  }
+
+  add(spec: LiveSpec, args: ExecutionArgs, target: PushTarget, onLeave: () => void): Member {
+    const member = new Member(this.#fanout.hub, spec, args, target, () => {
+      if (!this.#members.delete(member)) return;
+      onLeave();
+      if (this.#members.size === 0) {
+        this.#leaveHub();
+        this.#onEmpty();
+      }
+    });
+    this.#members.add(member);
+    return member;
+  }
+
+  get #wanted(): boolean {
+    return this.#members.size > 0;
+  }
+
+  async #deliver(batch: LiveBatch): Promise<void> {
+    await this.#fanout.giveWayIfDue();
+    const frames: Frame[] = [];
+    for (const row of batch.rows) {
+      if (!this.#wanted) return;
+      if (!matches(this.#spec, row)) continue;
+      const event = await waitingOutOutages(() => eventFor(this.#spec, row, batch.loaders), () => this.#wanted);
+      if (!event) continue;
+      const result = await execute({ ...this.#args, rootValue: event, contextValue: { ...this.#context, loaders: batch.loaders } });
+      liveExecutions.count++;
+      frames.push({ seq: row.seq, payload: this.#render(result) });
+    }
+    if (frames.length === 0) return;
+    let n = 0;
+    for (const member of this.#members) {
+      member.offer(frames);
+      if ((++n & 31) === 0) await this.#fanout.giveWayIfDue();
+    }
+  }
+}
+
+class Member implements AsyncIterableIterator<ExecutionResult> {
+  readonly #spec: LiveSpec;
+  readonly #args: ExecutionArgs;
+  readonly #target: PushTarget;
+  readonly #limit: number;
+  readonly #leave: () => void;
+  /** The last seq pushed or passed over. */
+  #position: number;
+  #history: History | undefined;
+  /** Live frames held while history is read. */
+  #held: Frame[] | undefined;
+  #closed = false;
+  #ended: ((result: IteratorResult<ExecutionResult, undefined>) => void) | undefined;
+
+  constructor(hub: LiveHub, spec: LiveSpec, args: ExecutionArgs, target: PushTarget, leave: () => void) {
+    this.#spec = spec;
+    this.#args = args;
+    this.#target = target;
+    this.#limit = hub.bufferLimit;
+    this.#leave = leave;
+    // Joined at the hub's position: history is read up to it, live rows come after it. A
+    // cursor ahead of it (from an instance further on) passes over rows up to the cursor.
+    const { after } = spec;
+    const joined = hub.position;
+    if (after !== undefined && after < joined) {
+      this.#history = new History(hub, spec, after, joined);
+      this.#held = [];
+    }
+    this.#position = Math.max(after ?? joined, joined);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Takes the frames of a batch it has not had yet: pushes them, or holds them during history. */
+  offer(frames: readonly Frame[]): void {
+    if (this.#closed) return;
+    let from = 0;
+    while (from < frames.length && frames[from]!.seq <= this.#position) from++;
+    if (from === frames.length) return;
+    this.#position = frames[frames.length - 1]!.seq;
+    if (this.#held) {
+      for (let i = from; i < frames.length; i++) this.#held.push(frames[i]!);
+      if (this.#held.length > this.#limit) this.#overflow();
+      return;
+    }
+    this.#target.sink.push(frames, from);
+    if (this.#target.sink.unsent > this.#limit) this.#overflow();
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult, undefined>> {
+    if (this.#history) {
+      const result = await this.#nextOfHistory();
+      if (result) return { value: result, done: false };
+      this.#history = undefined;
+      const held = this.#held ?? [];
+      this.#held = undefined;
+      if (held.length > 0 && !this.#closed) {
+        this.#target.sink.push(held, 0);
+        if (this.#target.sink.unsent > this.#limit) this.#overflow();
+      }
+    }
+    if (this.#closed) return { value: undefined, done: true };
+    // Live changes go straight to the sink: the transport's loop only waits for the end.
+    return new Promise((resolve) => (this.#ended = resolve));
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult, undefined>> {
+    this.#close();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult, undefined>> {
+    this.#close();
+    throw error;
+  }
+
+  async #nextOfHistory(): Promise<ExecutionResult | undefined> {
+    const history = this.#history!;
+    const wanted = () => !this.#closed;
+    try {
+      while (!this.#closed) {
+        const item = await waitingOutOutages(() => history.next(), wanted);
+        if (!item) return undefined;
+        const event: LiveEvent<unknown> | null | undefined = await waitingOutOutages(() => eventFor(this.#spec, item.row, item.loaders), wanted);
+        if (!event) continue;
+        const context = { ...(this.#args.contextValue as GraphQLContext), loaders: item.loaders };
+        liveExecutions.count++;
+        return await execute({ ...this.#args, rootValue: event, contextValue: context });
+      }
+      return undefined;
+    } catch (error) {
+      // A for-await that sees the error never calls return(): leave the group here.
+      this.#close();
+      throw error;
+    }
+  }
+
+  #overflow(): void {
+    this.#close();
+    this.#target.overflow();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#held = undefined;
+    this.#leave();
+    const ended = this.#ended;
+    this.#ended = undefined;
+    ended?.({ value: undefined, done: true });
+  }
+}

@@ -1,0 +1,13 @@
+// What a subscription field's resolver returns: what to follow, for execute.ts to join to a
+// push group. It is an async iterable only because graphql-js requires a subscription's
+// source to be one; nothing iterates it.
+import type { LiveKind } from './events.js';
+import type { LiveSpec } from './subject.js';
+
+export class LiveRequest<K extends LiveKind = LiveKind> implements AsyncIterable<never> {
+  constructor(readonly spec: LiveSpec<K>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<never> {
+    throw new Error('a LiveRequest is joined to a push group (live/execute.ts), not iterated');
+  }
+}
