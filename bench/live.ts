@@ -25,7 +25,8 @@
 // subscribers, so each change is a ratio measured in one run.
 //
 // Knobs: BENCH_DRAIN_SECONDS (30, how long to wait for missing deliveries after the last
-// webhook), BENCH_SETTLE_SECONDS (5, before reading RSS), BENCH_NODE_ARGS (server node flags).
+// webhook), BENCH_SETTLE_SECONDS (5, before reading RSS), BENCH_NODE_ARGS (server node flags),
+// BENCH_RUN=tsx (run the sources through tsx rather than the build; see support/server.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';

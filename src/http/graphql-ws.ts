@@ -91,6 +91,16 @@ const CLOSE_GRACE_MS = 3000;
  */
 function serverSockets(logger: Logger): typeof WebSocket {
   return class extends WebSocket {
+    // Every close this server makes is firm, graphql-ws's own included (4408 when no
+    // connection_init came in time, 4400 for a bad message): a client that ignores the close
+    // frame is cut off after a short grace instead of being held for ws's 30 s.
+    override close(code?: number, reason?: string | Buffer): void {
+      super.close(code, reason);
+      setTimeout(() => {
+        if (this.readyState !== this.CLOSED) this.terminate();
+      }, CLOSE_GRACE_MS).unref();
+    }
+
     override emit(event: string | symbol, ...args: unknown[]): boolean {
       const error = args[0] as { code?: string } | undefined;
       if (event === 'error' && error?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -161,19 +171,6 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
   /** Each key's open sockets, and what each runs (graphql-ws keeps `subscriptions` current). */
   const byKey = new Map<string, Map<WebSocket, { subscriptions: Record<string, unknown> }>>();
   const keyOf = (viewer: Viewer) => viewer.keyId ?? `bootstrap:${viewer.name}`;
-  // Every close this server makes is firm, graphql-ws's own included (4408 when no
-  // connection_init came in time, 4400 for a bad message): a client that ignores the close
-  // frame is cut off after a short grace instead of being held for ws's 30 s.
-  wss.on('connection', (socket: WebSocket) => {
-    const close = socket.close.bind(socket);
-    socket.close = (code?: number, reason?: string | Buffer) => {
-      close(code, reason);
-      setTimeout(() => {
-        if (socket.readyState !== socket.CLOSED) socket.terminate();
-      }, CLOSE_GRACE_MS).unref();
-    };
-  });
-
   const documents = createDocumentCache(deps.schema, {
     rules: [...limitRules(deps.limits), ...introspectionRules(deps.limits)],
     parseOptions: parseOptions(deps.limits),
@@ -219,6 +216,8 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         sockets.set(socket, ctx);
         byKey.set(key, sockets);
         ctx.extra.viewer = result;
+        // Settled: the upgrade request (its headers and all) need not live as long as the socket.
+        (ctx.extra as { request?: unknown }).request = undefined;
         sessions.set(socket, result);
         socket.once('close', () => {
           sessions.delete(socket);
