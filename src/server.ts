@@ -16,6 +16,7 @@ import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
 import { Fanout } from './graphql/live/fanout.js';
 import { createLiveHub } from './graphql/live/hub.js';
+import { Priority } from './lib/priority.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
 import { createReconcileService, type ReconcileService } from './reconcile/service.js';
@@ -69,7 +70,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
     bufferLimit: config.subscriptionBuffer,
     onError: (error) => logger.warn({ err: error }, 'subscription hub: a batch could not be preloaded or handed to a subscriber'),
   });
-  const fanout = new Fanout(hub);
+  // Webhooks first: fan-out waits while deliveries are being stored (lib/priority.ts).
+  const ingestFirst = new Priority();
+  const fanout = new Fanout(hub, ingestFirst);
   const stopLive = async () => {
     await hub.stop();
     await follower.stop();
@@ -96,6 +99,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       sources,
       logger,
       storeTimeoutMs: options.storeTimeoutMs,
+      urgent: ingestFirst,
       graphql: {
         db: database.db,
         replay: (filter, { dryRun }) => replayDeliveries(database.db, store, sources, filter, { dryRun }),

@@ -7,6 +7,7 @@ import type { DirectoryStore } from '../directory/store.js';
 import { createApollo, createContext, type GraphQLOptions } from '../graphql/apollo.js';
 import { createErrorFormatter } from '../graphql/format-error.js';
 import type { Fanout } from '../graphql/live/fanout.js';
+import type { Priority } from '../lib/priority.js';
 import { buildSchema } from '../graphql/schema.js';
 import type { SourceAdapter } from '../sources/types.js';
 import { graphiqlRoutes } from './graphiql.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   /** See WebhookDeps.storeTimeoutMs. */
   storeTimeoutMs?: number;
+  /** See WebhookDeps.urgent. */
+  urgent?: Priority;
   graphql: Omit<GraphQLOptions, 'plugins' | 'schema'> & {
     corsOrigins: string[];
     /** GraphQL HTTP requests one key may have in progress at once (default: no limit). */
@@ -134,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       store: deps.store,
       accepting: () => accepting,
       storeTimeoutMs: deps.storeTimeoutMs ?? 10_000,
+      ...(deps.urgent ? { urgent: deps.urgent } : {}),
       databaseAnswers: databaseProbe(() => deps.database.ping(), () => deps.database.lastUnavailableAt()),
       ...(metrics ? { onOutcome: metrics.delivery } : {}),
     }),

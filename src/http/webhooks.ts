@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES } from '../config.js';
 import { isUnavailable } from '../db/errors.js';
 import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
+import type { Priority } from '../lib/priority.js';
 import { redact } from '../lib/redact.js';
 import { storableCopy, unstorable } from '../lib/storable-json.js';
 import type { Delivery } from '../directory/types.js';
@@ -34,6 +35,8 @@ export interface WebhookDeps {
    * Absent: every timeout is the database's.
    */
   databaseAnswers?: (since: number) => Promise<boolean>;
+  /** Marks each delivery urgent while it is stored: background work gives way to it. */
+  urgent?: Priority;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -142,6 +145,7 @@ export const webhookRoutes =
         }
 
         const waitingSince = performance.now();
+        deps.urgent?.begin();
         try {
           const result = await withDeadline(deps.store.ingest(delivery), deps.storeTimeoutMs, (late) =>
             // Answered 503 already; if it committed after all, the sender's retry is a duplicate.
@@ -178,6 +182,8 @@ export const webhookRoutes =
           }
           request.log.error({ source: source.name, err: error }, 'database unavailable; delivery not acknowledged');
           return fail(reply, 503, 'database unavailable; the delivery was not stored, retry later');
+        } finally {
+          deps.urgent?.end();
         }
       });
     }

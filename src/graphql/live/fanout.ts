@@ -4,8 +4,8 @@
 // waits on a promise, so a thousand subscribers of one query cost one execution and a
 // thousand socket writes per change.
 //
-// Fan-out never holds the process: groups give way to other work (webhooks above all) every
-// few milliseconds, and a member whose socket does not keep up is not waited for: its unsent
+// Fan-out never holds the process: groups give way to other work every few milliseconds, and
+// to webhooks being stored until they are (for a while: lib/priority.ts); and a member whose socket does not keep up is not waited for: its unsent
 // messages are counted and past the buffer limit it is cut off (its transport closes it with
 // 4413; the client resumes from its last cursor). A member with a cursor behind the hub reads
 // its history first, through the transport's own loop (one message at a time, each waiting
@@ -18,6 +18,7 @@ import { setImmediate as giveWay } from 'node:timers/promises';
 import { execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../context.js';
 import type { LiveEvent, LiveKind } from './events.js';
+import type { Priority } from '../../lib/priority.js';
 import { History, waitingOutOutages } from './history.js';
 import type { LiveBatch, LiveHub } from './hub.js';
 import { eventFor, matches, type LiveSpec } from './subject.js';
@@ -50,15 +51,23 @@ export const liveExecutions = { count: 0 };
 
 /** Fan-out work between two chances for the rest of the process to run. */
 const SLICE_MS = 4;
+/**
+ * Longest fan-out waits, at the end of a slice, for urgent work to finish: under a steady
+ * stream of webhooks it still gets a slice in every SLICE_MS + this.
+ */
+const URGENT_WAIT_MS = 20;
 
 export class Fanout {
   readonly hub: LiveHub;
+  readonly #urgent: Priority | undefined;
   readonly #groups = new Map<string, PushGroup>();
   readonly #byKind: Record<LiveKind, number> = { TENANT: 0, CONNECTION: 0, MEMBER: 0, GROUP: 0 };
   #sliceStart = performance.now();
 
-  constructor(hub: LiveHub) {
+  /** `urgent`: work fan-out gives way to (webhooks being stored). */
+  constructor(hub: LiveHub, urgent?: Priority) {
     this.hub = hub;
+    this.#urgent = urgent;
   }
 
   /**
@@ -80,10 +89,14 @@ export class Fanout {
     return { ...this.#byKind };
   }
 
-  /** Waits for the next turn of the event loop once this slice of fan-out work is used up. */
+  /**
+   * Once this slice of fan-out work is used up: lets the I/O that came in meanwhile be handled
+   * (the next turn of the event loop), then lets urgent work finish (for a while).
+   */
   async giveWayIfDue(): Promise<void> {
     if (performance.now() - this.#sliceStart < SLICE_MS) return;
     await giveWay();
+    await this.#urgent?.clear(URGENT_WAIT_MS);
     this.#sliceStart = performance.now();
   }
 }
