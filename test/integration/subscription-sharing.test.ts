@@ -39,6 +39,36 @@ describe(`shared subscription execution (${backend})`, () => {
     await Promise.all(subs.map((s) => s.close()));
   });
 
+  it('subscribers resuming from different cursors share the live changes once they have their history', async () => {
+    const RESUMING = `subscription ($after: String, $first: Int) { memberChanged(after: $after) { cursor member { externalId groups(first: $first) { totalCount } } } }`;
+    // Three changes to resume from, their cursors read by a subscriber already there.
+    const first = subscribe<MemberChangedEvent>(server.url, server.adminKey, MEMBER_CHANGED, { first: 5 });
+    await warmUp([first], sendMember);
+    const tag = randomBytes(3).toString('hex');
+    const history = [0, 1, 2].map((i) => `member-resume-${tag}-${i}`);
+    for (const id of history) await sendMember(id);
+    await eventually(() => history.every((id) => first.events.some((e) => e.memberChanged.member.externalId === id)), 15_000, 'the history to exist');
+    const cursors = history.map((id) => first.events.find((e) => e.memberChanged.member.externalId === id)!.memberChanged.cursor);
+    await first.close();
+
+    // Six subscribers, each from one of the cursors: different `after`, the same declared `first`.
+    const subs = Array.from({ length: 6 }, (_, i) =>
+      subscribe<MemberChangedEvent>(server.url, server.adminKey, RESUMING, { after: cursors[i % 3], first: 5 }),
+    );
+    // Each has its history: the changes after its cursor.
+    await eventually(() => subs.every((s, i) => s.events.length === 2 - (i % 3)), 15_000, 'every subscriber to replay its history');
+    // Live, where history and live meet: its history never ends with the last one, so some may
+    // still be joining; a live change every one hears marks them all live.
+    await warmUp(subs, sendMember);
+
+    const before = liveExecutions.count;
+    const id = `member-resume-${tag}-live`;
+    await sendMember(id);
+    await eventually(() => subs.every((s) => s.events.some((e) => e.memberChanged.member.externalId === id)), 15_000, 'every subscriber to hear it');
+    expect(liveExecutions.count - before).toBe(1);
+    await Promise.all(subs.map((s) => s.close()));
+  });
+
   it("caps one key's sockets and operations on an instance, and says which limit", async () => {
     /** One subscription on a socket: settles with 'running' on its first event, or its error. */
     const start = (client: ReturnType<typeof connect>['client']) =>

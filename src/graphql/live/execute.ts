@@ -2,7 +2,18 @@
 // checks the arguments and says what to follow), except that the events are not an
 // execution per subscriber: the subscription joins the push group of its operation key
 // (fanout.ts), which executes each change once for every subscriber with the same key.
-import { createSourceEventStream, getOperationAST, getVariableValues, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  createSourceEventStream,
+  getOperationAST,
+  getVariableValues,
+  Kind,
+  print,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { viewerTenant } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../context.js';
 import { LiveRequest } from './request.js';
@@ -12,15 +23,51 @@ export { liveExecutions } from './fanout.js';
 // Documents are shared between subscriptions (documents.ts): print each once.
 const printed = new WeakMap<DocumentNode, string>();
 
+// Per operation: the variables used only as a root field's `after` (see effectiveVariables).
+const cursorVariables = new WeakMap<OperationDefinitionNode, Set<string>>();
+
+/**
+ * Variables used nowhere but as the `after` argument of a root field. `after` only says where
+ * the subscriber's stream starts (its history); a change's payload is the same whatever it is.
+ * Every client that reconnects after a cut-off resubscribes with its own cursor: were the
+ * cursor part of the key, a thousand of them would cost a thousand executions per change at
+ * the moment the instance is already behind.
+ */
+function cursorOnlyVariables(operation: OperationDefinitionNode): Set<string> {
+  let names = cursorVariables.get(operation);
+  if (names) return names;
+  const asAfter = new Map<string, number>();
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD) continue;
+    for (const argument of selection.arguments ?? []) {
+      if (argument.name.value === 'after' && argument.value.kind === Kind.VARIABLE) {
+        const name = argument.value.name.value;
+        asAfter.set(name, (asAfter.get(name) ?? 0) + 1);
+      }
+    }
+  }
+  const uses = new Map<string, number>();
+  visit(operation.selectionSet, {
+    Variable: (node) => {
+      uses.set(node.name.value, (uses.get(node.name.value) ?? 0) + 1);
+    },
+  });
+  names = new Set([...asAfter].filter(([name, n]) => uses.get(name) === n).map(([name]) => name));
+  cursorVariables.set(operation, names);
+  return names;
+}
+
 /**
  * The variables an execution can see: the operation's declared variables, coerced to their
  * types, in declaration order. Variables the operation does not declare change nothing in the
  * result, so they must not split the sharing either (or any client could defeat it by sending
- * `{n: <unique>}`); nor may `"5"` and `5` for an ID.
+ * `{n: <unique>}`); nor may `"5"` and `5` for an ID. Nor may a cursor (cursorOnlyVariables).
  */
 function effectiveVariables(args: ExecutionArgs): string {
   const operation = getOperationAST(args.document, args.operationName);
-  const definitions = operation?.variableDefinitions ?? [];
+  if (!operation) return '{}';
+  const cursors = cursorOnlyVariables(operation);
+  const definitions = (operation.variableDefinitions ?? []).filter((d) => !cursors.has(d.variable.name.value));
   if (definitions.length === 0) return '{}';
   const values = getVariableValues(args.schema, definitions, args.variableValues ?? {});
   // Invalid variables never get here (the source stream reports them first); keep them apart.
