@@ -7,11 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { and, count, eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { members } from '../../src/db/schema.js';
 import { backend } from '../support/backend.js';
 import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
-import { cursorSeq, eventually, subscribe, wsUrl, type LiveSubscription } from '../support/live.js';
+import { cursorSeq, eventually, rawSubscriber, subscribe, type LiveSubscription } from '../support/live.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 interface Received {
@@ -36,41 +35,30 @@ const BIG = `subscription { memberChanged { cursor member { externalId raw } } }
 const SMALL = `subscription ($after: String) { memberChanged(after: $after) { cursor member { externalId } } }`;
 
 /**
- * A raw graphql-ws socket. `never`: stops reading once told to; `slow`: after each message,
- * reads nothing more for 100 ms.
+ * A subscriber that falls behind when told to: `never` stops reading; `slow`, after each
+ * message, reads nothing more for 100 ms.
  */
-async function rawSubscriber(mode: 'never' | 'slow') {
-  const socket = new WebSocket(wsUrl(server.url), 'graphql-transport-ws');
-  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
-  const received: Received[] = [];
-  // ws's net socket, there once the socket is open.
-  const tcp = { pause: () => raw().pause(), resume: () => raw().resume() };
-  const raw = () => (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+async function subscriberFallingBehind(mode: 'never' | 'slow') {
   const state = { throttled: false, stopped: false };
-  socket.on('message', (data) => {
-    const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { memberChanged: { cursor: string; member: Received } } } };
-    if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: BIG } }));
-    const change = message.payload?.data?.memberChanged;
-    if (message.type === 'next' && change) received.push({ cursor: change.cursor, externalId: change.member.externalId });
-    if (mode === 'slow' && state.throttled && !state.stopped) {
-      tcp.pause();
-      setTimeout(() => tcp.resume(), 100);
-    }
+  const raw = await rawSubscriber<{ memberChanged: { cursor: string; member: { externalId: string } } }>(server.url, server.adminKey, BIG, () => {
+    if (mode !== 'slow' || !state.throttled || state.stopped) return;
+    raw.tcp.pause();
+    setTimeout(() => raw.tcp.resume(), 100);
   });
-  await new Promise<void>((resolve) => socket.on('open', () => resolve()));
-  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
   return {
     mode,
-    closed,
-    received,
+    closed: raw.closed,
+    get received(): Received[] {
+      return raw.received.map((d) => ({ cursor: d.memberChanged.cursor, externalId: d.memberChanged.member.externalId }));
+    },
     /** From now on, not read at all (never) or slowly (slow). */
-    fallBehind: () => (mode === 'never' ? tcp.pause() : (state.throttled = true)),
+    fallBehind: () => (mode === 'never' ? raw.tcp.pause() : (state.throttled = true)),
     /** Reads normally again, to see what was in flight and the close. */
     catchUp: () => {
       state.stopped = true;
-      tcp.resume();
+      raw.tcp.resume();
     },
-    terminate: () => socket.terminate(),
+    terminate: () => raw.socket.terminate(),
   };
 }
 
@@ -90,7 +78,7 @@ describe(`fan-out at saturation (${backend})`, () => {
       });
 
     const keepingUp = Array.from({ length: 5 }, () => subscribe<{ memberChanged: Received & { member: Received } }>(server.url, server.adminKey, SMALL));
-    const behind = [...(await Promise.all([0, 1, 2].map(() => rawSubscriber('never')))), ...(await Promise.all([0, 1, 2].map(() => rawSubscriber('slow'))))];
+    const behind = [...(await Promise.all([0, 1, 2].map(() => subscriberFallingBehind('never')))), ...(await Promise.all([0, 1, 2].map(() => subscriberFallingBehind('slow'))))];
 
     // Everyone live: each has heard a warm-up change.
     let warm = 0;

@@ -4,13 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
 import { sql } from 'drizzle-orm';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
-import { connect, cursorSeq, eventually, subscribe, wsUrl } from '../support/live.js';
+import { connect, cursorSeq, eventually, rawSubscriber, subscribe } from '../support/live.js';
 import { gql, gqlData, sendStytch, startTestServer, tenantKey, type TestServer } from '../support/server.js';
 
 const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64url');
@@ -355,22 +354,7 @@ describe(`a slow subscriber (${backend})`, () => {
   });
 
   /** A raw graphql-ws socket that subscribes and counts what it receives, until told to stop reading. */
-  async function slowSubscriber(query: string) {
-    const socket = new WebSocket(wsUrl(server.url), 'graphql-transport-ws');
-    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
-    const state = { received: 0 };
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string };
-      if (message.type === 'connection_ack') {
-        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-      }
-      if (message.type === 'next') state.received++;
-    });
-    await new Promise<void>((resolve) => socket.on('open', () => resolve()));
-    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${server.adminKey}` } }));
-    const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    return { socket, closed, state, tcp };
-  }
+  const slowSubscriber = (query: string) => rawSubscriber(server.url, server.adminKey, query);
 
   const big = 'x'.repeat(60_000);
   const event = (tag: string, i: number) =>
@@ -406,7 +390,7 @@ describe(`a slow subscriber (${backend})`, () => {
     const tag = randomBytes(3).toString('hex');
     // Both listening: each has received the warm-up change.
     await eventually(async () => {
-      if (fast.events.length > 0 && slow.state.received > 0) return true;
+      if (fast.events.length > 0 && slow.received.length > 0) return true;
       await sendAll(server, [event(tag, -1)]);
       return false;
     }, 15_000, 'both subscribers to be live');
@@ -418,7 +402,7 @@ describe(`a slow subscriber (${backend})`, () => {
     // Reading again, the slow client finds what was in flight, then the close frame.
     slow.tcp.resume();
     expect(await slow.closed).toBe(4413);
-    expect(slow.state.received).toBeLessThan(n);
+    expect(slow.received.length).toBeLessThan(n);
     const expected = Array.from({ length: n }, (_, i) => `member-slow-${tag}-${i}`);
     await eventually(() => {
       const got = new Set(fast.events.map((e) => e.memberChanged.member.externalId));
@@ -436,13 +420,13 @@ describe(`a slow subscriber (${backend})`, () => {
     http.on('connection', track);
     const slow = await slowSubscriber(query);
     http.off('connection', track);
-    const local = (slow.tcp as unknown as Socket).localPort;
+    const local = slow.tcp.localPort;
     const serverSide = serverSockets.find((socket) => socket.remotePort === local);
     expect(serverSide).toBeDefined();
 
     const tag = randomBytes(3).toString('hex');
     await eventually(async () => {
-      if (slow.state.received > 0) return true;
+      if (slow.received.length > 0) return true;
       await sendAll(server, [event(tag, -1)]);
       return false;
     }, 15_000, 'the subscriber to be live');

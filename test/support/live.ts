@@ -1,5 +1,6 @@
 // Subscribes to the running service over a real WebSocket with the real graphql-ws client, and
 // collects what is pushed, for tests to wait on and inspect.
+import type { Socket } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { budget } from './time.js';
@@ -108,6 +109,31 @@ export function subscribe<T = Record<string, unknown>>(
       await client.dispose();
     },
   };
+}
+
+/**
+ * graphql-ws by hand over ws, for tests that decide when the client reads: one subscription
+ * (id "1"), each `next` payload's data collected in `received` (then `onNext` called). `tcp`
+ * is the client's socket: paused, it reads nothing, so the kernel's buffers fill and the
+ * server's writes back up.
+ */
+export async function rawSubscriber<T>(httpUrl: string, key: string, query: string, onNext?: () => void) {
+  const socket = new WebSocket(wsUrl(httpUrl), 'graphql-transport-ws');
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  const received: T[] = [];
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { type: string; payload?: { data?: T } };
+    if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+    if (message.type === 'next' && message.payload?.data) {
+      received.push(message.payload.data);
+      onNext?.();
+    }
+  });
+  await new Promise<void>((resolve) => socket.on('open', () => resolve()));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } }));
+  // ws's net socket, there once the socket is open.
+  const tcp = (socket as unknown as { _socket: Socket })._socket;
+  return { socket, closed, received, tcp };
 }
 
 /** Decodes a feed cursor to its sequence number (tests compare order with it). */

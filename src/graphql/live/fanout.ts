@@ -104,7 +104,7 @@ export class Fanout {
 class PushGroup {
   readonly #fanout: Fanout;
   readonly #spec: LiveSpec;
-  readonly #args: ExecutionArgs;
+  readonly #args: Omit<ExecutionArgs, 'contextValue'>;
   readonly #context: GraphQLContext;
   readonly #render: (result: ExecutionResult) => string;
   readonly #members = new Set<Member>();
@@ -114,8 +114,10 @@ class PushGroup {
   constructor(fanout: Fanout, spec: LiveSpec, args: ExecutionArgs, render: (result: ExecutionResult) => string, onEmpty: () => void) {
     this.#fanout = fanout;
     this.#spec = spec;
-    this.#args = args;
-    const { viewer, db, publicRaw, loaders } = args.contextValue as GraphQLContext;
+    // Not the first member's context (its socket, its sink): only what an execution reads.
+    const { contextValue, ...rest } = args;
+    this.#args = rest;
+    const { viewer, db, publicRaw, loaders } = contextValue as GraphQLContext;
     this.#context = { viewer, db, publicRaw, loaders };
     this.#render = render;
     this.#onEmpty = onEmpty;
