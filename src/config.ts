@@ -1,5 +1,7 @@
 // The one place that reads the environment. Everything else receives a Config.
 import { z } from 'zod';
+import type { ClaimSettings } from './auth/claims.js';
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, type JwtKeys, type JwtSettings } from './auth/jwt.js';
 import type { QueryLimits } from './graphql/limits.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -66,6 +68,17 @@ const envSchema = z.object({
     'must be at least 16 characters with no spaces (it is sent as "Authorization: Bearer <key>")',
   ),
   CORS_ORIGINS: optionalString,
+  // Frontends' own sign-in tokens (auth/jwt.ts): one of the three keys turns them on.
+  JWT_JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/\S+$/.test(v), 'must be an http(s) URL'),
+  JWT_PUBLIC_KEY: optionalString,
+  JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  JWT_ALGORITHMS: optionalString,
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  JWT_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  JWT_TENANT_CLAIM: optionalString,
+  JWT_ADMIN_CLAIM: optionalString,
   // Changes buffered per subscription for a client that reads slower than they arrive; past
   // it the socket is closed (4413) and the client resumes from its last cursor.
   SUBSCRIPTION_BUFFER: z.coerce.number().int().min(1).max(1_000_000).default(1000),
@@ -129,6 +142,8 @@ export interface Config {
   toleranceSeconds: number;
   adminApiKey: string | undefined;
   corsOrigins: string[];
+  /** Frontends' tokens: undefined when off (no JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET). */
+  jwt: (JwtSettings & ClaimSettings) | undefined;
   subscriptionBuffer: number;
   graphqlLimits: QueryLimits;
   /** Operations one WebSocket may run at once. */
@@ -199,6 +214,48 @@ const splitList = (value: string | undefined, separator: RegExp): string[] =>
 
 const STYTCH_SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
+/**
+ * JWT sign-in, or undefined when no key is set. One key source; issuer and audience required
+ * (a token for another service must not open this one); the algorithms only those the key can
+ * be used with, so that a public key can never be taken for an HMAC secret.
+ */
+function jwtSettings(e: z.infer<typeof envSchema>): (JwtSettings & ClaimSettings) | undefined {
+  const sources = [
+    e.JWT_JWKS_URL && { jwksUrl: e.JWT_JWKS_URL },
+    // A PEM in one line of an env file, with its line breaks written as \n.
+    e.JWT_PUBLIC_KEY && { publicKey: e.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') },
+    e.JWT_SECRET && { secret: e.JWT_SECRET },
+  ].filter((k): k is JwtKeys => Boolean(k));
+  if (sources.length === 0) return undefined;
+  if (sources.length > 1) throw new ConfigError('invalid configuration: set one of JWT_JWKS_URL, JWT_PUBLIC_KEY and JWT_SECRET, not several');
+  const keys = sources[0]!;
+  if (!e.JWT_ISSUER || !e.JWT_AUDIENCE) {
+    throw new ConfigError('invalid configuration: JWT sign-in needs JWT_ISSUER and JWT_AUDIENCE (the iss and aud your tokens carry)');
+  }
+  const hmac = 'secret' in keys;
+  const allowed = hmac ? HMAC_ALGORITHMS : ASYMMETRIC_ALGORITHMS;
+  const algorithms = e.JWT_ALGORITHMS ? splitList(e.JWT_ALGORITHMS, /,/) : hmac ? ['HS256'] : ['RS256', 'ES256'];
+  const wrong = algorithms.filter((a) => !allowed.includes(a));
+  if (wrong.length > 0) {
+    throw new ConfigError(
+      `invalid configuration: JWT_ALGORITHMS ${wrong.join(', ')} cannot be used with ${hmac ? 'JWT_SECRET' : 'a public key'}: use ${allowed.join(', ')}`,
+    );
+  }
+  if ('publicKey' in keys && algorithms.length !== 1) {
+    throw new ConfigError('invalid configuration: with JWT_PUBLIC_KEY, JWT_ALGORITHMS names the one algorithm of that key (RS256, ES256, ...)');
+  }
+  return {
+    keys,
+    algorithms,
+    issuer: e.JWT_ISSUER,
+    audience: e.JWT_AUDIENCE,
+    clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+    jwksCooldownMs: e.JWT_JWKS_COOLDOWN_SECONDS * 1000,
+    tenantClaim: e.JWT_TENANT_CLAIM ?? 'dsync_tenant',
+    adminClaim: e.JWT_ADMIN_CLAIM ?? 'dsync_admin',
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -252,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     adminApiKey: e.ADMIN_API_KEY,
     corsOrigins: splitList(e.CORS_ORIGINS, /,/),
+    jwt: jwtSettings(e),
     subscriptionBuffer: e.SUBSCRIPTION_BUFFER,
     graphqlLimits: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,

@@ -16,6 +16,10 @@ import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
 import { Fanout } from './graphql/live/fanout.js';
 import { createLiveHub } from './graphql/live/hub.js';
+import { parseGlobalId } from './graphql/ids.js';
+import { createJwtVerifier } from './auth/jwt.js';
+import { withTokens } from './auth/jwt-authenticator.js';
+import { tenantLookup } from './auth/tenant-lookup.js';
 import { Priority } from './lib/priority.js';
 import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
@@ -57,11 +61,22 @@ export interface StartOptions {
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
   const { database } = options;
   const keyCache = config.apiKeyCacheMs > 0 ? createKeyCache({ maxAgeMs: config.apiKeyCacheMs }) : undefined;
-  const authenticate = createAuthenticator(database.db, {
+  const apiKeys = createAuthenticator(database.db, {
     bootstrapKeys: config.adminApiKey ? [config.adminApiKey] : [],
     ...(keyCache ? { cache: keyCache } : {}),
     onError: (error) => logger.warn({ err: error }, 'could not record an API key\'s last use'),
   });
+  // Frontends' own tokens beside the API keys, when configured (auth/jwt.ts).
+  const authenticate = config.jwt
+    ? withTokens(apiKeys, {
+        verify: await createJwtVerifier(config.jwt),
+        claims: config.jwt,
+        findTenant: tenantLookup(database.db, (globalId) => {
+          const parsed = parseGlobalId(globalId);
+          return parsed?.type === 'Tenant' ? parsed.id : undefined;
+        }),
+      })
+    : apiKeys;
   const follower = await followFeed(database, {
     pollIntervalMs: options.feedPollMs,
     onError: (error) => logger.warn({ err: error }, 'could not read the change feed; retrying'),

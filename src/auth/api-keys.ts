@@ -211,6 +211,11 @@ export async function revokedAmong(db: Database, ids: readonly string[]): Promis
 
 export interface AuthFailure {
   error: string;
+  /**
+   * UNAUTHENTICATED (the default): no usable credential. FORBIDDEN: a genuine token that may
+   * read nothing here. SERVICE_UNAVAILABLE: what checks it could not be reached (a JWKS).
+   */
+  code?: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE';
 }
 export type AuthResult = Viewer | AuthFailure;
 

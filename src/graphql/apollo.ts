@@ -4,7 +4,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
-import type { Viewer } from '../auth/viewer.js';
+import type { AuthResult } from '../auth/api-keys.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
 import type { GraphQLContext, PublicRaw, ReconcileStarter, ReplayRunner } from './context.js';
@@ -14,7 +14,7 @@ import { costError, limitRules, parseOptions, type QueryLimits } from './limits.
 import { Loaders } from './loaders.js';
 
 /** Turns an Authorization header into a viewer, or says why not. */
-export type Authenticate = (authorization: string | undefined) => Promise<Viewer | { error: string }>;
+export type Authenticate = (authorization: string | undefined) => Promise<AuthResult>;
 
 export interface GraphQLOptions {
   schema: GraphQLSchema;
@@ -88,14 +88,18 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
 /** The per-request context, or a 401 UNAUTHENTICATED error. */
 export async function createContext(
   options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw'>, authorization: string | undefined): Promise<GraphQLContext> {
-  let viewer: Viewer | { error: string };
+  let viewer: Awaited<ReturnType<Authenticate>>;
   try {
     viewer = await options.authenticate(authorization);
   } catch (error) {
     if (isUnavailable(error)) throw apiError('SERVICE_UNAVAILABLE', 'the database is unavailable; retry shortly');
     throw error;
   }
-  if ('error' in viewer) throw apiError('UNAUTHENTICATED', viewer.error);
+  if ('error' in viewer) {
+    // A refused credential refuses the request: FORBIDDEN here is 403, not a field's error.
+    if (viewer.code === 'FORBIDDEN') throw apiError('FORBIDDEN', viewer.error, { http: { status: 403 } });
+    throw apiError(viewer.code ?? 'UNAUTHENTICATED', viewer.error);
+  }
   return {
     viewer,
     db: options.db,

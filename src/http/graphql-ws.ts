@@ -24,11 +24,11 @@ import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
 
 /** Close codes this server uses (graphql-ws's own are 44xx/4500 too; these are documented). */
 export const WS_CLOSE = {
-  /** Missing, bad or revoked API key (graphql-ws's Forbidden). */
+  /** Missing, bad or revoked API key, or a refused or expired token (graphql-ws's Forbidden). */
   forbidden: 4403,
   /** The client read too slowly and its buffer overflowed: reconnect with `after`. */
   overflow: 4413,
-  /** The database could not be reached to check the key: try again later. */
+  /** The database (or a token's JWKS) could not be reached to check the credential: try again later. */
   unavailable: 1013,
   /** The key already holds WS_MAX_SOCKETS_PER_KEY sockets here, or opened them too fast (GRAPHQL_RATE_PER_KEY). */
   tooManySockets: 4429,
@@ -82,6 +82,9 @@ export interface GraphqlWs {
  * for it, for 30 s; a few seconds is enough for one that is still reading to see the close code.
  */
 const CLOSE_GRACE_MS = 3000;
+
+/** The longest a Node timer waits (about 24.8 days); a token valid longer is closed then, early. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The server's sockets. ws reports an oversized message as an error on the socket, which it
@@ -196,6 +199,10 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           return false;
         }
         if ('error' in result) {
+          if (result.code === 'SERVICE_UNAVAILABLE') {
+            socket.close(WS_CLOSE.unavailable, truncate(result.error, 120));
+            return false;
+          }
           // The reason says what is wrong, as the HTTP 401 does (close reasons stay short).
           socket.close(WS_CLOSE.forbidden, truncate(result.error, 120));
           return false;
@@ -219,7 +226,21 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         // Settled: the upgrade request (its headers and all) need not live as long as the socket.
         (ctx.extra as { request?: unknown }).request = undefined;
         sessions.set(socket, result);
+        // A token's socket lasts as long as the token: then 4403, and the client reconnects
+        // with a fresh one and resumes from its last cursor.
+        const expiresAt = result.expiresAt;
+        const expiry = expiresAt
+          ? setTimeout(
+              () => {
+                logger.info({ key: result.name }, 'WebSocket closed: its token expired');
+                socket.close(WS_CLOSE.forbidden, 'token expired; reconnect with a fresh token, resubscribe with after: <last cursor>');
+              },
+              Math.min(MAX_TIMER_MS, Math.max(0, expiresAt.getTime() - Date.now())),
+            )
+          : undefined;
+        expiry?.unref();
         socket.once('close', () => {
+          clearTimeout(expiry);
           sessions.delete(socket);
           sockets.delete(socket);
           if (sockets.size === 0 && byKey.get(key) === sockets) byKey.delete(key);

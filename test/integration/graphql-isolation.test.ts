@@ -1,6 +1,9 @@
 // Tenant isolation: a key for tenant A, aimed at every root field, nested field and node(id)
 // of tenant B's rows, gets nothing, not even when B's ids are passed in directly. And no
-// payload secret appears in any response.
+// payload secret appears in any response. All of it twice: with a tenant API key, and with a
+// frontend's sign-in token (JWT) whose claim names tenant A.
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
@@ -14,6 +17,8 @@ let server: TestServer;
 let a: SeededOrg;
 let b: SeededOrg;
 let keyA: string;
+let jwtA: string;
+const jwtSecret = randomBytes(32).toString('base64url');
 const secrets = [newPayloadSecret(), newPayloadSecret()];
 /** Global ids of every row of B, by type. */
 const bIds: Record<string, string[]> = {};
@@ -23,7 +28,9 @@ const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString(
 
 beforeAll(async () => {
   // One query asks for every list at every level at once, far past the default query limits.
-  server = await startTestServer({ env: { GRAPHQL_MAX_DEPTH: '20', GRAPHQL_MAX_COST: '1000000000' } });
+  server = await startTestServer({
+    env: { GRAPHQL_MAX_DEPTH: '20', GRAPHQL_MAX_COST: '1000000000', JWT_SECRET: jwtSecret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' },
+  });
   a = await seedStytchOrg(server, { members: 4, groups: 2, oidcSecret: secrets[0], name: 'Tenant A' });
   b = await seedStytchOrg(server, { members: 4, groups: 2, oidcSecret: secrets[1], name: 'Tenant B' });
   // A hostile (or buggy) event: a membership filed under A that puts A's member in B's group.
@@ -36,6 +43,13 @@ beforeAll(async () => {
     }),
   ]);
   keyA = await tenantKey(server, a.tenantUuid, 'tenant A');
+  jwtA = await new SignJWT({ dsync_tenant: `stytch:${a.organizationId}` })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('https://issuer.test')
+    .setAudience('directory')
+    .setSubject('someone at A')
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(jwtSecret));
 
   const tables = ['tenants', 'connections', 'members', 'groups', 'memberships'] as const;
   const types = { tenants: 'Tenant', connections: 'Connection', members: 'Member', groups: 'Group', memberships: 'Membership' };
@@ -51,9 +65,12 @@ beforeAll(async () => {
 }, budget(120_000));
 afterAll(() => server?.close());
 
-/** Runs a query with A's key and keeps the reply for the leak scan at the end. */
+/** Which credential of A's the queries use. */
+let credentialOfA: () => string = () => keyA;
+
+/** Runs a query with A's credential and keeps the reply for the leak scan at the end. */
 async function asA(text: string, variables: Record<string, unknown> = {}): Promise<GraphQLReply> {
-  const reply = await gql(server, text, variables, keyA);
+  const reply = await gql(server, text, variables, credentialOfA());
   replies.push(reply);
   return reply;
 }
@@ -94,7 +111,11 @@ const everything = `
   viewer { role tenant { externalId } }
 `;
 
-describe(`tenant isolation (${backend})`, () => {
+describe.each(['API key', 'JWT'] as const)(`tenant isolation with A's %s (${backend})`, (credential) => {
+  beforeAll(() => {
+    credentialOfA = credential === 'JWT' ? () => jwtA : () => keyA;
+  });
+
   it('every root list and nested list shows only A', async () => {
     const reply = await asA(`{ ${everything} }`);
     expect(reply.errors).toBeUndefined();
@@ -164,7 +185,7 @@ describe(`tenant isolation (${backend})`, () => {
     expect(reply.data).toEqual({ deliveries: null });
   });
 
-  it('a revoked key stops working at once', async () => {
+  it.runIf(credential === 'API key')('a revoked key stops working at once', async () => {
     const { revokeApiKey, createApiKey } = await import('../../src/auth/api-keys.js');
     const created = await createApiKey(server.database.db, { name: 'short-lived', tenantId: a.tenantUuid });
     expect((await gql(server, '{ viewer { role } }', {}, created.key)).status).toBe(200);

@@ -86,6 +86,31 @@ describe('configuration', () => {
     expect(() => loadConfig({ WEBHOOK_TOLERANCE_SECONDS: '0' })).toThrow(/WEBHOOK_TOLERANCE_SECONDS/);
   });
 
+  it('reads JWT sign-in only whole and safe: one key source, issuer and audience, algorithms that suit the key', () => {
+    const base = { JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' };
+    expect(loadConfig({}).jwt).toBeUndefined();
+    expect(loadConfig({ ...base, JWT_JWKS_URL: 'https://issuer.test/jwks' }).jwt).toMatchObject({
+      keys: { jwksUrl: 'https://issuer.test/jwks' },
+      algorithms: ['RS256', 'ES256'],
+      clockSkewSeconds: 30,
+      jwksCooldownMs: 30_000,
+      tenantClaim: 'dsync_tenant',
+      adminClaim: 'dsync_admin',
+    });
+    expect(loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32) }).jwt).toMatchObject({ algorithms: ['HS256'] });
+    expect(loadConfig({ ...base, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----', JWT_ALGORITHMS: 'ES256' }).jwt?.keys).toEqual({
+      publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----',
+    });
+    expect(() => loadConfig({ ...base, JWT_JWKS_URL: 'https://issuer.test/jwks', JWT_SECRET: 'x'.repeat(32) })).toThrow(/one of JWT_JWKS_URL/);
+    expect(() => loadConfig({ JWT_JWKS_URL: 'https://issuer.test/jwks' })).toThrow(/JWT_ISSUER and JWT_AUDIENCE/);
+    // An HMAC algorithm with a public key is the algorithm-confusion attack: refused at start.
+    expect(() => loadConfig({ ...base, JWT_JWKS_URL: 'https://issuer.test/jwks', JWT_ALGORITHMS: 'RS256,HS256' })).toThrow(/HS256 cannot be used with a public key/);
+    expect(() => loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32), JWT_ALGORITHMS: 'RS256' })).toThrow(/RS256 cannot be used with JWT_SECRET/);
+    expect(() => loadConfig({ ...base, JWT_JWKS_URL: 'https://issuer.test/jwks', JWT_ALGORITHMS: 'none' })).toThrow(/none cannot be used/);
+    expect(() => loadConfig({ ...base, JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ ...base, JWT_PUBLIC_KEY: 'pem', JWT_ALGORITHMS: 'RS256,ES256' })).toThrow(/one algorithm/);
+  });
+
   it('treats empty values as unset (docker compose passes them)', () => {
     expect(loadConfig({ DATABASE_URL: '', STYTCH_WEBHOOK_SECRET: ' ' })).toMatchObject({ databaseUrl: undefined, stytchSecrets: [] });
   });

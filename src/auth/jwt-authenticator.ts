@@ -1,0 +1,43 @@
+// API keys and frontends' tokens behind one Authenticate: a bearer credential shaped like a
+// JWT goes to the token path (jwt.ts verifies it, claims.ts reads what it may see, and the
+// tenant it names is found here), anything else to the API keys. A token's viewer is scoped
+// exactly as a tenant or admin API key is: everything downstream reads only the viewer.
+import { parseAuthorization, type Authenticate, type AuthResult } from './api-keys.js';
+import { readClaims, type ClaimSettings, type TenantRef } from './claims.js';
+import { JwtRefused, looksLikeJwt, type VerifyJwt } from './jwt.js';
+
+export interface TokenOptions {
+  verify: VerifyJwt;
+  claims: ClaimSettings;
+  /** The tenant's row id, or undefined when this directory has no such tenant. May reject when the database fails. */
+  findTenant(ref: TenantRef): Promise<string | undefined>;
+}
+
+const describe = (ref: TenantRef) => ('globalId' in ref ? ref.globalId : `${ref.provider}:${ref.externalId}${ref.product ? ` (${ref.product})` : ''}`);
+
+export function withTokens(apiKeys: Authenticate, tokens: TokenOptions): Authenticate {
+  const authenticate = async (authorization: string | undefined): Promise<AuthResult> => {
+    const parsed = parseAuthorization(authorization);
+    if ('error' in parsed || !looksLikeJwt(parsed.token)) return apiKeys(authorization);
+    let verified;
+    try {
+      verified = await tokens.verify(parsed.token);
+    } catch (error) {
+      if (!(error instanceof JwtRefused)) throw error;
+      return { error: error.message, code: error.unavailable ? 'SERVICE_UNAVAILABLE' : 'UNAUTHENTICATED' };
+    }
+    const { payload, expiresAt } = verified;
+    // Names the token in logs and per-key limits: its issuer's subject.
+    const name = `jwt:${typeof payload.sub === 'string' ? payload.sub : 'no sub'}`;
+    const claimed = readClaims(payload, tokens.claims);
+    if ('error' in claimed) return { error: claimed.error, code: 'FORBIDDEN' };
+    const expiry = expiresAt ? { expiresAt } : {};
+    if ('admin' in claimed) return { kind: 'admin', keyId: null, name, ...expiry };
+    const tenantId = await tokens.findTenant(claimed.tenant);
+    if (!tenantId) {
+      return { error: `the tenant the token names (${describe(claimed.tenant)}) is not in this directory`, code: 'FORBIDDEN' };
+    }
+    return { kind: 'tenant', keyId: null, name, tenantId, ...expiry };
+  };
+  return Object.assign(authenticate, { flush: () => apiKeys.flush() });
+}
