@@ -3,12 +3,14 @@
 // every request the browser makes is recorded to prove none leaves this machine.
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findChromium, launchChromium, nonLocal, recordingContext } from '../support/browser.js';
 import { stytchSeed, uniquify } from '../support/fixtures.js';
 import { sendStytch, startTestServer, type TestServer } from '../support/server.js';
 
 const chromiumPath = findChromium();
+const jwtSecret = randomBytes(32).toString('base64url');
 if (!chromiumPath) {
   console.log('GraphiQL browser tests skipped: no Chromium (set TEST_CHROMIUM or apt-get install chromium)');
 }
@@ -131,7 +133,7 @@ describe.skipIf(!chromiumPath)('GraphiQL in Chromium', () => {
   const email = `graphiql-${randomBytes(4).toString('hex')}@example.com`;
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { JWT_SECRET: jwtSecret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' } });
     browser = await launchChromium(chromiumPath ?? '');
     // A member that exists only because a signed Stytch webhook said so.
     const created = stytchSeed.find((f) => f.title === 'Member created via dashboard');
@@ -229,6 +231,22 @@ describe.skipIf(!chromiumPath)('GraphiQL in Chromium', () => {
     const shown = JSON.parse(await resultText(page)) as { data: { viewer: { role: string } } };
     expect(shown.data.viewer.role).toBe('ADMIN');
     // On screen, not only in the editor's model.
+    await expect.poll(() => page.locator('.result-window').innerText()).toContain(email);
+  });
+
+  it('takes a pasted sign-in token (JWT) where it takes a key', async () => {
+    const token = await new SignJWT({ dsync_admin: true })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://issuer.test')
+      .setAudience('directory')
+      .setSubject('graphiql user')
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(jwtSecret));
+    await openGraphiql(page, server);
+    await pasteHeaders(page, JSON.stringify({ Authorization: `Bearer ${token}` }));
+    const answer = await runDirectoryQuery(page);
+    expect(answer.status).toBe(200);
+    expect(answer.body).not.toHaveProperty('errors');
     await expect.poll(() => page.locator('.result-window').innerText()).toContain(email);
   });
 
