@@ -57,6 +57,9 @@ export function readClaims(payload: JWTPayload, settings: ClaimSettings): Claime
   if (tenant === undefined || tenant === null) {
     return { error: `the token has no "${settings.tenantClaim}" claim naming the tenant it may read (nor "${settings.adminClaim}": true)` };
   }
+  if (Array.isArray(tenant)) {
+    return { error: `the token's "${settings.tenantClaim}" claim names several tenants; a token may read one (sign one per tenant)` };
+  }
   const ref = tenantRef(tenant, settings.tenantClaim);
   return 'error' in ref ? ref : { tenant: ref };
 }

@@ -3,6 +3,7 @@
 // keys, memberships, and cutting off a slow client without delaying anyone else.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
 import { sql } from 'drizzle-orm';
@@ -48,13 +49,24 @@ describe(`subscriptions (${backend})`, () => {
   let a: SeededOrg;
   let b: SeededOrg;
   let keyA: string;
+  let jwtA: string;
+  const jwtSecret = randomBytes(32).toString('base64url');
 
   beforeAll(async () => {
     // With the optional API-key cache on: revocation must still reach HTTP (see the revoked-key test).
-    server = await startTestServer({ env: { API_KEY_CACHE_SECONDS: '60' } });
+    server = await startTestServer({
+      env: { API_KEY_CACHE_SECONDS: '60', JWT_SECRET: jwtSecret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' },
+    });
     a = await seedStytchOrg(server, { members: 1, groups: 1 });
     b = await seedStytchOrg(server, { members: 1, groups: 1 });
     keyA = await tenantKey(server, a.tenantUuid, 'tenant A live');
+    // A frontend's sign-in token for A: confined exactly as A's key is.
+    jwtA = await new SignJWT({ dsync_tenant: `stytch:${a.organizationId}` })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://issuer.test')
+      .setAudience('directory')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(jwtSecret));
   });
   afterAll(async () => {
     await server?.close();
@@ -142,79 +154,83 @@ describe(`subscriptions (${backend})`, () => {
     expect(new Set(all.map((e) => e.memberChanged.cursor)).size).toBe(21);
   });
 
-  it('a tenant key hears only its own tenant, and naming another tenant is NOT_FOUND', async () => {
-    const own = subscribe<MemberChanged>(server.url, keyA, MEMBER_CHANGED);
-    const admin = subscribe<MemberChanged>(server.url, server.adminKey, MEMBER_CHANGED);
-    const other = subscribe<MemberChanged>(server.url, keyA, MEMBER_CHANGED, { tenantId: gid('Tenant', b.tenantUuid) });
-    await other.done;
-    expect(other.events).toEqual([]);
-    expect(JSON.stringify(other.errors)).toContain('NOT_FOUND');
-    await other.close();
+  describe.each(['API key', 'JWT'] as const)("with A's %s", (credential) => {
+    const credentialA = () => (credential === 'JWT' ? jwtA : keyA);
 
-    const tag = randomBytes(3).toString('hex');
-    // Wait until both listen, with tenant-A events (the admin hears them too).
-    await eventually(async () => {
-      if (own.events.length > 0 && admin.events.length > 0) return true;
-      await sendAll(server, [memberEvent(a, `member-scope-${tag}-ping`, `ping.${tag}@example.test`, 'active', 'UPDATE')]);
-      return false;
-    }, 15_000, 'both subscriptions to be live');
-    const ownBefore = own.events.length;
-    const adminBefore = admin.events.length;
-    await sendAll(server, [memberEvent(b, `member-scope-${tag}-b`, `b.${tag}@example.test`)]);
-    await sendAll(server, [memberEvent(a, `member-scope-${tag}-a`, `a.${tag}@example.test`)]);
-    await admin.waitFor(adminBefore + 2);
-    await own.waitFor(ownBefore + 1);
-    // The admin heard B then A; the tenant key, which heard A's change after B's, never B's.
-    expect(admin.events.slice(adminBefore).map((e) => e.memberChanged.member.externalId)).toEqual([
-      `member-scope-${tag}-b`,
-      `member-scope-${tag}-a`,
-    ]);
-    expect(own.events.slice(ownBefore).map((e) => e.memberChanged.member.externalId)).toEqual([`member-scope-${tag}-a`]);
-    expect(JSON.stringify(own.events)).not.toContain(b.tenantUuid);
-    expect(JSON.stringify(own.events)).not.toContain(b.organizationId);
-    await Promise.all([own.close(), admin.close()]);
-  });
+    it('a tenant key hears only its own tenant, and naming another tenant is NOT_FOUND', async () => {
+      const own = subscribe<MemberChanged>(server.url, credentialA(), MEMBER_CHANGED);
+      const admin = subscribe<MemberChanged>(server.url, server.adminKey, MEMBER_CHANGED);
+      const other = subscribe<MemberChanged>(server.url, credentialA(), MEMBER_CHANGED, { tenantId: gid('Tenant', b.tenantUuid) });
+      await other.done;
+      expect(other.events).toEqual([]);
+      expect(JSON.stringify(other.errors)).toContain('NOT_FOUND');
+      await other.close();
 
-  it("a tenant key's nested fields stay in its tenant, while an admin in the same batch sees all", async () => {
-    // A membership of tenant A that names B's group: a Stytch event can name any ids.
-    const cross = `scim-member-group-live-cross-${a.tag}`;
-    await sendAll(server, [
-      stytchEvent('scim_member_group', 'CREATE', cross, {
-        member_group_id: cross,
-        group_id: b.groupIds[0],
-        member_id: a.memberIds[0],
-        organization_id: a.organizationId,
-      }),
-    ]);
-    const NESTED = `subscription { memberChanged { member { externalId groups(first: 50) { edges { node { externalId } } } } } }`;
-    type Nested = { memberChanged: { member: { externalId: string; groups: { edges: { node: { externalId: string } }[] } } } };
-    // Both subscribers render the same batch through the same loaders, whichever goes first.
-    const admin = subscribe<Nested>(server.url, server.adminKey, NESTED);
-    const tenant = subscribe<Nested>(server.url, keyA, NESTED);
-    const update = () =>
-      stytchEvent('member', 'UPDATE', a.memberIds[0]!, {
-        member_id: a.memberIds[0],
-        organization_id: a.organizationId,
-        email_address: a.emails[0],
-        status: 'active',
-        name: `Renamed ${randomBytes(3).toString('hex')}`,
-      });
-    await eventually(async () => {
-      if (admin.events.length > 0 && tenant.events.length > 0) return true;
+      const tag = randomBytes(3).toString('hex');
+      // Wait until both listen, with tenant-A events (the admin hears them too).
+      await eventually(async () => {
+        if (own.events.length > 0 && admin.events.length > 0) return true;
+        await sendAll(server, [memberEvent(a, `member-scope-${tag}-ping`, `ping.${tag}@example.test`, 'active', 'UPDATE')]);
+        return false;
+      }, 15_000, 'both subscriptions to be live');
+      const ownBefore = own.events.length;
+      const adminBefore = admin.events.length;
+      await sendAll(server, [memberEvent(b, `member-scope-${tag}-b`, `b.${tag}@example.test`)]);
+      await sendAll(server, [memberEvent(a, `member-scope-${tag}-a`, `a.${tag}@example.test`)]);
+      await admin.waitFor(adminBefore + 2);
+      await own.waitFor(ownBefore + 1);
+      // The admin heard B then A; the tenant key, which heard A's change after B's, never B's.
+      expect(admin.events.slice(adminBefore).map((e) => e.memberChanged.member.externalId)).toEqual([
+        `member-scope-${tag}-b`,
+        `member-scope-${tag}-a`,
+      ]);
+      expect(own.events.slice(ownBefore).map((e) => e.memberChanged.member.externalId)).toEqual([`member-scope-${tag}-a`]);
+      expect(JSON.stringify(own.events)).not.toContain(b.tenantUuid);
+      expect(JSON.stringify(own.events)).not.toContain(b.organizationId);
+      await Promise.all([own.close(), admin.close()]);
+    });
+
+    it("a tenant key's nested fields stay in its tenant, while an admin in the same batch sees all", async () => {
+      // A membership of tenant A that names B's group: a Stytch event can name any ids.
+      const cross = `scim-member-group-live-cross-${a.tag}`;
+      await sendAll(server, [
+        stytchEvent('scim_member_group', 'CREATE', cross, {
+          member_group_id: cross,
+          group_id: b.groupIds[0],
+          member_id: a.memberIds[0],
+          organization_id: a.organizationId,
+        }),
+      ]);
+      const NESTED = `subscription { memberChanged { member { externalId groups(first: 50) { edges { node { externalId } } } } } }`;
+      type Nested = { memberChanged: { member: { externalId: string; groups: { edges: { node: { externalId: string } }[] } } } };
+      // Both subscribers render the same batch through the same loaders, whichever goes first.
+      const admin = subscribe<Nested>(server.url, server.adminKey, NESTED);
+      const tenant = subscribe<Nested>(server.url, credentialA(), NESTED);
+      const update = () =>
+        stytchEvent('member', 'UPDATE', a.memberIds[0]!, {
+          member_id: a.memberIds[0],
+          organization_id: a.organizationId,
+          email_address: a.emails[0],
+          status: 'active',
+          name: `Renamed ${randomBytes(3).toString('hex')}`,
+        });
+      await eventually(async () => {
+        if (admin.events.length > 0 && tenant.events.length > 0) return true;
+        await sendAll(server, [update()]);
+        return false;
+      }, 15_000, 'both subscriptions to be live');
+      const adminFrom = admin.events.length;
+      const tenantFrom = tenant.events.length;
       await sendAll(server, [update()]);
-      return false;
-    }, 15_000, 'both subscriptions to be live');
-    const adminFrom = admin.events.length;
-    const tenantFrom = tenant.events.length;
-    await sendAll(server, [update()]);
-    const [adminSaw] = (await admin.waitFor(adminFrom + 1)).slice(adminFrom);
-    const [tenantSaw] = (await tenant.waitFor(tenantFrom + 1)).slice(tenantFrom);
-    const groupsOf = (e: Nested | undefined) => e!.memberChanged.member.groups.edges.map((g) => g.node.externalId);
-    expect(groupsOf(adminSaw)).toContain(b.groupIds[0]);
-    expect(groupsOf(tenantSaw)).not.toContain(b.groupIds[0]);
-    expect(groupsOf(tenantSaw)).toContain(a.groupIds[0]);
-    expect(JSON.stringify(tenant.events)).not.toContain(b.groupIds[0]);
-    await Promise.all([admin.close(), tenant.close()]);
+      const [adminSaw] = (await admin.waitFor(adminFrom + 1)).slice(adminFrom);
+      const [tenantSaw] = (await tenant.waitFor(tenantFrom + 1)).slice(tenantFrom);
+      const groupsOf = (e: Nested | undefined) => e!.memberChanged.member.groups.edges.map((g) => g.node.externalId);
+      expect(groupsOf(adminSaw)).toContain(b.groupIds[0]);
+      expect(groupsOf(tenantSaw)).not.toContain(b.groupIds[0]);
+      expect(groupsOf(tenantSaw)).toContain(a.groupIds[0]);
+      expect(JSON.stringify(tenant.events)).not.toContain(b.groupIds[0]);
+      await Promise.all([admin.close(), tenant.close()]);
+    });
   });
 
   it('refuses a socket with no key, a malformed key or an unknown key with 4403', async () => {

@@ -31,7 +31,8 @@ describe('readClaims', () => {
   });
 
   it('refuses a claim it cannot read, saying what it wants', () => {
-    for (const value of [['a'], 42, '', 'okta:org', ':org', 'stytch:', { provider: 'stytch' }, { provider: 'okta', externalId: 'x' }]) {
+    expect(readClaims({ dsync_tenant: ['stytch:a', 'stytch:b'] }, settings)).toMatchObject({ error: expect.stringMatching(/several tenants/) });
+    for (const value of [42, '', 'okta:org', ':org', 'stytch:', { provider: 'stytch' }, { provider: 'okta', externalId: 'x' }]) {
       expect(readClaims({ dsync_tenant: value }, settings), JSON.stringify(value)).toMatchObject({ error: expect.stringMatching(/must be a Tenant id/) });
     }
   });
