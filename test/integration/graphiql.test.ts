@@ -3,14 +3,14 @@
 // every request the browser makes is recorded to prove none leaves this machine.
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findChromium, launchChromium, nonLocal, recordingContext } from '../support/browser.js';
 import { stytchSeed, uniquify } from '../support/fixtures.js';
 import { sendStytch, startTestServer, type TestServer } from '../support/server.js';
+import { hmacSignIn } from '../support/sign.js';
 
 const chromiumPath = findChromium();
-const jwtSecret = randomBytes(32).toString('base64url');
+const signIn = hmacSignIn();
 if (!chromiumPath) {
   console.log('GraphiQL browser tests skipped: no Chromium (set TEST_CHROMIUM or apt-get install chromium)');
 }
@@ -133,7 +133,7 @@ describe.skipIf(!chromiumPath)('GraphiQL in Chromium', () => {
   const email = `graphiql-${randomBytes(4).toString('hex')}@example.com`;
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { JWT_SECRET: jwtSecret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' } });
+    server = await startTestServer({ env: signIn.env });
     browser = await launchChromium(chromiumPath ?? '');
     // A member that exists only because a signed Stytch webhook said so.
     const created = stytchSeed.find((f) => f.title === 'Member created via dashboard');
@@ -235,13 +235,7 @@ describe.skipIf(!chromiumPath)('GraphiQL in Chromium', () => {
   });
 
   it('takes a pasted sign-in token (JWT) where it takes a key', async () => {
-    const token = await new SignJWT({ dsync_admin: true })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer('https://issuer.test')
-      .setAudience('directory')
-      .setSubject('graphiql user')
-      .setExpirationTime('10m')
-      .sign(new TextEncoder().encode(jwtSecret));
+    const token = await signIn.token({ dsync_admin: true });
     await openGraphiql(page, server);
     await pasteHeaders(page, JSON.stringify({ Authorization: `Bearer ${token}` }));
     const answer = await runDirectoryQuery(page);

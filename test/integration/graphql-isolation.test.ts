@@ -2,14 +2,12 @@
 // of tenant B's rows, gets nothing, not even when B's ids are passed in directly. And no
 // payload secret appears in any response. All of it twice: with a tenant API key, and with a
 // frontend's sign-in token (JWT) whose claim names tenant A.
-import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
 import { gql, startTestServer, tenantKey, type GraphQLReply, type TestServer } from '../support/server.js';
-import { newPayloadSecret } from '../support/sign.js';
+import { hmacSignIn, newPayloadSecret } from '../support/sign.js';
 import { sql } from 'drizzle-orm';
 import { budget } from '../support/time.js';
 
@@ -18,7 +16,7 @@ let a: SeededOrg;
 let b: SeededOrg;
 let keyA: string;
 let jwtA: string;
-const jwtSecret = randomBytes(32).toString('base64url');
+const signIn = hmacSignIn();
 const secrets = [newPayloadSecret(), newPayloadSecret()];
 /** Global ids of every row of B, by type. */
 const bIds: Record<string, string[]> = {};
@@ -29,7 +27,7 @@ const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString(
 beforeAll(async () => {
   // One query asks for every list at every level at once, far past the default query limits.
   server = await startTestServer({
-    env: { GRAPHQL_MAX_DEPTH: '20', GRAPHQL_MAX_COST: '1000000000', JWT_SECRET: jwtSecret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' },
+    env: { GRAPHQL_MAX_DEPTH: '20', GRAPHQL_MAX_COST: '1000000000', ...signIn.env },
   });
   a = await seedStytchOrg(server, { members: 4, groups: 2, oidcSecret: secrets[0], name: 'Tenant A' });
   b = await seedStytchOrg(server, { members: 4, groups: 2, oidcSecret: secrets[1], name: 'Tenant B' });
@@ -43,13 +41,7 @@ beforeAll(async () => {
     }),
   ]);
   keyA = await tenantKey(server, a.tenantUuid, 'tenant A');
-  jwtA = await new SignJWT({ dsync_tenant: `stytch:${a.organizationId}` })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuer('https://issuer.test')
-    .setAudience('directory')
-    .setSubject('someone at A')
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(jwtSecret));
+  jwtA = await signIn.token({ dsync_tenant: `stytch:${a.organizationId}` }, 'someone at A');
 
   const tables = ['tenants', 'connections', 'members', 'groups', 'memberships'] as const;
   const types = { tenants: 'Tenant', connections: 'Connection', members: 'Member', groups: 'Group', memberships: 'Membership' };

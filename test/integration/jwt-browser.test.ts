@@ -4,17 +4,16 @@
 // database: CORS and the token path do not depend on the backend.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, onPostgres } from '../support/backend.js';
 import { findChromium, launchChromium, nonLocal, recordingContext } from '../support/browser.js';
 import { seedStytchOrg, type SeededOrg } from '../support/directory.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { hmacSignIn } from '../support/sign.js';
 
 const chromiumPath = findChromium();
-const secret = randomBytes(32).toString('base64url');
+const signIn = hmacSignIn();
 
 /** A site with one empty page: an origin for the browser to call the API from. */
 async function site(): Promise<{ origin: string; close(): Promise<void> }> {
@@ -40,7 +39,7 @@ describe.runIf(chromiumPath && !onPostgres)(`a frontend calling with its sign-in
     allowed = await site();
     other = await site();
     server = await startTestServer({
-      env: { JWT_SECRET: secret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory', CORS_ORIGINS: allowed.origin },
+      env: { ...signIn.env, CORS_ORIGINS: allowed.origin },
     });
     org = await seedStytchOrg(server, { members: 1, groups: 0 });
     browser = await launchChromium(chromiumPath ?? '');
@@ -82,13 +81,7 @@ describe.runIf(chromiumPath && !onPostgres)(`a frontend calling with its sign-in
   }
 
   it('reads its tenant from the allowed origin, and the browser refuses it from any other', async () => {
-    const token = await new SignJWT({ dsync_tenant: `stytch:${org.organizationId}` })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer('https://issuer.test')
-      .setAudience('directory')
-      .setSubject('browser user')
-      .setExpirationTime('10m')
-      .sign(new TextEncoder().encode(secret));
+    const token = await signIn.token({ dsync_tenant: `stytch:${org.organizationId}` }, 'browser user');
     expect(await callFrom(allowed.origin, token)).toEqual({
       status: 200,
       body: { data: { viewer: { role: 'TENANT', tenant: { externalId: org.organizationId } } } },

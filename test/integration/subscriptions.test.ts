@@ -3,7 +3,6 @@
 // keys, memberships, and cutting off a slow client without delaying anyone else.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
 import { sql } from 'drizzle-orm';
@@ -12,6 +11,7 @@ import { query } from '../support/db.js';
 import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
 import { connect, cursorSeq, eventually, rawSubscriber, subscribe } from '../support/live.js';
 import { gql, gqlData, sendStytch, startTestServer, tenantKey, type TestServer } from '../support/server.js';
+import { hmacSignIn } from '../support/sign.js';
 
 const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64url');
 
@@ -50,23 +50,18 @@ describe(`subscriptions (${backend})`, () => {
   let b: SeededOrg;
   let keyA: string;
   let jwtA: string;
-  const jwtSecret = randomBytes(32).toString('base64url');
+  const signIn = hmacSignIn();
 
   beforeAll(async () => {
     // With the optional API-key cache on: revocation must still reach HTTP (see the revoked-key test).
     server = await startTestServer({
-      env: { API_KEY_CACHE_SECONDS: '60', JWT_SECRET: jwtSecret, JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'directory' },
+      env: { API_KEY_CACHE_SECONDS: '60', ...signIn.env },
     });
     a = await seedStytchOrg(server, { members: 1, groups: 1 });
     b = await seedStytchOrg(server, { members: 1, groups: 1 });
     keyA = await tenantKey(server, a.tenantUuid, 'tenant A live');
     // A frontend's sign-in token for A: confined exactly as A's key is.
-    jwtA = await new SignJWT({ dsync_tenant: `stytch:${a.organizationId}` })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer('https://issuer.test')
-      .setAudience('directory')
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(jwtSecret));
+    jwtA = await signIn.token({ dsync_tenant: `stytch:${a.organizationId}` });
   });
   afterAll(async () => {
     await server?.close();

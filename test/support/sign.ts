@@ -1,7 +1,9 @@
 // Signatures made the way the providers make them, written here independently of the
-// service's own code: node's crypto for Polis, the svix library for Stytch, WorkOS's own SDK.
+// service's own code: node's crypto for Polis, the svix library for Stytch, WorkOS's own SDK;
+// and frontends' sign-in tokens with jose.
 import { createHmac, randomBytes } from 'node:crypto';
 import { WorkOS } from '@workos-inc/node';
+import { SignJWT, type JWTPayload } from 'jose';
 import { Webhook } from 'svix';
 
 export const newPolisSecret = () => randomBytes(32).toString('hex');
@@ -37,3 +39,24 @@ export async function workosHeaderValue(secret: string, t: number, payload: unkn
 
 /** The SDK's own check of a signature header, as a WorkOS consumer runs it. */
 export const workosSdk = workos;
+
+/**
+ * A frontend's sign-in, for tests that need a token rather than an API key: a fresh HMAC
+ * secret, the settings that make the service accept its tokens, and a token for given claims.
+ */
+export function hmacSignIn() {
+  const secret = randomBytes(32).toString('base64url');
+  const issuer = 'https://sign-in.test';
+  const audience = 'directory';
+  return {
+    env: { JWT_SECRET: secret, JWT_ISSUER: issuer, JWT_AUDIENCE: audience },
+    token: (claims: JWTPayload, subject = 'test user') =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(subject)
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(secret)),
+  };
+}
