@@ -8,6 +8,7 @@ import type { Database } from '../db/open.js';
 import { apiKeys, tenants } from '../db/schema.js';
 import { parseGlobalId } from '../graphql/ids.js';
 import { sha256Hex } from '../lib/hash.js';
+import { looksLikeJwt } from './jwt.js';
 import type { KeyCache } from './key-cache.js';
 import type { Viewer } from './viewer.js';
 
@@ -227,6 +228,8 @@ export const AUTH_ERRORS = {
   scheme: `the Authorization header must use the Bearer scheme: ${HOW}`,
   empty: `the Authorization header has no API key: ${HOW}`,
   malformed: 'malformed API key: expected dsk_ followed by 43 characters',
+  // Said plainly: the first thing a frontend developer tries before configuring tokens.
+  tokensOff: 'this is a sign-in token (JWT), which this service is not set up to accept (JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET); send an API key',
   // One message for unknown and revoked keys alike: an attacker learns nothing from it.
   invalid: 'invalid or revoked API key',
 } as const;
@@ -313,7 +316,7 @@ export function createAuthenticator(db: Database, options: AuthenticatorOptions)
     for (const candidate of bootstrap) isBootstrap = timingSafeEqual(candidate, digest) || isBootstrap;
     if (isBootstrap) return { kind: 'admin', keyId: null, name: 'ADMIN_API_KEY' };
 
-    if (!API_KEY_PATTERN.test(parsed.token)) return { error: AUTH_ERRORS.malformed };
+    if (!API_KEY_PATTERN.test(parsed.token)) return { error: looksLikeJwt(parsed.token) ? AUTH_ERRORS.tokensOff : AUTH_ERRORS.malformed };
     let row = options.cache?.get(hash);
     if (!row) {
       const generation = options.cache?.generation() ?? 0;

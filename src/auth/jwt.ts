@@ -28,7 +28,10 @@ export const looksLikeJwt = (token: string): boolean => /^[A-Za-z0-9_-]{2,}\.[A-
 
 export interface VerifiedJwt {
   payload: JWTPayload;
-  /** `exp`, when the token has one. */
+  /**
+   * The last moment the token is accepted: `exp` plus the clock skew, when it has an `exp`. A
+   * socket closed earlier would be opened again at once with the same token, and closed again.
+   */
   expiresAt: Date | undefined;
 }
 
@@ -94,7 +97,8 @@ export async function createJwtVerifier(settings: JwtSettings): Promise<VerifyJw
       // jose picks the overload by the key's type; the union is resolved here once.
       const { payload } =
         typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-      return { payload, expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : undefined };
+      const expiresAt = typeof payload.exp === 'number' ? new Date((payload.exp + settings.clockSkewSeconds) * 1000) : undefined;
+      return { payload, expiresAt };
     } catch (error) {
       throw refusal(error, settings);
     }

@@ -85,10 +85,10 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
   });
 }
 
-/** The per-request context, or a 401 UNAUTHENTICATED error. */
+/** The per-request context, or the refusal: 401 UNAUTHENTICATED, 403 FORBIDDEN (a token that may read nothing), 503. */
 export async function createContext(
   options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw'>, authorization: string | undefined): Promise<GraphQLContext> {
-  let viewer: Awaited<ReturnType<Authenticate>>;
+  let viewer: AuthResult;
   try {
     viewer = await options.authenticate(authorization);
   } catch (error) {

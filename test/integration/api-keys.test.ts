@@ -196,6 +196,8 @@ describe(`API keys (${backend})`, () => {
       expect(await authenticate(`Basic ${k.key}`)).toEqual({ error: AUTH_ERRORS.scheme });
       expect(await authenticate(`Bearer ${k.key.slice(0, -1)}`)).toEqual({ error: AUTH_ERRORS.malformed });
       expect(await authenticate(`Bearer ${k.key} ${k.key}`)).toEqual({ error: AUTH_ERRORS.malformed });
+      // A sign-in token where tokens are not configured: told so, not "malformed".
+      expect(await authenticate('Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl')).toEqual({ error: AUTH_ERRORS.tokensOff });
       expect(await authenticate(`Bearer ${generateApiKey()}`)).toEqual({ error: 'invalid or revoked API key' });
 
       expect(await authenticate(`Bearer ${k.key}`)).toMatchObject({ kind: 'tenant', keyId: k.id });
