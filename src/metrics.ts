@@ -34,6 +34,8 @@ export interface Metrics {
   graphqlWsOperation(type: string, outcome: 'success' | 'error'): void;
   /** A subscriber cut off because its buffer overflowed (close 4413). */
   subscriptionOverflow(): void;
+  /** Live change messages written to subscribers' sockets. */
+  pushed(messages: number): void;
   /** An ingest (or replay) transaction committed: its deliveries, the changes it fed, its duration. */
   committed(c: { deliveries: number; changes: readonly { entity: string; action: string }[]; seconds: number }): void;
   /** Retention removed rows: delivery bodies, whole deliveries, or changes. */
@@ -101,6 +103,11 @@ export function createMetrics(): Metrics {
     name: 'directory_ingest_transaction_duration_seconds',
     help: 'Duration of ingest transactions, from begin to commit.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const pushes = new Counter({
+    name: 'directory_subscription_messages_total',
+    help: "Live change messages written to subscribers' sockets (a replayed history's are not counted).",
     registers: [registry],
   });
   const overflows = new Counter({
@@ -224,6 +231,7 @@ export function createMetrics(): Metrics {
     },
     graphqlWsOperation: (type, outcome) => operations.inc({ graphql_operation_type: type, outcome, graphql_transport: 'websocket' }),
     subscriptionOverflow: () => overflows.inc(),
+    pushed: (messages) => pushes.inc(messages),
     committed: ({ deliveries: n, changes: fed, seconds }) => {
       batchSize.observe(n);
       transactionDuration.observe(seconds);

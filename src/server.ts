@@ -87,7 +87,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   // Webhooks first: fan-out waits while deliveries are being stored (lib/priority.ts).
   const ingestFirst = new Priority();
-  const fanout = new Fanout(hub, ingestFirst);
+  const metrics = config.metrics ? createMetrics() : undefined;
+  const fanout = new Fanout(hub, { urgent: ingestFirst, ...(metrics ? { onPushed: metrics.pushed } : {}) });
   const stopLive = async () => {
     await hub.stop();
     await follower.stop();
@@ -98,7 +99,6 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let reconciler: ReconcileService | undefined;
   let metricsServer: FastifyInstance | undefined;
   let retention: RetentionService | undefined;
-  const metrics = config.metrics ? createMetrics() : undefined;
   try {
     const store = createDirectoryStore(database.db, {
       batchMax: config.ingestBatchMax,

@@ -104,6 +104,8 @@ describe(`Prometheus metrics (${backend})`, () => {
       expect(value(text, 'directory_websocket_operations')).toBe(1);
       expect(value(text, 'directory_active_subscriptions', { graphql_field: 'memberChanged' })).toBe(1);
       expect(value(text, 'directory_active_subscriptions', { graphql_field: 'groupChanged' })).toBe(0);
+      // The three members, pushed to the one subscriber.
+      expect(value(text, 'directory_subscription_messages_total')).toBe(3);
       // The pool is idle between requests; its size is what the service opened it with.
       expect(value(text, 'db_client_connection_max')).toBeGreaterThanOrEqual(1);
       expect(value(text, 'db_client_connection_count', { db_client_connection_state: 'used' })).toBe(0);

@@ -60,14 +60,23 @@ const URGENT_WAIT_MS = 20;
 export class Fanout {
   readonly hub: LiveHub;
   readonly #urgent: Priority | undefined;
+  readonly #onPushed: ((messages: number) => void) | undefined;
   readonly #groups = new Map<string, PushGroup>();
   readonly #byKind: Record<LiveKind, number> = { TENANT: 0, CONNECTION: 0, MEMBER: 0, GROUP: 0 };
   #sliceStart = performance.now();
 
-  /** `urgent`: work fan-out gives way to (webhooks being stored). */
-  constructor(hub: LiveHub, urgent?: Priority) {
+  /**
+   * `urgent`: work fan-out gives way to (webhooks being stored). `onPushed`: told how many
+   * live messages were written to subscribers' sockets (for the metrics).
+   */
+  constructor(hub: LiveHub, options: { urgent?: Priority; onPushed?: (messages: number) => void } = {}) {
     this.hub = hub;
-    this.#urgent = urgent;
+    this.#urgent = options.urgent;
+    this.#onPushed = options.onPushed;
+  }
+
+  pushed(messages: number): void {
+    if (messages > 0) this.#onPushed?.(messages);
   }
 
   /**
@@ -125,7 +134,7 @@ class PushGroup {
   }
 
   add(spec: LiveSpec, args: ExecutionArgs, target: PushTarget, onLeave: () => void): Member {
-    const member = new Member(this.#fanout.hub, spec, args, target, () => {
+    const member = new Member(this.#fanout, spec, args, target, () => {
       if (!this.#members.delete(member)) return;
       onLeave();
       if (this.#members.size === 0) {
@@ -155,14 +164,21 @@ class PushGroup {
     }
     if (frames.length === 0) return;
     let n = 0;
+    let pushed = 0;
     for (const member of this.#members) {
-      member.offer(frames);
-      if ((++n & 31) === 0) await this.#fanout.giveWayIfDue();
+      pushed += member.offer(frames);
+      if ((++n & 31) === 0) {
+        this.#fanout.pushed(pushed);
+        pushed = 0;
+        await this.#fanout.giveWayIfDue();
+      }
     }
+    this.#fanout.pushed(pushed);
   }
 }
 
 class Member implements AsyncIterableIterator<ExecutionResult> {
+  readonly #fanout: Fanout;
   readonly #spec: LiveSpec;
   readonly #args: ExecutionArgs;
   readonly #target: PushTarget;
@@ -176,7 +192,9 @@ class Member implements AsyncIterableIterator<ExecutionResult> {
   #closed = false;
   #ended: ((result: IteratorResult<ExecutionResult, undefined>) => void) | undefined;
 
-  constructor(hub: LiveHub, spec: LiveSpec, args: ExecutionArgs, target: PushTarget, leave: () => void) {
+  constructor(fanout: Fanout, spec: LiveSpec, args: ExecutionArgs, target: PushTarget, leave: () => void) {
+    const { hub } = fanout;
+    this.#fanout = fanout;
     this.#spec = spec;
     this.#args = args;
     this.#target = target;
@@ -197,20 +215,24 @@ class Member implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
-  /** Takes the frames of a batch it has not had yet: pushes them, or holds them during history. */
-  offer(frames: readonly Frame[]): void {
-    if (this.#closed) return;
+  /**
+   * Takes the frames of a batch it has not had yet: pushes them, or holds them during history.
+   * Returns how many it pushed.
+   */
+  offer(frames: readonly Frame[]): number {
+    if (this.#closed) return 0;
     let from = 0;
     while (from < frames.length && frames[from]!.seq <= this.#position) from++;
-    if (from === frames.length) return;
+    if (from === frames.length) return 0;
     this.#position = frames[frames.length - 1]!.seq;
     if (this.#held) {
       for (let i = from; i < frames.length; i++) this.#held.push(frames[i]!);
       if (this.#held.length > this.#limit) this.#overflow();
-      return;
+      return 0;
     }
     this.#target.sink.push(frames, from);
     if (this.#target.sink.unsent > this.#limit) this.#overflow();
+    return frames.length - from;
   }
 
   async next(): Promise<IteratorResult<ExecutionResult, undefined>> {
@@ -222,6 +244,7 @@ class Member implements AsyncIterableIterator<ExecutionResult> {
       this.#held = undefined;
       if (held.length > 0 && !this.#closed) {
         this.#target.sink.push(held, 0);
+        this.#fanout.pushed(held.length);
         if (this.#target.sink.unsent > this.#limit) this.#overflow();
       }
     }
