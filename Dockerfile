@@ -4,8 +4,8 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
-# Install scripts skipped as in .ci/run (none is needed; better-sqlite3's, pulled in by the
-# Polis library the tests use, would compile from source); our postinstall applies patches/.
+# No dependency needs its install script (package.json's allowScripts refuses them by name,
+# which the image's npm 10 does not read, hence --ignore-scripts); our postinstall applies patches/.
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm run postinstall
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

@@ -36,6 +36,12 @@ export default defineConfig({
     // test's time is spent waiting on service processes, sockets, Postgres and timers, so on
     // two cores two files at a time take about half as long (15 minutes to 8 in CI).
     maxWorkers: availableParallelism(),
+    // Test files share their worker and its loaded modules instead of each importing the whole
+    // service afresh: that import alone was 1.5 s a file, a quarter of CI's run. What a file
+    // leaves behind (a pending timer, a socket, a late rejection) then shows in the next one,
+    // so files clean up after themselves; process-wide state is reset where a library keeps it
+    // (Polis's store: test/interop/support/polis.ts).
+    isolate: false,
     // A test or hook that runs past these is hung, not slow: they only turn a hang into a
     // failure, and are far above what any test takes on the reference machine.
     testTimeout: scaled(120_000),

@@ -141,6 +141,8 @@ export interface Config {
   workosSecrets: string[];
   toleranceSeconds: number;
   adminApiKey: string | undefined;
+  /** Set by resolveSecrets when adminApiKey is the generated local key rather than ADMIN_API_KEY. */
+  adminApiKeyIsLocal?: boolean;
   corsOrigins: string[];
   /** Frontends' tokens: undefined when off (no JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET). */
   jwt: (JwtSettings & ClaimSettings) | undefined;

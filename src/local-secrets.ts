@@ -160,6 +160,7 @@ export async function resolveSecrets(config: Config): Promise<ResolvedSecrets> {
       stytchSecrets: missingStytch ? [secrets.stytch] : config.stytchSecrets,
       workosSecrets: missingWorkos && secrets.workos ? [secrets.workos] : config.workosSecrets,
       adminApiKey: wantAdminKey ? secrets.adminApiKey : config.adminApiKey,
+      adminApiKeyIsLocal: wantAdminKey,
     },
     generated,
     file,

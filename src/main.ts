@@ -2,8 +2,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { isUnavailable } from './db/errors.js';
-import { openDatabase, type DatabaseHandle } from './db/open.js';
+import { describeOpenFailure, isUnavailable } from './db/errors.js';
+import { describeDatabaseUrl, openDatabase, type DatabaseHandle } from './db/open.js';
+import { PgliteLockedError } from './db/pglite-lock.js';
 import { resolveSecrets, type ResolvedSecrets } from './local-secrets.js';
 import { createLogger } from './log.js';
 import { startServer, type RunningServer } from './server.js';
@@ -18,19 +19,46 @@ import { handleStrayErrors } from './stray-errors.js';
  */
 const SHUTDOWN_DEADLINE_MS = 25_000;
 
-/** A database that is still starting (docker compose) is waited for, not fatal. */
+/** Why the service cannot start, said in one line without a stack: a person can act on it. */
+class StartupError extends Error {}
+
+/** How long an unreachable database is waited for at start (Postgres starting beside us). */
+const DATABASE_WAIT_MS = 60_000;
+/** How often a wait that goes on says so: not once per attempt, so the reason stays in view. */
+const DATABASE_WAIT_REPORT_MS = 15_000;
+
+/**
+ * A database that is still starting (docker compose) is waited for, not fatal. One line says
+ * where, why and what to check; while the wait goes on, a short line every 15 s; giving up, or a
+ * failure that waiting cannot mend (a wrong password, a database that does not exist), ends the
+ * start with that same line.
+ */
 async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHandle> {
-  const deadline = Date.now() + 60_000;
+  const where = config.databaseUrl ? `Postgres at ${describeDatabaseUrl(config.databaseUrl)}` : `the embedded database in ${join(config.dataDir, 'pglite')}`;
+  const started = Date.now();
+  let reported = 0;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openDatabase({
+      const database = await openDatabase({
         databaseUrl: config.databaseUrl,
         pgliteDir: join(config.dataDir, 'pglite'),
         preparedStatements: config.databasePreparedStatements,
       });
+      if (attempt > 1) logger.info({ attempt }, `${where} is reachable`);
+      return database;
     } catch (error) {
-      if (!isUnavailable(error) || Date.now() > deadline) throw error;
-      logger.warn({ attempt, err: error }, 'database not reachable yet; retrying');
+      if (error instanceof PgliteLockedError) throw new StartupError(error.message);
+      const reason = describeOpenFailure(error, where);
+      if (!isUnavailable(error)) throw new StartupError(reason);
+      const waited = Date.now() - started;
+      if (waited > DATABASE_WAIT_MS) throw new StartupError(`${reason} (waited ${Math.round(waited / 1000)} s)`);
+      if (attempt === 1) {
+        logger.warn(`${reason}. Waiting up to ${DATABASE_WAIT_MS / 1000} s for it.`);
+        reported = waited;
+      } else if (waited - reported >= DATABASE_WAIT_REPORT_MS) {
+        logger.warn(`still cannot open ${where} after ${Math.round(waited / 1000)} s; waiting`);
+        reported = waited;
+      }
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
     }
   }
@@ -41,6 +69,22 @@ const cli = (script: string, args: string) => ({
   npm: `npm run ${script} -- ${args}`,
   docker: `docker compose exec app node dist/cli/${script}.js ${args}`,
 });
+
+const shellQuote = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`);
+
+/**
+ * The settings a CLI run from another terminal needs to open this service's database: that
+ * terminal has not got this one's environment, and without them a CLI opens the embedded
+ * database in ./data. Outside production the database URL is printed whole, password and all,
+ * as the local secrets are; in production the banner may end up in collected logs, so it names
+ * the setting instead.
+ */
+function databaseSettings(config: Config): string {
+  if (config.databaseUrl) {
+    return config.env === 'production' ? 'DATABASE_URL=<the same as this service> ' : `DATABASE_URL=${shellQuote(config.databaseUrl)} `;
+  }
+  return config.dataDir !== './data' ? `DATA_DIR=${shellQuote(config.dataDir)} ` : '';
+}
 
 function banner(server: RunningServer, resolved: ResolvedSecrets, config: Config): string {
   const lines = [
@@ -63,7 +107,7 @@ function banner(server: RunningServer, resolved: ResolvedSecrets, config: Config
       `Local admin API key (generated for the embedded database, kept in ${file}):`,
       `  ${generated.adminApiKey}`,
       `Paste into GraphiQL's headers as {"Authorization": "Bearer ${generated.adminApiKey}"}`,
-      'or create keys of your own with `npm run apikey -- create --name <label>` while the service is stopped.',
+      `or create keys of your own with \`${databaseSettings(config)}npm run apikey -- create --name <label>\` while the service is stopped.`,
     );
   } else if (config.adminApiKey) {
     lines.push('', 'GraphQL: send ADMIN_API_KEY (from your environment) as  Authorization: Bearer <key>');
@@ -75,7 +119,7 @@ function banner(server: RunningServer, resolved: ResolvedSecrets, config: Config
       embedded
         ? 'GraphQL needs an API key. Stop the service (the embedded database has one user at a time) and create one:'
         : 'GraphQL needs an API key. Create an admin key (the service can keep running):',
-      `  ${create.npm}`,
+      `  ${databaseSettings(config)}${create.npm}`,
       ...(embedded ? [] : [`  ${create.docker}      (under Docker Compose)`]),
       'or set ADMIN_API_KEY. `npm run apikey -- list` shows the keys there are.',
     );
@@ -169,6 +213,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  const known = error instanceof StartupError;
+  process.stderr.write(`failed to start: ${known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

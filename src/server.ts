@@ -63,6 +63,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const keyCache = config.apiKeyCacheMs > 0 ? createKeyCache({ maxAgeMs: config.apiKeyCacheMs }) : undefined;
   const apiKeys = createAuthenticator(database.db, {
     bootstrapKeys: config.adminApiKey ? [config.adminApiKey] : [],
+    bootstrapName: config.adminApiKeyIsLocal ? 'local admin key' : 'ADMIN_API_KEY',
     ...(keyCache ? { cache: keyCache } : {}),
     onError: (error) => logger.warn({ err: error }, 'could not record an API key\'s last use'),
   });
@@ -136,6 +137,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       requestTimeoutMs: options.requestTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       ...(metrics ? { metrics: { metrics, ...(config.metrics?.token ? { token: config.metrics.token } : {}) } } : {}),
+      ...(config.metrics?.port !== undefined ? { metricsPort: config.metrics.port } : {}),
     });
     const { ws } = app;
     metrics?.attach({

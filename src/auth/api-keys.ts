@@ -249,6 +249,8 @@ export function parseAuthorization(header: string | undefined): { token: string 
 export interface AuthenticatorOptions {
   /** ADMIN_API_KEY or the generated local admin key: admin, not in the database. */
   bootstrapKeys: readonly string[];
+  /** The name a bootstrap key's viewer goes by (default ADMIN_API_KEY, the setting it comes from). */
+  bootstrapName?: string;
   /** Told when recording a key's last use fails; the request is not affected. */
   onError?: (error: unknown) => void;
   /** The clock, for tests. */
@@ -272,6 +274,7 @@ export function createAuthenticator(db: Database, options: AuthenticatorOptions)
   const bootstrap = options.bootstrapKeys
     .filter((k) => k.length > 0)
     .map((k) => Buffer.from(hashApiKey(k), 'hex'));
+  const bootstrapName = options.bootstrapName ?? 'ADMIN_API_KEY';
   const now = options.now ?? (() => new Date());
   const lastTouched = new Map<string, number>();
   const pending = new Set<Promise<void>>();
@@ -314,7 +317,7 @@ export function createAuthenticator(db: Database, options: AuthenticatorOptions)
     const digest = Buffer.from(hash, 'hex');
     let isBootstrap = false;
     for (const candidate of bootstrap) isBootstrap = timingSafeEqual(candidate, digest) || isBootstrap;
-    if (isBootstrap) return { kind: 'admin', keyId: null, name: 'ADMIN_API_KEY' };
+    if (isBootstrap) return { kind: 'admin', keyId: null, name: bootstrapName };
 
     if (!API_KEY_PATTERN.test(parsed.token)) return { error: looksLikeJwt(parsed.token) ? AUTH_ERRORS.tokensOff : AUTH_ERRORS.malformed };
     let row = options.cache?.get(hash);

@@ -1,6 +1,5 @@
 // npm run apikey -- create|list|revoke: manages GraphQL API keys directly in the service's
 // database (the one DATABASE_URL names, or the embedded one in DATA_DIR).
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import {
@@ -13,9 +12,10 @@ import {
   type ApiKeyListing,
 } from '../auth/api-keys.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase, type DatabaseHandle } from '../db/open.js';
+import type { DatabaseHandle } from '../db/open.js';
 import { readLocalAdminKey } from '../local-secrets.js';
 import { PgliteLockedError } from '../db/pglite-lock.js';
+import { DatabaseOpenError, openForCommand } from './database.js';
 
 const SYNOPSIS = `Usage:
   npm run apikey -- create --name <label> [--tenant <tenant id>]
@@ -199,11 +199,7 @@ async function run(argv: string[]): Promise<number> {
   }
 
   const config = loadConfig();
-  const database = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    pgliteDir: join(config.dataDir, 'pglite'),
-    poolSize: 1,
-  });
+  const database = await openForCommand('apikey', config, 1);
   try {
     const local = await readLocalAdminKey(config.dataDir);
     // The service uses the local key only on the embedded database, outside production, without ADMIN_API_KEY.
@@ -220,7 +216,7 @@ async function run(argv: string[]): Promise<number> {
 
 /** One line for the person at the terminal; the stack only for what is a bug. */
 function describe(error: unknown): string {
-  if (error instanceof ApiKeyError || error instanceof ConfigError || error instanceof PgliteLockedError) {
+  if (error instanceof ApiKeyError || error instanceof ConfigError || error instanceof PgliteLockedError || error instanceof DatabaseOpenError) {
     return error.message;
   }
   if (error instanceof Error) {

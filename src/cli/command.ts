@@ -3,6 +3,7 @@
 // use) exits 1 with its message, anything else 1 with its stack.
 import { ConfigError } from '../config.js';
 import { PgliteLockedError } from '../db/pglite-lock.js';
+import { DatabaseOpenError } from './database.js';
 
 /** Thrown by a command's argument parser; parseArgs throws TypeError for unknown options. */
 export class UsageError extends Error {}
@@ -31,7 +32,7 @@ export function runCommand<A>(
   main()
     .then((code) => process.exit(code))
     .catch((error: unknown) => {
-      const known = error instanceof ConfigError || error instanceof PgliteLockedError;
+      const known = error instanceof ConfigError || error instanceof PgliteLockedError || error instanceof DatabaseOpenError;
       console.error(`${name}: ${known ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       process.exit(1);
     });

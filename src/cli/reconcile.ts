@@ -2,10 +2,9 @@
 // Converges the directory with the provider's own state (src/reconcile/run.ts). On Postgres it
 // runs beside the service; the embedded database allows one process at a time, so stop the
 // service first.
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/open.js';
+import { openForCommand } from './database.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { TenantKey } from '../directory/types.js';
 import { emptyCounts, KINDS, knownTenants, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
@@ -98,7 +97,7 @@ async function run(args: Exclude<ReturnType<typeof parse>, 'help'>): Promise<num
     console.error(`reconcile: ${args.source} is not configured: set ${PULLER_SETTINGS[args.source]}`);
     return 1;
   }
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite'), poolSize: 2 });
+  const database = await openForCommand('reconcile', config, 2);
   try {
     const store = createDirectoryStore(database.db);
     let targets = await knownTenants(database.db, puller.provider, { externalId: args.tenant, product: args.product });

@@ -1,27 +1,26 @@
-// npm run replay -- [--status rejected|stale|ignored|unchanged|applied|all] [--source polis|stytch]
+// npm run replay -- [--status rejected|stale|ignored|unchanged|applied|all] [--source polis|stytch|workos]
 //                   [--since <time>] [--delivery <id>] [--dry-run]
 // Re-reads stored deliveries with this version's adapters and applies what can now be read (see
 // src/replay.ts). On Postgres it can run beside the service; the embedded database allows one
 // process at a time, so stop the service first.
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/open.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { DeliveryStatus } from '../directory/types.js';
 import { replayDeliveries, type ReplayFilter, type ReplayProgress, type ReplayReport } from '../replay.js';
-import { createSources } from '../sources/index.js';
+import { createSources, isSourceName, SOURCE_LIST } from '../sources/index.js';
 import { runCommand, UsageError } from './command.js';
+import { openForCommand } from './database.js';
 
 const USAGE = `Usage:
-  npm run replay -- [--status <status>] [--source polis|stytch] [--since <time>] [--delivery <id>] [--dry-run]
+  npm run replay -- [--status <status>] [--source <provider>] [--since <time>] [--delivery <id>] [--dry-run]
 
 Re-reads stored deliveries with this version's adapters and applies what can now be read, in
 place and under the ordering guard: nothing is applied twice, an old event never overwrites
 newer state.
 
   --status    which deliveries: rejected (default), stale, ignored, unchanged, applied, or all
-  --source    only deliveries from polis or stytch
+  --source    only deliveries from one provider: ${SOURCE_LIST}
   --since     only deliveries received at or after this time (ISO 8601, e.g. 2026-11-30T12:00Z)
   --delivery  one delivery by id, whatever its status
   --dry-run   read them again and say what could now be read, without applying anything`;
@@ -50,7 +49,7 @@ function parseFilter(argv: string[]): { filter: ReplayFilter; dryRun: boolean } 
     filter.status = values.status as DeliveryStatus | 'all';
   }
   if (values.source !== undefined) {
-    if (values.source !== 'polis' && values.source !== 'stytch') throw new UsageError('--source must be polis or stytch');
+    if (!isSourceName(values.source)) throw new UsageError(`--source must be ${SOURCE_LIST}`);
     filter.source = values.source;
   }
   if (values.since !== undefined) {
@@ -97,7 +96,7 @@ function summary(report: ReplayReport, dryRun: boolean): string {
 
 async function run(parsed: Exclude<ReturnType<typeof parseFilter>, 'help'>): Promise<number> {
   const config = loadConfig();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite'), poolSize: 2 });
+  const database = await openForCommand('replay', config, 2);
   try {
     const report = await replayDeliveries(database.db, createDirectoryStore(database.db), createSources(config), parsed.filter, {
       dryRun: parsed.dryRun,

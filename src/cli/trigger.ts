@@ -16,7 +16,7 @@ import { applySets, SampleEditError } from '../samples/edit.js';
 import { polisHeaders, stytchHeaders, workosHeaders } from '../samples/sign.js';
 
 const USAGE = `Usage:
-  npm run trigger -- <source> <event> [--set <field>=<value> ...] [--url <base url>] [--via DASHBOARD|DIRECT|SCIM]
+  npm run trigger -- <source> <event> [--set <field>=<value> ...] [--add <field>=<value> ...] [--url <base url>] [--via DASHBOARD|DIRECT|SCIM]
   npm run trigger -- --all [<source>] [--url <base url>]
   npm run trigger -- --list
 
@@ -30,8 +30,9 @@ Examples:
 Each *.updated sample changes a visible field (a name) to a new value, so every one sent is
 applied and pushed as UPDATED. --set sets a field of the event's object (Polis: data; Stytch:
 the member, organization, ...), dotted for nested fields; a value that reads as JSON (true, 42,
-null, ["a"]) is sent as that, anything else as a string. An update sent after a delete brings
-the object back: subscribers see it CREATED again.
+null, ["a"]) is sent as that, anything else as a string. --set refuses a field the object does
+not have (a typo would otherwise go out as a new field); --add sends one it does not have. An
+update sent after a delete brings the object back: subscribers see it CREATED again.
   npm run trigger -- --all          # every sample of both providers, in the order --list shows`;
 
 type Source = 'polis' | 'stytch' | 'workos';
@@ -86,10 +87,17 @@ interface Target {
   workosSecret: string | undefined;
 }
 
-/** --set mistakes end the run like any other reason a send cannot be made (exit 2). */
-function edit(source: Source, event: string, payload: Record<string, unknown>, sets: readonly string[]): void {
+/** What --set and --add ask to change in the sample. */
+interface Edits {
+  sets: readonly string[];
+  adds: readonly string[];
+}
+const NO_EDITS: Edits = { sets: [], adds: [] };
+
+/** --set and --add mistakes end the run like any other reason a send cannot be made (exit 2). */
+function edit(source: Source, event: string, payload: Record<string, unknown>, edits: Edits): void {
   try {
-    applySets(source, event, payload, sets);
+    applySets(source, event, payload, edits.sets, edits.adds);
   } catch (error) {
     if (error instanceof SampleEditError) throw new CannotSend(error.message, 2);
     throw error;
@@ -108,20 +116,20 @@ function signed(
   source: Source,
   event: string,
   via: StytchSource | undefined,
-  sets: readonly string[] = [],
+  edits: Edits = NO_EDITS,
 ): { body: string; headers: Record<string, string> } {
   const provider = PROVIDERS[source];
   const payload = provider.sample(event, via);
   if (!payload) throw unknownEvent(source, event);
   const secret = provider.secret(target);
   if (!secret) throw noSecret(provider.setting);
-  edit(source, event, payload, sets);
+  edit(source, event, payload, edits);
   const body = JSON.stringify(payload);
   return { body, headers: provider.headers(secret, body) };
 }
 
-async function send(target: Target, source: Source, event: string, via?: StytchSource, sets: readonly string[] = []): Promise<Sent> {
-  const { body, headers } = signed(target, source, event, via, sets);
+async function send(target: Target, source: Source, event: string, via?: StytchSource, edits: Edits = NO_EDITS): Promise<Sent> {
+  const { body, headers } = signed(target, source, event, via, edits);
   const url = `${target.base}/webhooks/${source}`;
   let response: Response;
   try {
@@ -159,6 +167,7 @@ async function run(argv: string[]): Promise<number> {
       url: { type: 'string' },
       via: { type: 'string' },
       set: { type: 'string', multiple: true },
+      add: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -177,8 +186,8 @@ async function run(argv: string[]): Promise<number> {
   }
 
   let events: [Source, string][];
-  if (values.all && values.set) {
-    console.error('--set edits one event: use it without --all');
+  if (values.all && (values.set || values.add)) {
+    console.error(`${values.set ? '--set' : '--add'} edits one event: use it without --all`);
     return 2;
   }
   if (values.all) {
@@ -218,7 +227,7 @@ async function run(argv: string[]): Promise<number> {
     if (!values.all) {
       const [[source, event]] = events as [[Source, string]];
       console.log(`POST ${target.base}/webhooks/${source}  (${source} ${event})`);
-      const sent = await send(target, source, event, via as StytchSource | undefined, values.set ?? []);
+      const sent = await send(target, source, event, via as StytchSource | undefined, { sets: values.set ?? [], adds: values.add ?? [] });
       console.log(`${sent.status} ${sent.statusText}`);
       console.log(sent.text);
       return sent.status >= 200 && sent.status < 300 ? 0 : 1;

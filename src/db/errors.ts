@@ -60,3 +60,36 @@ export function isUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** What to check, for an error met while opening the database at start (by its code). */
+const OPEN_HINTS: Record<string, string> = {
+  ECONNREFUSED: 'nothing is listening there: is Postgres running, and are the host and port in DATABASE_URL right?',
+  ENOTFOUND: 'that host name does not resolve: check the host in DATABASE_URL',
+  EAI_AGAIN: 'that host name does not resolve: check the host in DATABASE_URL',
+  ETIMEDOUT: 'no answer from that host: check the host and port in DATABASE_URL, and that this machine can reach it',
+  CONNECT_TIMEOUT: 'no answer from that host: check the host and port in DATABASE_URL, and that this machine can reach it',
+  EHOSTUNREACH: 'that host cannot be reached from here: check the host in DATABASE_URL',
+  ENETUNREACH: 'that host cannot be reached from here: check the host in DATABASE_URL',
+  '28P01': 'the password does not match that user: check the user and password in DATABASE_URL',
+  '28000': 'Postgres does not let that user in from here (pg_hba.conf, or a role without LOGIN): check the user in DATABASE_URL',
+  '3D000': 'that database does not exist: create it (createdb <name>) or fix its name in DATABASE_URL',
+  '57P03': 'Postgres is still starting up',
+};
+
+/**
+ * One line a person can act on, for a failure to open the database: where, what went wrong
+ * (its first line and code, never a stack), and what to check.
+ */
+export function describeOpenFailure(error: unknown, where: string): string {
+  const code = codeOf(error);
+  let message = 'unknown error';
+  for (const e of causes(error)) {
+    if (e instanceof Error && e.message) {
+      message = e.message.split('\n')[0]!;
+      break;
+    }
+  }
+  const said = code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
+  const hint = code === undefined ? undefined : OPEN_HINTS[code];
+  return `cannot open ${where}: ${said}${hint ? `. ${hint[0]!.toUpperCase()}${hint.slice(1)}` : ''}`;
+}

@@ -254,7 +254,7 @@ async function openPostgres(
     poolUse: pool.use,
     lastUnavailableAt: pool.lastUnavailableAt,
     kind: 'postgres',
-    description: `Postgres at ${describeUrl(url)}`,
+    description: `Postgres at ${describeDatabaseUrl(url)}`,
     ping: async () => {
       await client`select 1`;
     },
@@ -362,7 +362,8 @@ async function listenPostgres(
   };
 }
 
-function describeUrl(url: string): string {
+/** Where a postgres:// URL points, safe to print (no user or password). */
+export function describeDatabaseUrl(url: string): string {
   try {
     const u = new URL(url);
     return `${u.hostname}:${u.port || '5432'}${u.pathname}`;

@@ -17,7 +17,7 @@ import { attachGraphqlWs, type GraphqlWs } from './graphql-ws.js';
 import { healthRoutes } from './health.js';
 import { keyRateLimit } from './key-rate-limit.js';
 import { databaseProbe, webhookRoutes } from './webhooks.js';
-import { metricsRoutes } from './metrics.js';
+import { metricsOffRoute, metricsRoutes } from './metrics.js';
 import type { Metrics } from '../metrics.js';
 import { operationMetrics } from '../graphql/operation-metrics.js';
 
@@ -61,6 +61,8 @@ export interface AppDeps {
   keepAliveTimeoutMs?: number;
   /** Prometheus metrics: recorded when given; served at /metrics on this port when `token` is set. */
   metrics?: { metrics: Metrics; token?: string };
+  /** METRICS_PORT, when metrics are served on a port of their own (for what /metrics here says). */
+  metricsPort?: number;
 }
 
 export interface App {
@@ -81,6 +83,25 @@ export interface App {
   close(): Promise<void>;
 }
 
+/**
+ * Fastify's request lines, at the level they deserve: a request arriving and an ordinary answer
+ * at debug, a refused one (4xx: a bad key, a bad signature) at info, a failed one (5xx) at warn,
+ * so the default level shows what an operator acts on and not each GraphiQL keystroke.
+ */
+function logRequests(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', async (request) => {
+    request.log.debug({ req: request }, 'incoming request');
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'warn' : status >= 400 ? 'info' : 'debug';
+    request.log[level]({ res: { statusCode: status }, responseTime: reply.elapsedTime }, 'request completed');
+  });
+  fastify.addHook('onRequestAbort', async (request) => {
+    request.log.debug('request aborted');
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   let accepting = true;
   const requestTimeout = deps.requestTimeoutMs ?? 30_000;
@@ -95,7 +116,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       headersTimeout: Math.min(requestTimeout, 60_000),
     },
     return503OnClosing: true,
+    // Fastify would log every request twice at info: a minute of GraphiQL scrolls the banner
+    // (the local key, the secrets) out of the terminal. Ours below: see logRequests.
+    disableRequestLogging: true,
   });
+  logRequests(fastify);
   const drain = drainConnections(fastify.server);
   const metrics = deps.metrics?.metrics;
   if (metrics) {
@@ -187,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   );
   await fastify.register(graphiqlRoutes({ graphqlPath: '/graphql' }));
   if (metrics && deps.metrics?.token) await fastify.register(metricsRoutes(metrics, deps.metrics.token));
+  else await fastify.register(metricsOffRoute(deps.metricsPort));
 
   return {
     fastify,

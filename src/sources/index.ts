@@ -9,7 +9,19 @@ import { createStytchSource } from './stytch/index.js';
 import type { SourceAdapter } from './types.js';
 import { createWorkosSource } from './workos/index.js';
 
-/** Every provider the service accepts webhooks from. Adding one means adding it here. */
+/**
+ * Every provider the service accepts webhooks from, by its name in POST /webhooks/<name> and in
+ * stored deliveries. Adding one means adding it here and in createSources.
+ */
+export const SOURCE_NAMES = ['polis', 'stytch', 'workos'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+export const isSourceName = (name: string): name is SourceName => (SOURCE_NAMES as readonly string[]).includes(name);
+
+/** "polis, stytch or workos", for messages. */
+export const SOURCE_LIST = `${SOURCE_NAMES.slice(0, -1).join(', ')} or ${SOURCE_NAMES.at(-1)}`;
+
+/** The adapter of each provider the service accepts webhooks from (SOURCE_NAMES, in that order). */
 export function createSources(
   config: Pick<Config, 'polisSecrets' | 'stytchSecrets' | 'toleranceSeconds'> & Partial<Pick<Config, 'polisScopedSecrets' | 'workosSecrets'>>,
 ): SourceAdapter[] {

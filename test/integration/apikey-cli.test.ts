@@ -2,15 +2,14 @@
 // in a temporary DATA_DIR, or a Postgres of its own through DATABASE_URL.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_ERRORS, createAuthenticator, generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
 import { tenants } from '../../src/db/schema.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
-import { runScript, spawnService } from '../support/process.js';
+import { runScript, seededDataDir, spawnService } from '../support/process.js';
 
 const KEY = /dsk_[A-Za-z0-9_-]{43}/g;
 
@@ -19,7 +18,7 @@ let env: Record<string, string>;
 let dropDatabase: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'dsync-apikey-'));
+  dataDir = await seededDataDir('dsync-apikey-');
   env = { DATA_DIR: dataDir, NODE_ENV: 'development' };
   if (onPostgres) {
     const created = await createPostgresDatabase();
@@ -32,6 +31,12 @@ afterAll(async () => {
 });
 
 const apikey = (...args: string[]) => runScript('src/cli/apikey.ts', args, env);
+
+/** What the CLI says first, on stderr: the database it works on (a new terminal may not have the service's). */
+const usingLine = () =>
+  env.DATABASE_URL
+    ? `apikey: using Postgres at ${new URL(env.DATABASE_URL).host}${new URL(env.DATABASE_URL).pathname} (from DATABASE_URL)\n`
+    : `apikey: using the embedded database in ${join(dataDir, 'pglite')} (DATABASE_URL is not set)\n`;
 
 /** The CLI's database, opened here only between CLI runs (PGlite allows one process). */
 async function withDatabase<T>(fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
@@ -149,13 +154,13 @@ describe(`npm run apikey (${backend})`, () => {
     expect(help.stdout).toContain('npm run apikey -- create --name <label> [--tenant <tenant id>]');
   });
 
-  it('answers an error with 1 and one line on stderr', async () => {
+  it('answers an error with 1 and one line on stderr, after the line saying which database it used', async () => {
     const missingTenant = await apikey('create', '--name', 'x', '--tenant', '5b2f0c52-7f6e-4f7e-9a2c-1d3e5f7a9b0c');
     expect(missingTenant.code).toBe(1);
-    expect(missingTenant.stderr).toBe('apikey: no tenant has id 5b2f0c52-7f6e-4f7e-9a2c-1d3e5f7a9b0c\n');
+    expect(missingTenant.stderr).toBe(`${usingLine()}apikey: no tenant has id 5b2f0c52-7f6e-4f7e-9a2c-1d3e5f7a9b0c\n`);
     const unknown = await apikey('revoke', 'dsk_zzzzzzzz');
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe('apikey: no API key matches dsk_zzzzzzzz\n');
+    expect(unknown.stderr).toBe(`${usingLine()}apikey: no API key matches dsk_zzzzzzzz\n`);
   });
 
   it('names the keys it accepts from elsewhere: ADMIN_API_KEY, and a local key only where it applies', async () => {
@@ -178,7 +183,7 @@ describe(`npm run apikey (${backend})`, () => {
 // Only the embedded database has one process at a time.
 describe.skipIf(onPostgres)(`npm run apikey while the service has the embedded database (${backend})`, () => {
   it('fails with a clear message and leaves the data alone, then works once the service stops', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dsync-apikey-lock-'));
+    const dir = await seededDataDir('dsync-apikey-lock-');
     const service = await spawnService({ DATA_DIR: dir, NODE_ENV: 'development' });
     let stopped = false;
     try {
@@ -186,7 +191,7 @@ describe.skipIf(onPostgres)(`npm run apikey while the service has the embedded d
         const result = await runScript('src/cli/apikey.ts', args, { DATA_DIR: dir });
         expect(result.code, result.stderr).toBe(1);
         expect(result.stderr).toMatch(
-          /^apikey: the embedded database in \S+ is in use by process \d+ .*stop the service first, or set DATABASE_URL to use Postgres.*\n$/,
+          /^apikey: using the embedded database in \S+ \(DATABASE_URL is not set\)\napikey: the embedded database in \S+ is in use by process \d+ .*stop the service first, or set DATABASE_URL to use Postgres.*\n$/,
         );
         expect(result.stdout).toBe('');
       }
@@ -209,7 +214,7 @@ describe.skipIf(onPostgres)(`npm run apikey while the service has the embedded d
   });
 
   it('takes over the lock of a process that died without releasing it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dsync-apikey-lock-'));
+    const dir = await seededDataDir('dsync-apikey-lock-');
     const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     await new Promise((resolve) => child.once('exit', resolve));
     await writeFile(

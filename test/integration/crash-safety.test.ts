@@ -7,9 +7,7 @@
 //
 // A failure prints its seed; TEST_CRASH_SEED=<seed> replays the same events, generated in the
 // same order, and the same kill delays (how the requests interleave is up to the scheduler).
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
@@ -20,7 +18,7 @@ import { backend, createPostgresDatabase, onPostgres } from '../support/backend.
 import { query } from '../support/db.js';
 import { stytchEvent } from '../support/directory.js';
 import { acknowledgementViolations, findViolations, type Acknowledgement } from '../support/invariants.js';
-import { spawnService, type ServiceProcess } from '../support/process.js';
+import { seededDataDir, spawnService, type ServiceProcess } from '../support/process.js';
 import { post, stytchRequest, type Reply } from '../support/server.js';
 import { newPolisSecret, newStytchSecret, newSvixId } from '../support/sign.js';
 import { budget } from '../support/time.js';
@@ -196,24 +194,14 @@ class Traffic {
 // ---- The service, killed and restarted on one database ------------------------------------
 
 /**
- * `tsx` runs the service in a child node process and relays the signals it can, which
- * SIGKILL is not: killing tsx would leave the service running. The service process itself is
- * killed, as the kernel's OOM killer or a `docker kill` would. tsx is then left to reap it:
- * were tsx gone first, the dead service would stay a zombie of a PID 1 that may never reap it,
- * and its pid would look alive to the embedded database's lock. Resolves to the killed pid.
+ * The service's process is killed, as the kernel's OOM killer or a `docker kill` would, and
+ * reaped before it restarts: a dead process that is not yet reaped keeps its pid, which would
+ * look alive to the embedded database's lock. Resolves to the killed pid.
  */
 async function crash(service: ServiceProcess): Promise<number> {
-  const tsx = service.child.pid!;
-  const children = readFileSync(`/proc/${tsx}/task/${tsx}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  if (children.length !== 1) throw new Error(`tsx (${tsx}) has ${children.length} child processes, not the service alone`);
-  const exited =
-    service.child.exitCode === null && service.child.signalCode === null
-      ? new Promise((resolve) => service.child.once('exit', resolve))
-      : Promise.resolve();
-  process.kill(Number(children[0]), 'SIGKILL');
-  await Promise.race([exited, sleep(10_000)]);
+  const pid = service.child.pid!;
   await service.stop('SIGKILL');
-  return Number(children[0]);
+  return pid;
 }
 
 interface Outcome {
@@ -344,7 +332,7 @@ describe(`SIGKILL under webhook load, restarted on the same database (${backend}
   let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'dsync-crash-'));
+    dataDir = await seededDataDir('dsync-crash-');
     if (onPostgres) {
       const created = await createPostgresDatabase();
       databaseUrl = created.url;

@@ -10,7 +10,7 @@ import { openDatabase } from '../../src/db/open.js';
 import { POLIS_SAMPLES, STYTCH_SAMPLE_NAMES, WORKOS_SAMPLE_NAMES } from '../../src/samples/events.js';
 import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
-import { runScript, spawnService, type ServiceProcess } from '../support/process.js';
+import { runScript, runShell, spawnService, startScript, type ServiceProcess } from '../support/process.js';
 import { post } from '../support/server.js';
 
 /** A port nothing listens on (taken and released). */
@@ -34,7 +34,8 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'dsync-first-run-'));
-    service = await spawnService({ DATA_DIR: dataDir, NODE_ENV: 'development' });
+    // package.json's own `npm start` command, as a newcomer runs it.
+    service = await spawnService({ DATA_DIR: dataDir, NODE_ENV: 'development' }, { asNpmStart: true });
   });
   afterAll(async () => {
     if (service?.child.exitCode === null) await service.stop();
@@ -60,6 +61,13 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
     expect(adminKeyIn(out)).toBe(secrets.adminApiKey);
     expect(out).toContain(`${service.url}/graphiql`);
     expect(out).toContain(`{"Authorization": "Bearer ${secrets.adminApiKey}"}`);
+    // It goes by what it is, not by a setting the newcomer never set.
+    const viewer = await fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secrets.adminApiKey}` },
+      body: JSON.stringify({ query: '{ viewer { name } }' }),
+    });
+    expect(await viewer.json()).toEqual({ data: { viewer: { name: 'local admin key' } } });
   });
 
   it('`npm run trigger -- stytch member.created` shows an accepted event', async () => {
@@ -90,6 +98,9 @@ describe.skipIf(onPostgres)(`first run on the embedded database (${backend})`, (
     const noValue = await trigger('stytch', 'member.updated', '--set', 'name');
     expect(noValue.code).toBe(2);
     expect(noValue.stderr).toMatch(/--set takes <field>=<value>, not name/);
+    const typo = await trigger('stytch', 'member.updated', '--set', 'nme=x');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/has no field nme \(did you mean name\?\).*use --add nme=x/s);
     const withAll = await trigger('--all', '--set', 'name=x');
     expect(withAll.code).toBe(2);
     expect(withAll.stderr).toMatch(/--set edits one event/);
@@ -216,15 +227,59 @@ describe.skipIf(!onPostgres)(`first run on Postgres (${backend})`, () => {
       expect(out).not.toMatch(/dsk_|admin API key/);
       // How to get a key, here and under Docker Compose, and a trigger hint for this port.
       expect(out).toContain('GraphQL needs an API key. Create an admin key (the service can keep running):');
-      expect(out).toContain('  npm run apikey -- create --name admin');
+      expect(out).toContain(`  DATABASE_URL=${database.url} npm run apikey -- create --name admin`);
       expect(out).toContain('  docker compose exec app node dist/cli/apikey.js create --name admin');
       expect(out).toContain(`  PORT=${new URL(service.url).port} npm run trigger -- stytch member.created`);
       const secrets = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as Record<string, unknown>;
       expect(secrets.stytch).toMatch(/^whsec_/);
       expect(secrets).not.toHaveProperty('adminApiKey');
+
+      // The printed command, run as printed from a new terminal (none of the service's
+      // environment), makes a key for this database: the service takes it.
+      const command = /Create an admin key[^\n]*\n\s+(.+)\n/.exec(out)?.[1];
+      expect(command).toMatch(/npm run apikey/);
+      const made = await runShell(command!, {});
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.stderr).toContain(`apikey: using Postgres at ${new URL(database.url).host}${new URL(database.url).pathname} (from DATABASE_URL)`);
+      const key = /dsk_[A-Za-z0-9_-]{43}/.exec(made.stdout)?.[0];
+      const viewer = await fetch(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ viewer { name } }' }),
+      });
+      expect(viewer.status).toBe(200);
+      expect(await viewer.json()).toEqual({ data: { viewer: { name: 'admin' } } });
     } finally {
       expect(await service.stop()).toBe(0);
       await database.drop();
     }
   });
 });
+
+// A database that cannot be opened is one line saying where, why and what to check, never a
+// stack; a wait for one that may be starting says so once, not at every attempt.
+describe('when the database cannot be opened', () => {
+  it.skipIf(onPostgres)('nothing listening at DATABASE_URL: one line with what to check, while it waits', async () => {
+    const port = await freePort();
+    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-no-db-'));
+    const started = startScript('src/main.ts', { DATA_DIR: dataDir, NODE_ENV: 'development', DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/directory`, PORT: '0' });
+    const out = await started.waitFor(/Waiting up to 60 s/);
+    await started.stop();
+    expect(out).toContain(`cannot open Postgres at 127.0.0.1:${port}/directory: `);
+    expect(out).toContain('Nothing is listening there: is Postgres running, and are the host and port in DATABASE_URL right?');
+    expect(out).not.toMatch(/\n\s+at /);
+    expect(out).not.toContain('secret');
+  });
+
+  it.runIf(onPostgres)('a database that does not exist: stops at once, saying how to create it', async () => {
+    const url = new URL(process.env.TEST_DATABASE_URL!);
+    url.pathname = `/dsync_missing_${Date.now().toString(36)}`;
+    const result = await runScript('src/main.ts', [], { DATABASE_URL: url.toString(), DATA_DIR: await mkdtemp(join(tmpdir(), 'dsync-no-db-')), PORT: '0' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `failed to start: cannot open Postgres at ${url.host}${url.pathname}: database "${url.pathname.slice(1)}" does not exist (3D000). ` +
+        'That database does not exist: create it (createdb <name>) or fix its name in DATABASE_URL\n',
+    );
+  });
+});
+

@@ -6,10 +6,9 @@
 // that never finishes its body is cut off by the 10 s drain (still exit 0, logged), and a
 // WebSocket client that never answers the close meets the 25 s shutdown deadline (exit 1, logged).
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -22,7 +21,7 @@ import { query } from '../support/db.js';
 import { findViolations } from '../support/invariants.js';
 import { stytchEvent } from '../support/directory.js';
 import { eventually, subscribe, wsUrl } from '../support/live.js';
-import { spawnService, type ServiceProcess } from '../support/process.js';
+import { seededDataDir, spawnService, type ServiceProcess } from '../support/process.js';
 import { stytchRequest, type StytchRequest } from '../support/server.js';
 import { newPolisSecret, newStytchSecret } from '../support/sign.js';
 import { budget } from '../support/time.js';
@@ -72,7 +71,7 @@ async function backingDatabase(): Promise<Backing> {
       dispose: created.drop,
     };
   } else {
-    const dir = await mkdtemp(join(tmpdir(), 'dsync-shutdown-'));
+    const dir = await seededDataDir('dsync-shutdown-');
     backing = {
       env: { DATA_DIR: dir },
       open: () => openDatabase({ pgliteDir: join(dir, 'pglite') }),
@@ -86,13 +85,14 @@ async function start(): Promise<Running> {
   const stytchSecret = newStytchSecret();
   const adminKey = generateApiKey();
   const database = await backingDatabase();
-  // info: the test reads the service's own account of each request and of its shutdown.
+  // debug: the test reads the service's own account of each request (an arrival is logged at
+  // debug) and of its shutdown.
   const env: Record<string, string> = {
     ...database.env,
     STYTCH_WEBHOOK_SECRET: stytchSecret,
     POLIS_WEBHOOK_SECRET: newPolisSecret(),
     ADMIN_API_KEY: adminKey,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: 'debug',
   };
   const service = await spawnService(env);
   const exited = new Promise<number | null>((resolve) => service.child.once('exit', (code) => resolve(code)));

@@ -18,6 +18,7 @@ import { backend, onPostgres, openTestDatabase } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { directoryState } from '../support/rejected.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { propertyRuns } from '../support/effort.js';
 
 let oneByOne: TestServer;
 let together: TestServer;
@@ -28,8 +29,8 @@ afterAll(async () => {
   await Promise.all([oneByOne?.close(), together?.close()]);
 });
 
-// PROPERTY_RUNS=200 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 30);
+// TEST_EFFORT=10 for a longer search (support/effort.ts); PROPERTY_SEED=<seed> replays a reported failure.
+const RUNS = propertyRuns(30);
 const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
 
 const stytch = createStytchSource({ secrets: [`whsec_${randomBytes(24).toString('base64')}`], toleranceSeconds: 300 });

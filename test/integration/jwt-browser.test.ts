@@ -4,7 +4,7 @@
 // database: CORS and the token path do not depend on the backend.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser } from 'playwright-core';
+import type { Browser } from '../oracles/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, onPostgres } from '../support/backend.js';
 import { findChromium, launchChromium, nonLocal, recordingContext } from '../support/browser.js';

@@ -38,3 +38,21 @@ describe(`what the logs never hold (${backend})`, () => {
     }
   });
 });
+
+// The default level shows what an operator acts on: refused and failed requests, not each one
+// answered, which would scroll the banner (the local key, the secrets) out of the terminal.
+describe(`what the logs hold at the default level (${backend})`, () => {
+  it('a refused request, not the answered ones', async () => {
+    const lines: string[] = [];
+    const quiet = await startTestServer({ env: { LOG_LEVEL: 'info' }, logs: lines });
+    try {
+      for (let i = 0; i < 5; i++) expect((await gql(quiet, '{ viewer { role } }')).status).toBe(200);
+      expect((await fetch(`${quiet.url}/healthz`)).status).toBe(200);
+      expect((await gql(quiet, '{ viewer { role } }', {}, 'dsk_not-a-key')).status).toBe(401);
+      const requests = lines.map((l) => JSON.parse(l) as { msg: string; level: number; res?: { statusCode: number } }).filter((l) => /request/.test(l.msg));
+      expect(requests).toEqual([expect.objectContaining({ msg: 'request completed', level: 30, res: { statusCode: 401 } })]);
+    } finally {
+      await quiet.close();
+    }
+  });
+});

@@ -52,6 +52,25 @@ describe(`Prometheus metrics (${backend})`, () => {
     expect(index).toMatchObject({ graphql: { graphiql: '/graphiql' }, metrics: expect.stringContaining('/metrics') });
   });
 
+  it('where they are not served, /metrics says which setting serves them', async () => {
+    const off = await startTestServer();
+    const ownPort = await startTestServer({ env: { METRICS_PORT: '0' } });
+    try {
+      const none = await fetch(`${off.url}/metrics`);
+      expect(none.status).toBe(404);
+      expect(await none.json()).toEqual({
+        error: 'metrics are off: set METRICS_TOKEN to serve them here (with Authorization: Bearer <METRICS_TOKEN>), or METRICS_PORT to serve them on a port of their own',
+      });
+      const elsewhere = await fetch(`${ownPort.url}/metrics`);
+      expect(elsewhere.status).toBe(404);
+      expect(((await elsewhere.json()) as { error: string }).error).toMatch(/served on their own port \(METRICS_PORT, a free port the service chose\), not here; set METRICS_TOKEN/);
+      // Any other unknown path is still a plain 404.
+      expect(((await (await fetch(`${off.url}/metricz`)).json()) as { error: string }).error).toBe('no route for GET /metricz');
+    } finally {
+      await Promise.all([off.close(), ownPort.close()]);
+    }
+  });
+
   it('counts what a known workload did, and no label names a tenant, an email or a key', async () => {
     const org = `organization-test-${randomBytes(6).toString('hex')}`;
     const email = `metrics-${randomBytes(4).toString('hex')}@example.test`;

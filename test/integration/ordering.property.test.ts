@@ -9,6 +9,7 @@ import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { polisRequest, post, startTestServer, stytchRequest, workosRequest, type TestServer } from '../support/server.js';
 import { newSvixId } from '../support/sign.js';
+import { propertyRuns } from '../support/effort.js';
 
 let inOrder: TestServer;
 let shuffled: TestServer;
@@ -19,8 +20,8 @@ afterAll(async () => {
   await Promise.all([inOrder?.close(), shuffled?.close()]);
 });
 
-// PROPERTY_RUNS=200 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 40);
+// TEST_EFFORT=10 for a longer search (support/effort.ts); PROPERTY_SEED=<seed> replays a reported failure.
+const RUNS = propertyRuns(40);
 const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
 let run = 0;
 

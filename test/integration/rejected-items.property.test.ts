@@ -16,9 +16,10 @@ import { createPolisSource } from '../../src/sources/polis/index.js';
 import { backend } from '../support/backend.js';
 import { brokenPolisReader, directoryState, isMarked, MARK } from '../support/rejected.js';
 import { polisRequest, post, startTestServer, type TestServer } from '../support/server.js';
+import { propertyRuns } from '../support/effort.js';
 
-// PROPERTY_RUNS=100 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 20);
+// TEST_EFFORT=10 for a longer search (support/effort.ts); PROPERTY_SEED=<seed> replays a reported failure.
+const RUNS = propertyRuns(20);
 const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
 
 let broken: TestServer;

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backend, onPostgres } from '../support/backend.js';
-import { runScript, spawnService } from '../support/process.js';
+import { runScript, seededDataDir, spawnService } from '../support/process.js';
 import { polisRequest, post } from '../support/server.js';
 
 describe.skipIf(onPostgres)(`npm run replay (${backend})`, () => {
   it('replays the rejected deliveries it is asked for and says what became of them', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'dsync-replay-'));
+    const dataDir = await seededDataDir('dsync-replay-');
     const env = { DATA_DIR: dataDir, NODE_ENV: 'development' };
     const service = await spawnService(env);
     const { polis } = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as { polis: string };
@@ -38,6 +38,10 @@ describe.skipIf(onPostgres)(`npm run replay (${backend})`, () => {
     expect(one.stdout).toContain('1 of 1 deliveries replayed');
     const none = await runScript('src/cli/replay.ts', ['--status', 'stale'], env);
     expect(none.stdout).toContain('no stored delivery matches');
+    // Every provider the service takes webhooks from can be named, WorkOS too.
+    const workos = await runScript('src/cli/replay.ts', ['--status', 'all', '--source', 'workos', '--dry-run'], env);
+    expect(workos.code, workos.stderr).toBe(0);
+    expect(workos.stdout).toContain('no stored delivery matches');
   });
 
   it('explains bad arguments with exit code 2', async () => {
@@ -46,7 +50,7 @@ describe.skipIf(onPostgres)(`npm run replay (${backend})`, () => {
       [['--status', 'lost'], /--status must be one of rejected, stale/],
       [['--since', 'yesterday'], /--since: yesterday is not a time/],
       [['--delivery', '42'], /--delivery: 42 is not a delivery id/],
-      [['--source', 'okta'], /--source must be polis or stytch/],
+      [['--source', 'okta'], /--source must be polis, stytch or workos/],
     ] as const) {
       const result = await runScript('src/cli/replay.ts', [...args], env);
       expect(result.code, result.stdout).toBe(2);

@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.js';
 import { createDirectoryStore } from '../../src/directory/store.js';
 import { replayDeliveries, type ReplayFilter } from '../../src/replay.js';
+import { workosSample } from '../../src/samples/events.js';
 import { createPolisSource } from '../../src/sources/polis/index.js';
 import type { SourceAdapter } from '../../src/sources/types.js';
 import { backend, onPostgres } from '../support/backend.js';
 import { query } from '../support/db.js';
-import { gql, sendPolis, startTestServer, tenantKey, type TestServer } from '../support/server.js';
+import { gql, sendPolis, sendWorkos, startTestServer, tenantKey, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -169,5 +170,20 @@ describe(`the replayDeliveries mutation (${backend})`, () => {
     expect(badId.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'id is not a Delivery id' });
     const badStatus = await gql(server, REPLAY, { filter: { status: 'lost' } });
     expect(badStatus.errors?.[0]?.message).toMatch(/filter\.status must be one of rejected/);
+    const badSource = await gql(server, REPLAY, { filter: { source: 'okta' } });
+    expect(badSource.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'filter.source must be polis, stytch or workos' });
+  });
+
+  it('takes every source the service accepts webhooks from, WorkOS too', async () => {
+    const sent = await sendWorkos(server, workosSample('dsync.user.created')!);
+    expect(sent.status).toBe(200);
+    const dry = await gql(server, REPLAY, { filter: { status: 'all', source: 'workos' }, dryRun: true });
+    expect(dry.errors).toBeUndefined();
+    const report = dry.data!.replayDeliveries as { matched: number; replayed: number };
+    expect(report.matched).toBeGreaterThanOrEqual(1);
+    expect(report.replayed).toBe(0);
+    const real = await gql(server, REPLAY, { filter: { status: 'all', source: 'workos' } });
+    expect(real.errors).toBeUndefined();
+    expect((real.data!.replayDeliveries as { replayed: number }).replayed).toBe(report.matched);
   });
 });

@@ -6,8 +6,7 @@
 // the secrets must turn up in those same places, so an empty log or a missing `raw` can never
 // pass for a clean scan.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +25,7 @@ import { backend, createPostgresDatabase, onPostgres } from '../support/backend.
 import { dumpEveryTable, query, TABLES } from '../support/db.js';
 import { polisAll, stytchSeed, uniquify, withPayloadSecret } from '../support/fixtures.js';
 import { subscribe, type LiveSubscription } from '../support/live.js';
-import { spawnService, type ServiceProcess } from '../support/process.js';
+import { seededDataDir, spawnService, type ServiceProcess } from '../support/process.js';
 import { gql, polisRequest, post, stytchRequest, workosRequest, type GraphQLReply, type PolisRequest, type Reply } from '../support/server.js';
 import { newPayloadSecret, newPolisSecret, newStytchSecret, newWorkosSecret } from '../support/sign.js';
 
@@ -682,7 +681,7 @@ describe(`secrets (${backend})`, () => {
       dispose = created.drop;
     } else {
       // The embedded database takes one process at a time: the test reads it between runs.
-      const dataDir = await mkdtemp(join(tmpdir(), 'dsync-secrets-'));
+      const dataDir = await seededDataDir('dsync-secrets-');
       databaseEnv = { DATA_DIR: dataDir };
       openDirect = () => openDatabase({ pgliteDir: join(dataDir, 'pglite') });
       dispose = () => rm(dataDir, { recursive: true, force: true });

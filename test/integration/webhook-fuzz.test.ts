@@ -17,9 +17,10 @@ import { polisAll, stytchSeed, uniquify } from '../support/fixtures.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { newPolisSecret, newStytchSecret, newSvixId, svixSignature } from '../support/sign.js';
 import { budget } from '../support/time.js';
+import { propertyRuns } from '../support/effort.js';
 
-// PROPERTY_RUNS=500 for a longer search; PROPERTY_SEED=<seed> replays a reported failure.
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 60);
+// TEST_EFFORT=10 for a longer search (support/effort.ts); PROPERTY_SEED=<seed> replays a reported failure.
+const RUNS = propertyRuns(60);
 const SEED = process.env.PROPERTY_SEED ? { seed: Number(process.env.PROPERTY_SEED) } : {};
 const PROPERTY_TIMEOUT = budget(180_000);
 const MIB = 1024 * 1024;

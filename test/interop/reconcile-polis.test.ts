@@ -5,7 +5,7 @@
 // change feed.
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
-import type { Directory } from '@boxyhq/saml-jackson';
+import type { Directory } from '../oracles/polis.js';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';

@@ -2,7 +2,7 @@
 // SCIM 2.0 dialects) go through Polis's own SCIM handler, Polis posts its real webhooks (each
 // directory to its own URL with its own secret), and after every step what the service serves
 // must equal what Polis holds, field by field.
-import type { Directory } from '@boxyhq/saml-jackson';
+import type { Directory } from '../oracles/polis.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend } from '../support/backend.js';
 import type { HttpRecorder } from '../support/http-recorder.js';

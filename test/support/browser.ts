@@ -2,7 +2,7 @@
 // browser, so this uses the system's (Debian's `chromium`, which .ci/run installs) and never
 // downloads one.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from '../oracles/chromium.js';
 import { budget } from './time.js';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];

@@ -2,7 +2,7 @@
 // service's own code: node's crypto for Polis, the svix library for Stytch, WorkOS's own SDK;
 // and frontends' sign-in tokens with jose.
 import { createHmac, randomBytes } from 'node:crypto';
-import { WorkOS } from '@workos-inc/node';
+import { WorkOS } from '../oracles/workos.js';
 import { SignJWT, type JWTPayload } from 'jose';
 import { Webhook } from 'svix';
 

@@ -143,10 +143,9 @@ describe('PGlite data directory lock', () => {
          await release();
        }`,
     );
-    const tsx = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
     const codes = await Promise.all(
       Array.from({ length: 5 }, () => {
-        const child = spawn(tsx, [script], { stdio: 'inherit' });
+        const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
         children.push(child);
         return new Promise<number | null>((resolve) => child.once('exit', resolve));
       }),

@@ -30,6 +30,20 @@ describe('trigger --set', () => {
     expect(workos.data).toMatchObject({ state: 'inactive' });
   });
 
+  it('refuses a field the object does not have, naming the nearest, and --add sends it', () => {
+    const typo = () => applySets('stytch', 'member.updated', stytchSample('member.updated')!, ['nme=x']);
+    expect(typo).toThrow(SampleEditError);
+    expect(typo).toThrow(/the stytch member\.updated sample has no field nme \(did you mean name\?\)/);
+    expect(typo).toThrow(/Its fields: .*email_address.*To send a field it does not have, use --add nme=x/);
+    // Nothing like any field: no guess, still the list.
+    expect(() => applySets('polis', 'user.updated', polisSample('user.updated')!, ['department=R&D'])).toThrow(/has no field department\. Its fields:/);
+
+    const added = stytchSample('member.updated')!;
+    applySets('stytch', 'member.updated', added, [], ['nickname=Ada']);
+    expect(added.member).toMatchObject({ nickname: 'Ada' });
+    expect(() => parseSet('=x', '--add')).toThrow(/--add takes <field>=<value>/);
+  });
+
   it('says when an event carries no object to edit', () => {
     expect(() => applySets('stytch', 'member.deleted', stytchSample('member.deleted')!, ['name=x'])).toThrow(
       /stytch member\.deleted carries no object to --set fields of/,

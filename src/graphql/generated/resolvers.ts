@@ -160,7 +160,7 @@ export type Delivery = Node & {
   receivedAt: Scalars['DateTime']['output'];
   /** The signature's timestamp. */
   signedAt: Scalars['DateTime']['output'];
-  /** `polis` or `stytch`, or `reconcile:polis` / `reconcile:stytch` for the changes of a reconciliation run (see `reconcile`). */
+  /** `polis`, `stytch` or `workos`, or `reconcile:polis` / `reconcile:stytch` for the changes of a reconciliation run (see `reconcile`). */
   source: Scalars['String']['output'];
   /**
    * rejected (at least one event could not be read: kept whole for replay, its other events
@@ -184,7 +184,7 @@ export type DeliveryEdge = {
 };
 
 export type DeliveryFilter = {
-  /** `polis`, `stytch`, `reconcile:polis` or `reconcile:stytch`. */
+  /** `polis`, `stytch`, `workos`, `reconcile:polis` or `reconcile:stytch`. */
   source?: InputMaybe<Scalars['String']['input']>;
   /** rejected, applied, stale, unchanged or ignored. */
   status?: InputMaybe<Scalars['String']['input']>;
@@ -620,7 +620,7 @@ export type ReconcileRun = {
 export type ReplayFilter = {
   /** Only deliveries received at or after this time. */
   since?: InputMaybe<Scalars['DateTime']['input']>;
-  /** `polis` or `stytch`. */
+  /** `polis`, `stytch` or `workos`: every provider the service takes webhooks from. */
   source?: InputMaybe<Scalars['String']['input']>;
   /** rejected (the default), stale, ignored, unchanged, applied, or all. */
   status?: InputMaybe<Scalars['String']['input']>;

@@ -3,9 +3,9 @@ import type { DeliveryStatus } from '../../directory/types.js';
 import type { MutationResolvers } from '../generated/resolvers.js';
 import { apiError, badInput } from '../errors.js';
 import { expectGlobalId } from '../ids.js';
+import { isSourceName, SOURCE_LIST } from '../../sources/index.js';
 
 const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'all'];
-const SOURCES = ['polis', 'stytch'];
 
 export const replayResolvers: { Mutation: MutationResolvers } = {
   Mutation: {
@@ -17,7 +17,7 @@ export const replayResolvers: { Mutation: MutationResolvers } = {
       if (filter.status != null && !STATUSES.includes(filter.status)) {
         throw badInput(`filter.status must be one of ${STATUSES.join(', ')}`, 'filter.status');
       }
-      if (filter.source != null && !SOURCES.includes(filter.source)) throw badInput('filter.source must be polis or stytch', 'filter.source');
+      if (filter.source != null && !isSourceName(filter.source)) throw badInput(`filter.source must be ${SOURCE_LIST}`, 'filter.source');
       const report = await ctx.replay(
         {
           ...(args.id != null ? { deliveryId: expectGlobalId(args.id, 'Delivery', 'id') } : {}),

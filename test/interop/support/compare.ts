@@ -7,7 +7,7 @@
 // of Polis are accounted for, both documented in docs/providers.md: a deleted user's memberships stay in
 // Polis's store (it sends no event for them), and a membership naming a user Polis does not have
 // is not a membership of anyone.
-import type { Directory, Group, User } from '@boxyhq/saml-jackson';
+import type { Directory, Group, User } from '../../oracles/polis.js';
 import { gqlData, type TestServer } from '../../support/server.js';
 import type { Polis } from './polis.js';
 

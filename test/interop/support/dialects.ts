@@ -8,7 +8,7 @@
 //   complex values, the enterprise extension. Group operations are lowercase, as Entra sends them
 //   to endpoints with the `aadOptscim062020` flag (which Polis's SCIM URL carries).
 // - Generic SCIM 2.0: RFC 7644 as written.
-import type { DirectoryType } from '@boxyhq/saml-jackson';
+import type { DirectoryType } from '../../oracles/polis.js';
 import type { ScimRequest } from './polis.js';
 
 export interface Person {

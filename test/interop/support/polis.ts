@@ -2,8 +2,7 @@
 // with its in-memory store, posting its real webhooks to a running service. Tests drive it only
 // through its own controllers and SCIM handler, as an admin UI and an identity provider would.
 import { randomBytes } from 'node:crypto';
-import forge from 'node-forge';
-import { controllers, type Directory, type DirectoryType, type SAMLJackson } from '@boxyhq/saml-jackson';
+import { controllers, forge, type Directory, type DirectoryType, type SAMLJackson } from '../../oracles/polis.js';
 import { startHttpRecorder, type HttpRecorder } from '../../support/http-recorder.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 
@@ -40,6 +39,10 @@ export async function startPolis(options: PolisOptions): Promise<Polis> {
     (level: string) =>
     (...args: unknown[]) =>
       void log.push(`${level}: ${args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')}`);
+  // Polis caches its store on the process (global.__jacksonDb) and hands it to every later
+  // instance whatever its options: each Polis here gets a store of its own, as separate Polis
+  // deployments have, whichever test files ran in this process before.
+  delete (globalThis as { __jacksonDb?: unknown }).__jacksonDb;
   const jackson = await controllers({
     externalUrl: 'http://polis.test',
     samlAudience: 'https://saml.polis.test',
