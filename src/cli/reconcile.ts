@@ -8,6 +8,7 @@ import { openForCommand } from './database.js';
 import { createDirectoryStore } from '../directory/store.js';
 import type { TenantKey } from '../directory/types.js';
 import { emptyCounts, KINDS, knownTenants, type KindCounts, type ReconcileProgress, type ReconcileReport } from '../reconcile/run.js';
+import { toGlobalId } from '../graphql/ids.js';
 import { executeRun, recordRun } from '../reconcile/runs.js';
 import { createPullers, PULLER_SETTINGS } from '../sources/index.js';
 import { runCommand, UsageError } from './command.js';
@@ -131,7 +132,7 @@ async function run(args: Exclude<ReturnType<typeof parse>, 'help'>): Promise<num
       }
       for (const k of KINDS) for (const c of COLUMNS) totals[k][c] += report.counts[k][c];
       const seconds = ((report.finishedAt.getTime() - report.startedAt.getTime()) / 1000).toFixed(1);
-      console.log(`${args.source} ${describe(tenant)}: ${args.dryRun ? 'would change (dry run, nothing applied)' : `reconciled in ${seconds} s`} (run ${row.id})`);
+      console.log(`${args.source} ${describe(tenant)}: ${args.dryRun ? 'would change (dry run, nothing applied)' : `reconciled in ${seconds} s`} (run ${toGlobalId('ReconcileRun', row.id)})`);
       console.log(summaryTable(report.counts));
       if (report.stillThere > 0) {
         console.log(`${report.stillThere} object(s) missing from the listing were not ended: ${args.source} still has them`);

@@ -47,9 +47,10 @@ export interface DatabaseHandle {
    * Runs `fn` holding the lock `name` for every process sharing this database, or answers
    * `{ ran: false }` at once when another holds it. On Postgres a session advisory lock on a
    * connection of its own (so a process that dies lets go); on PGlite, which one process owns,
-   * a lock within the process.
+   * a lock within the process. Should that connection close while `fn` runs, Postgres has let
+   * the lock go and another process may take it: `fn`'s signal aborts then, with LockLost.
    */
-  exclusive<T>(name: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  exclusive<T>(name: string, fn: (signal: AbortSignal) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
   /** Connections at work and statements waiting for one, now (see pool-use.ts). */
   poolUse(): PoolUse;
   /** When (performance.now()) a statement last failed because the database was unavailable. */
@@ -262,12 +263,15 @@ async function openPostgres(
     exclusive: async (name, fn) => {
       const reserved = await client.reserve();
       try {
-        const [row] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`;
+        const [row] = await reserved<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok, pg_backend_pid() as pid`;
         if (!row?.ok) return { ran: false };
+        const lost = new AbortController();
+        const watch = watchLock(reserved, row.pid, name, lost);
         try {
-          return { ran: true, value: await fn() };
+          return { ran: true, value: await fn(lost.signal) };
         } finally {
-          await reserved`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(() => {});
+          watch.stop();
+          if (!lost.signal.aborted) await reserved`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(() => {});
         }
       } finally {
         reserved.release();
@@ -278,13 +282,53 @@ async function openPostgres(
 }
 
 /** Named locks within this process: the embedded database has only one process. */
+/** The lock `exclusive` held was let go while its holder ran: the holder must stop. */
+export class LockLost extends Error {}
+
+/** How often a held lock's connection is asked whether it is still the one that took it. */
+const LOCK_CHECK_MS = 2000;
+
+/**
+ * Asks the connection holding a session lock, every two seconds, for its backend's pid. A
+ * connection that closed (terminated, cut off) took the lock with it, and postgres.js would
+ * answer the next statement on a new backend that holds nothing: either way the holder is told.
+ */
+function watchLock(reserved: postgres.ReservedSql, pid: number, name: string, lost: AbortController): { stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    if (stopped) return;
+    let now: number | undefined;
+    try {
+      const [row] = await reserved<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      now = row?.pid;
+    } catch {
+      now = undefined;
+    }
+    if (stopped) return;
+    if (now !== pid) {
+      lost.abort(new LockLost(`lost the lock ${name}: the database connection holding it closed, so another process may take it`));
+      return;
+    }
+    timer = setTimeout(() => void check(), LOCK_CHECK_MS);
+  };
+  timer = setTimeout(() => void check(), LOCK_CHECK_MS);
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 function inProcessExclusive(): DatabaseHandle['exclusive'] {
   const held = new Set<string>();
   return async (name, fn) => {
     if (held.has(name)) return { ran: false };
     held.add(name);
     try {
-      return { ran: true, value: await fn() };
+      // One process owns the embedded database: nothing can take the lock from it.
+      return { ran: true, value: await fn(new AbortController().signal) };
     } finally {
       held.delete(name);
     }

@@ -301,7 +301,7 @@ export const reconcileRuns = pgTable(
   'reconcile_runs',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    /** `polis`, `stytch`. */
+    /** `polis`, `stytch`, `workos`. */
     source: text('source').notNull(),
     /** The provider's tenant id and product (Polis), as the provider names them. */
     tenantExternalId: text('tenant_external_id').notNull(),
@@ -313,6 +313,14 @@ export const reconcileRuns = pgTable(
     trigger: text('trigger').notNull(),
     /** Per kind: created, updated, ended, unchanged, newer. Null until it finishes. */
     counts: jsonb('counts').$type<Json>(),
+    /** Objects missing from the provider's listing that it still has (not ended). */
+    stillThere: integer('still_there'),
+    /** Objects missing from the listing that the provider could not say of (not ended). */
+    unverified: integer('unverified'),
+    /** What the provider could not list whole, in words. */
+    notes: text('notes').array(),
+    /** Where the provider's ordered event log stood after the run (WorkOS: an event id), for the next. */
+    cursor: text('cursor'),
     /** Why it failed. */
     error: text('error'),
     startedAt: timestamp('started_at', tzMs).notNull().defaultNow(),

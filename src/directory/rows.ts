@@ -329,14 +329,23 @@ export async function insertRows(tx: Tx, kind: EntityKind, rows: RowValues[]): P
   return new Set(inserted.flat().map((r) => r.id));
 }
 
+/**
+ * `updated_at` moves only when what a reader sees moves: the object's data (its hash) or its
+ * liveness. A write that only advances a version (the same data again, newer; a reconciliation
+ * that finds nothing changed) leaves it, so a frontend does not see every object "updated".
+ */
+function updatedAtFor(columns: string[]): string {
+  const visible = ['data_hash', 'deleted_at'].filter((c) => columns.includes(c));
+  if (visible.length === 0) return '"updated_at" = t."updated_at"';
+  return `"updated_at" = case when ${visible.map((c) => `t."${c}" is distinct from v."${c}"`).join(' or ')} then now() else t."updated_at" end`;
+}
+
 /** Updates rows of one kind by id, each with its own values: one statement per column set. */
 export async function updateRows(tx: Tx, kind: EntityKind, rows: RowValues[]): Promise<void> {
   const table = TABLES[kind];
   await Promise.all(
     byColumns(kind, rows).map(({ columns, json, ids }) => {
-      const set: SQL = sql.raw(
-        [...columns.filter((c) => c !== 'id').map((c) => `"${c}" = v."${c}"`), '"updated_at" = now()'].join(', '),
-      );
+      const set: SQL = sql.raw([...columns.filter((c) => c !== 'id').map((c) => `"${c}" = v."${c}"`), updatedAtFor(columns)].join(', '));
       // The ids again, as an array: the planner then fetches the rows by id, where it would
       // read a small table whole to join it with rows it cannot count.
       return tx.execute(sql`

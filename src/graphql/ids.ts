@@ -2,12 +2,10 @@
 // changes), and typed, so an id of one kind is never mistaken for another.
 import { badInput } from './errors.js';
 
-export const NODE_TYPES = ['Tenant', 'Connection', 'Member', 'Group', 'Membership', 'Delivery'] as const;
+export const NODE_TYPES = ['Tenant', 'Connection', 'Member', 'Group', 'Membership', 'Delivery', 'ReconcileRun'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
-/** Types with ids that are not nodes (node(id) answers null for them). */
-const OTHER_ID_TYPES = ['ReconcileRun'] as const;
-export type IdType = NodeType | (typeof OTHER_ID_TYPES)[number];
-const ID_TYPES: readonly IdType[] = [...NODE_TYPES, ...OTHER_ID_TYPES];
+export type IdType = NodeType;
+const ID_TYPES: readonly IdType[] = NODE_TYPES;
 export const isNodeType = (type: IdType): type is NodeType => (NODE_TYPES as readonly string[]).includes(type);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

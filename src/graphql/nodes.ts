@@ -2,10 +2,11 @@
 import type { EntityKind } from '../directory/types.js';
 import type { GraphQLContext } from './context.js';
 import type { NodeType } from './ids.js';
-import type { ConnectionRow, DeliveryRow, GroupRow, MemberRow, MembershipRow, TenantRow } from './rows.js';
+import { listRuns } from '../reconcile/runs.js';
+import type { ConnectionRow, DeliveryRow, GroupRow, MemberRow, MembershipRow, ReconcileRunRow, TenantRow } from './rows.js';
 import { visible } from './scope.js';
 
-type NodeRow = TenantRow | ConnectionRow | MemberRow | GroupRow | MembershipRow | DeliveryRow;
+type NodeRow = TenantRow | ConnectionRow | MemberRow | GroupRow | MembershipRow | DeliveryRow | ReconcileRunRow;
 
 export async function loadNode(ctx: GraphQLContext, type: NodeType, id: string): Promise<NodeRow | null> {
   const { loaders, viewer } = ctx;
@@ -22,6 +23,8 @@ export async function loadNode(ctx: GraphQLContext, type: NodeType, id: string):
       return visible(viewer, await loaders.membership.load(id), (r) => r.tenantId);
     case 'Delivery':
       return viewer.kind === 'admin' ? ((await loaders.delivery.load(id)) ?? null) : null;
+    case 'ReconcileRun':
+      return viewer.kind === 'admin' ? ((await listRuns(ctx.db, { id, limit: 1 }))[0] ?? null) : null;
   }
 }
 

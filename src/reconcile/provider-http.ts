@@ -32,6 +32,8 @@ export interface ProviderHttpOptions {
   onWait?: (what: string, ms: number) => void;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** Abandons every request and wait at once (the run lost its lock, or is stopping). */
+  signal?: AbortSignal;
 }
 
 export interface ProviderHttp {
@@ -40,6 +42,8 @@ export interface ProviderHttp {
   post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.output<S>>;
   /** Like get, but a 404 answers undefined (the object is gone). */
   find<S extends z.ZodType>(path: string, query: Record<string, string | number | undefined>, schema: S): Promise<z.output<S> | undefined>;
+  /** A route that answers by status alone (Polis's `/sso/exists`): 2xx true, 404 false. */
+  exists(path: string, query: Record<string, string | number | undefined>): Promise<boolean>;
   /** Requests sent so far, retries included. */
   readonly requests: number;
 }
@@ -56,7 +60,22 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
 
 export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
   const doFetch = options.fetch ?? fetch;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleepFor = options.sleep ?? defaultSleep;
+  const sleep = async (ms: number) => {
+    options.signal?.throwIfAborted();
+    if (!options.signal) return sleepFor(ms);
+    const signal = options.signal;
+    let stop: () => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      stop = () => reject(signal.reason);
+      signal.addEventListener('abort', stop, { once: true });
+    });
+    try {
+      await Promise.race([sleepFor(ms), aborted]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  };
   const attempts = options.attempts ?? 5;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxRetryAfter = options.maxRetryAfterMs ?? 120_000;
@@ -66,10 +85,10 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
   async function request<S extends z.ZodType>(
     path: string,
     query: Record<string, string | number | undefined>,
-    schema: S,
+    schema: S | 'status',
     notFoundIsAnswer: boolean,
     body?: unknown,
-  ): Promise<z.output<S> | undefined> {
+  ): Promise<z.output<S> | true | undefined> {
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const method = body === undefined ? 'GET' : 'POST';
@@ -78,15 +97,18 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
     let lastError = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let response: Response;
+      options.signal?.throwIfAborted();
       try {
         requests++;
+        const deadline = AbortSignal.timeout(timeoutMs);
         response = await doFetch(url, {
           method,
           headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: options.signal ? AbortSignal.any([deadline, options.signal]) : deadline,
         });
       } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
         const cause = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : describeFetchError(error);
         lastError = `${what}: ${cause}`;
         if (attempt < attempts) {
@@ -102,6 +124,7 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
         throw new ProviderError(`${what}: ${response.status}, the API key was refused (${providerMessage(text)}): check the configured key`, 'credentials');
       }
       if (response.status === 404 && notFoundIsAnswer) return undefined;
+      if (schema === 'status' && response.ok) return true;
       if (response.status === 429 || response.status === 503 || response.status >= 500) {
         const asked = retryAfterMs(response.headers.get('retry-after'));
         lastError = `${what}: ${response.status} ${providerMessage(text)}`;
@@ -117,6 +140,7 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
         throw new ProviderError(`${lastError} (after ${attempts} attempts)`, 'provider');
       }
       if (!response.ok) throw new ProviderError(`${what}: ${response.status} ${providerMessage(text)}`, 'provider');
+      if (schema === 'status') throw new ProviderError(`${what}: ${response.status} ${providerMessage(text)}`, 'provider');
       let answer: unknown;
       try {
         answer = JSON.parse(text);
@@ -135,7 +159,8 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
   return {
     get: async (path, query, schema) => (await request(path, query, schema, false)) as z.output<typeof schema>,
     post: async (path, body, schema) => (await request(path, {}, schema, false, body ?? {})) as z.output<typeof schema>,
-    find: (path, query, schema) => request(path, query, schema, true),
+    find: async (path, query, schema) => (await request(path, query, schema, true)) as z.output<typeof schema> | undefined,
+    exists: async (path, query) => (await request(path, query, 'status', true)) === true,
     get requests() {
       return requests;
     },

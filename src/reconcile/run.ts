@@ -13,14 +13,15 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
-import { connections, deliveries, groups, members, memberships, tenants } from '../db/schema.js';
+import { connections, deliveries, deliveryKeys, groups, members, memberships, tenants } from '../db/schema.js';
+import { changeAction, decide, outcomeOf, UNSEEN, type StoredState, type Visible } from '../directory/decide.js';
 import type { DirectoryStore } from '../directory/store.js';
-import type { DirectoryChange, EntityKind, InboundEvent, TenantKey, Version } from '../directory/types.js';
+import type { ChangeOutcome, ConnectionKind, Delivery, DirectoryChange, InboundEvent, TenantKey, Version } from '../directory/types.js';
 import { makeVersion, nanosFromMillis } from '../directory/version.js';
 import { hashJson } from '../lib/hash.js';
-import type { PullProgress, Puller } from './types.js';
+import type { Presence, PullProgress, Puller, ReconciledKind } from './types.js';
 
-type Kind = Exclude<EntityKind, 'TENANT'>;
+type Kind = ReconciledKind;
 export const KINDS: readonly Kind[] = ['CONNECTION', 'MEMBER', 'GROUP', 'MEMBERSHIP'];
 
 export interface KindCounts {
@@ -43,6 +44,10 @@ export interface ReconcileOptions {
   runId?: string;
   onProgress?: (progress: ReconcileProgress) => void;
   now?: () => Date;
+  /** Stops the run between its steps and abandons the provider's requests (its lock was lost). */
+  signal?: AbortSignal;
+  /** The provider's log position the tenant's last successful run left. */
+  cursor?: string;
 }
 
 export interface ReconcileReport {
@@ -56,8 +61,16 @@ export interface ReconcileReport {
   counts: Record<Kind, KindCounts>;
   /** Stored objects the listing missed but the provider still has (not ended). */
   stillThere: number;
+  /** Stored objects the listing missed and the provider could not say of (not ended). */
+  unverified: number;
+  /** What the provider could not list whole, in words (nothing was ended on it). */
+  notes: string[];
   /** Deliveries recorded (none in a dry run). */
   deliveryIds: string[];
+  /** Events read from the provider's log since the last run, applied as their own deliveries. */
+  logged: number;
+  /** Where the provider's log stands after this run, for the next (undefined: it keeps none). */
+  cursor: string | undefined;
 }
 
 /** Events per recorded delivery: bounds one transaction and one delivery row. */
@@ -65,19 +78,18 @@ const PART = 200;
 /** Confirmation lookups in flight at once. */
 const CONFIRM_CONCURRENCY = 4;
 
-interface StoredRow {
+interface StoredRow extends StoredState {
   kind: Kind;
   externalId: string;
   provider: string;
   scope: string;
-  /** DIRECTORY connections only: what kind of connection (for the delete's key). */
-  connectionKind: string | null;
+  /** Connections: SAML, OIDC or DIRECTORY. */
+  connectionKind: ConnectionKind | null;
   /** External id of the directory that provisioned it (members and groups). */
   directory: string | null;
-  deleted: boolean;
-  dataHash: string | null;
-  dataVersion: string | null;
-  liveVersion: string | null;
+  /** Memberships: the external ids of the member and the group. */
+  member: string | null;
+  group: string | null;
 }
 
 const keyOf = (kind: string, externalId: string) => `${kind}|${externalId}`;
@@ -95,10 +107,15 @@ export async function reconcileTenant(
   const now = options.now ?? (() => new Date());
   const runId = options.runId ?? crypto.randomUUID();
   const progress = options.onProgress ?? (() => {});
+  const signal = options.signal;
   const startedAt = now();
   const version = makeVersion(nanosFromMillis(startedAt.getTime()));
 
-  const pulled = await puller.pull(tenant, version, (p) => progress({ phase: 'reading', ...p }));
+  const pulled = await puller.pull(tenant, version, (p) => progress({ phase: 'reading', ...p }), {
+    ...(signal ? { signal } : {}),
+    ...(options.cursor !== undefined ? { cursor: options.cursor } : {}),
+  });
+  signal?.throwIfAborted();
   const stored = await storedRows(db, tenant);
 
   const listed = new Set<string>();
@@ -106,23 +123,24 @@ export async function reconcileTenant(
     for (const change of event.changes) if (change.op === 'upsert') listed.add(keyOf(change.entity, change.key.externalId));
   }
 
-  // Candidates to end: live, not listed. What a directory being ended provisioned is ended with
-  // it by the core (and with every other object of it), so it needs no confirmation of its own.
-  const covered = new Set(pulled.covers ?? KINDS);
-  const candidates = [...stored.values()].filter((r) => !r.deleted && covered.has(r.kind) && !listed.has(keyOf(r.kind, r.externalId)));
-  let ended: StoredRow[] = [];
-  let stillThere = 0;
-  const confirmed = await confirmAll(candidates, (row) => pulled.confirmGone(row.kind, row.externalId, row.directory), (done) =>
-    progress({ phase: 'confirming', done, total: candidates.length }),
+  // Candidates to end: live, not listed. Each is ended only on the provider's word for it.
+  const candidates = [...stored.values()].filter((r) => !r.deleted && !listed.has(keyOf(r.kind, r.externalId)));
+  const presence = await confirmAll(
+    candidates,
+    (row) => pulled.confirmGone({ entity: row.kind, externalId: row.externalId, connectionKind: row.connectionKind, directory: row.directory, member: row.member, group: row.group }),
+    (done) => progress({ phase: 'confirming', done, total: candidates.length }),
+    signal,
   );
-  const endedDirectories = new Set(candidates.filter((r, i) => confirmed[i] && r.kind === 'CONNECTION').map((r) => r.externalId));
-  candidates.forEach((row, i) => {
-    if (!confirmed[i]) stillThere++;
-    else if (!(row.directory && endedDirectories.has(row.directory) && (row.kind === 'MEMBER' || row.kind === 'GROUP'))) ended.push(row);
-  });
-  // Memberships first, directories last: the order a provider would have sent them in.
+  const gone = candidates.filter((_, i) => presence[i] === 'gone');
+  const stillThere = presence.filter((p) => p === 'there').length;
+  const unverified = presence.filter((p) => p === 'unknown').length;
+  // What a directory being ended provisioned is ended with it by the core, so it needs no event
+  // of its own. Memberships first, directories last: the order a provider would send them in.
+  const endedDirectories = new Set(gone.filter((r) => r.kind === 'CONNECTION' && r.connectionKind === 'DIRECTORY').map((r) => r.externalId));
   const order: Kind[] = ['MEMBERSHIP', 'MEMBER', 'GROUP', 'CONNECTION'];
-  ended = ended.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+  const ended = gone
+    .filter((row) => !(row.directory && endedDirectories.has(row.directory) && (row.kind === 'MEMBER' || row.kind === 'GROUP')))
+    .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   const endEvents: InboundEvent[] = ended.map((row) => ({
     type: `reconcile.${row.kind.toLowerCase()}.ended`,
     changes: [endChange(row, version)],
@@ -138,23 +156,46 @@ export async function reconcileTenant(
     finishedAt: now(),
     counts,
     stillThere,
+    unverified,
+    notes: pulled.unverified,
     deliveryIds,
+    logged: pulled.logged?.length ?? 0,
+    cursor: pulled.cursor,
   });
 
+  const logged = pulled.logged ?? [];
+  const all = [...pulled.events, ...endEvents];
   if (options.dryRun) {
-    for (const event of [...pulled.events, ...endEvents]) {
-      for (const change of event.changes) {
-        if (change.op === 'snapshot' || change.entity === 'TENANT') continue;
-        const before = stored.get(keyOf(change.entity, change.key.externalId));
-        count(counts[change.entity], change.op, predict(before, change, version), present(before));
-      }
+    // A logged event a webhook already brought is a duplicate and changes nothing: left out here.
+    const unseen = await unclaimed(db, logged);
+    for (const o of simulate(stored, [...unseen.flatMap((d) => d.events), ...all])) {
+      count(counts[o.entity], o.op, o.outcome, present(stored.get(keyOf(o.entity, o.externalId))));
     }
     return report([]);
   }
 
-  const all = [...pulled.events, ...endEvents];
   const deliveryIds: string[] = [];
+  const countOutcomes = async (deliveryId: string) => {
+    const [row] = await db.select({ outcomes: deliveries.outcomes }).from(deliveries).where(eq(deliveries.id, deliveryId));
+    for (const outcome of (row?.outcomes ?? []) as { changes?: { entity: string; externalId: string; op: string; outcome: string }[] }[]) {
+      for (const c of outcome.changes ?? []) {
+        if (c.op === 'snapshot' || c.entity === 'TENANT') continue;
+        count(counts[c.entity as Kind], c.op, c.outcome as ChangeOutcome, present(stored.get(keyOf(c.entity, c.externalId))));
+      }
+    }
+  };
+  // The provider's own log first, each event as the delivery its webhook would have been.
+  for (const [i, delivery] of logged.entries()) {
+    signal?.throwIfAborted();
+    const result = await store.ingest(delivery);
+    if (result.status !== 'duplicate') {
+      deliveryIds.push(result.deliveryId);
+      await countOutcomes(result.deliveryId);
+    }
+    progress({ phase: 'applying', done: i + 1, total: logged.length + all.length });
+  }
   for (let start = 0, part = 1; start < all.length; start += PART, part++) {
+    signal?.throwIfAborted();
     const events = all.slice(start, start + PART);
     const result = await store.ingest({
       source: `reconcile:${puller.source}`,
@@ -167,23 +208,26 @@ export async function reconcileTenant(
       events,
     });
     deliveryIds.push(result.deliveryId);
-    const [row] = await db.select({ outcomes: deliveries.outcomes }).from(deliveries).where(eq(deliveries.id, result.deliveryId));
-    for (const outcome of (row?.outcomes ?? []) as { changes?: { entity: string; externalId: string; op: string; outcome: string }[] }[]) {
-      for (const c of outcome.changes ?? []) {
-        if (c.op === 'snapshot' || c.entity === 'TENANT') continue;
-        const before = stored.get(keyOf(c.entity, c.externalId));
-        count(counts[c.entity as Kind], c.op, c.outcome as 'applied' | 'stale' | 'unchanged', present(before));
-      }
-    }
-    progress({ phase: 'applying', done: Math.min(all.length, start + PART), total: all.length });
+    await countOutcomes(result.deliveryId);
+    progress({ phase: 'applying', done: logged.length + Math.min(all.length, start + PART), total: logged.length + all.length });
   }
   return report(deliveryIds);
+}
+
+/** The deliveries none of whose keys is claimed yet (what a real run would not find duplicate). */
+async function unclaimed(db: Database, list: Delivery[]): Promise<Delivery[]> {
+  if (list.length === 0) return [];
+  const keys = list.flatMap((d) => d.keys);
+  const claimed = new Set(
+    resultRows<{ key: string }>(await db.execute(sql`select key from ${deliveryKeys} where key in (select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))`)).map((r) => r.key),
+  );
+  return list.filter((d) => !d.keys.some((k) => claimed.has(k)));
 }
 
 /** Shown by the directory before the run: stored, not ended, and not a placeholder awaiting its data. */
 const present = (row: StoredRow | undefined) => row !== undefined && !row.deleted && row.dataHash !== null;
 
-function count(counts: KindCounts, op: string, outcome: 'applied' | 'stale' | 'unchanged', wasLive: boolean): void {
+function count(counts: KindCounts, op: string, outcome: ChangeOutcome, wasLive: boolean): void {
   if (outcome === 'stale') counts.newer++;
   else if (outcome === 'unchanged') counts.unchanged++;
   else if (op === 'delete') counts.ended++;
@@ -191,34 +235,71 @@ function count(counts: KindCounts, op: string, outcome: 'applied' | 'stale' | 'u
   else counts.created++;
 }
 
-/** What applying `change` would do to `row`, for a dry run: the guard's decision, simplified. */
-function predict(row: StoredRow | undefined, change: DirectoryChange, version: Version): 'applied' | 'stale' | 'unchanged' {
-  if (!row) return change.op === 'delete' ? 'unchanged' : 'applied';
-  if (change.op === 'delete') {
-    if (row.deleted) return 'unchanged';
-    return row.liveVersion !== null && row.liveVersion > version ? 'stale' : 'applied';
+interface SimulatedOutcome {
+  entity: Kind;
+  externalId: string;
+  op: string;
+  outcome: ChangeOutcome;
+}
+
+/**
+ * What applying `events` in order would do, for a dry run: each change decided by the core's own
+ * rule (decide.ts) against the stored row as the changes before it left it, and a directory's
+ * end ending what it provisioned, as the core does (store.ts, endedWith). So a dry run predicts
+ * the run's counts exactly, unless an event arrives between the two.
+ */
+function simulate(stored: Map<string, StoredRow>, events: InboundEvent[]): SimulatedOutcome[] {
+  const state = new Map<string, StoredState>();
+  const rowOf = (kind: string, externalId: string): StoredState | undefined => state.get(keyOf(kind, externalId)) ?? stored.get(keyOf(kind, externalId));
+  const visible = (row: StoredState | undefined): Visible | undefined =>
+    row && { hasData: row.dataHash !== null, deleted: row.deleted, status: null, dataHash: row.dataHash };
+  const outcomes: SimulatedOutcome[] = [];
+  const apply = (change: DirectoryChange) => {
+    const before = rowOf(change.entity, change.key.externalId);
+    const hash = change.data === undefined ? null : hashJson(change.data);
+    const decision = decide(before ?? UNSEEN, { op: change.op, version: change.version, dataHash: hash });
+    const after: StoredState = { ...(before ?? UNSEEN) };
+    if (decision.live) Object.assign(after, { liveVersion: decision.live.version, deleted: decision.live.deleted });
+    if (decision.takeData) Object.assign(after, { dataVersion: change.version, dataHash: hash, dataFromSnapshot: change.op === 'snapshot' });
+    state.set(keyOf(change.entity, change.key.externalId), after);
+    if (change.op !== 'snapshot' && change.entity !== 'TENANT') {
+      outcomes.push({ entity: change.entity, externalId: change.key.externalId, op: change.op, outcome: outcomeOf(changeAction(visible(before), visible(after)!), decision) });
+    }
+  };
+  for (const event of events) {
+    for (const change of event.changes) {
+      apply(change);
+      if (change.entity === 'CONNECTION' && change.op === 'delete' && change.key.kind === 'DIRECTORY') {
+        for (const kind of ['MEMBER', 'GROUP'] as const) {
+          const provisioned = [...stored.values()].filter((r) => r.kind === kind && r.directory === change.key.externalId).sort((a, b) => (a.externalId < b.externalId ? -1 : 1));
+          for (const r of provisioned) apply(endChange(r, change.version));
+        }
+      }
+    }
   }
-  if (row.liveVersion !== null && row.liveVersion > version) return 'stale';
-  if (row.deleted) return 'applied';
-  const hash = change.data === undefined ? null : hashJson(change.data);
-  if (row.dataVersion !== null && row.dataVersion > version) return 'stale';
-  return hash === row.dataHash ? 'unchanged' : 'applied';
+  return outcomes;
 }
 
 function endChange(row: StoredRow, version: Version): DirectoryChange {
   const key = { provider: row.provider as DirectoryChange['key']['provider'], scope: row.scope, externalId: row.externalId };
   if (row.kind === 'CONNECTION') {
-    return { entity: 'CONNECTION', op: 'delete', key: { ...key, kind: row.connectionKind as 'SAML' | 'OIDC' | 'DIRECTORY' }, version };
+    return { entity: 'CONNECTION', op: 'delete', key: { ...key, kind: row.connectionKind! }, version };
   }
   return { entity: row.kind, op: 'delete', key, version } as DirectoryChange;
 }
 
-async function confirmAll<T>(items: T[], confirm: (item: T) => Promise<boolean>, onDone: (done: number) => void): Promise<boolean[]> {
-  const results: boolean[] = new Array<boolean>(items.length).fill(false);
+async function confirmAll<T>(
+  items: T[],
+  confirm: (item: T) => Promise<Presence>,
+  onDone: (done: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<Presence[]> {
+  const results: Presence[] = new Array<Presence>(items.length).fill('unknown');
   let next = 0;
   let done = 0;
   const worker = async () => {
     while (next < items.length) {
+      signal?.throwIfAborted();
       const i = next++;
       results[i] = await confirm(items[i] as T);
       onDone(++done);
@@ -238,8 +319,21 @@ async function storedRows(db: Database, tenant: TenantKey): Promise<Map<string, 
   if (!found) return rows;
   const common = (t: typeof connections | typeof members | typeof groups | typeof memberships) =>
     sql`${t.externalId} as external_id, ${t.provider} as provider, ${t.scope} as scope, ${t.deletedAt} is not null as deleted,
-      ${t.dataHash} as data_hash, ${t.dataVersion} as data_version, ${t.liveVersion} as live_version`;
-  type Raw = { external_id: string; provider: string; scope: string; deleted: boolean; data_hash: string | null; data_version: string | null; live_version: string | null; kind?: string; directory?: string | null };
+      ${t.dataHash} as data_hash, ${t.dataVersion} as data_version, ${t.liveVersion} as live_version, ${t.dataFromSnapshot} as from_snapshot`;
+  type Raw = {
+    external_id: string;
+    provider: string;
+    scope: string;
+    deleted: boolean;
+    data_hash: string | null;
+    data_version: string | null;
+    live_version: string | null;
+    from_snapshot: boolean | null;
+    kind?: ConnectionKind;
+    directory?: string | null;
+    member?: string | null;
+    group?: string | null;
+  };
   const add = (kind: Kind, list: Raw[]) => {
     for (const r of list) {
       rows.set(keyOf(kind, r.external_id), {
@@ -249,10 +343,14 @@ async function storedRows(db: Database, tenant: TenantKey): Promise<Map<string, 
         scope: r.scope,
         connectionKind: r.kind ?? null,
         directory: r.directory ?? null,
+        member: r.member ?? null,
+        group: r.group ?? null,
         deleted: r.deleted === true,
         dataHash: r.data_hash,
         dataVersion: r.data_version,
         liveVersion: r.live_version,
+        dataFromSnapshot: r.from_snapshot === true,
+        status: null,
       });
     }
   };
@@ -267,11 +365,14 @@ async function storedRows(db: Database, tenant: TenantKey): Promise<Map<string, 
       where ${table.tenantId} = ${found.id} and ${table.provider} = ${of}`)));
   }
   add('MEMBERSHIP', resultRows<Raw>(await db.execute(sql`
-    select ${common(memberships)} from ${memberships}
+    select ${common(memberships)}, m.external_id as member, g.external_id as "group", d.external_id as directory
+    from ${memberships}
+    left join ${members} m on m.id = ${memberships.memberId}
+    left join ${groups} g on g.id = ${memberships.groupId}
+    left join ${connections} d on d.id = g.connection_id
     where ${memberships.tenantId} = ${found.id} and ${memberships.provider} = ${of}`)));
   return rows;
 }
-
 
 /** The tenants of a provider the directory knows, optionally only those named. */
 export async function knownTenants(db: Database, provider: TenantKey['provider'], only?: { externalId?: string; product?: string }): Promise<TenantKey[]> {

@@ -1,8 +1,8 @@
 // Runs of reconciliation as the service and the CLI start them: each is recorded in
 // reconcile_runs (status, counts, error), and at most one run of a tenant goes at a time across
 // every process sharing the database; a second one asked for meanwhile is recorded as skipped.
-import { and, desc, eq, lt } from 'drizzle-orm';
-import type { DatabaseHandle } from '../db/open.js';
+import { and, desc, eq, isNotNull, lt } from 'drizzle-orm';
+import { LockLost, type DatabaseHandle } from '../db/open.js';
 import { reconcileRuns } from '../db/schema.js';
 import type { DirectoryStore } from '../directory/store.js';
 import type { Json, TenantKey } from '../directory/types.js';
@@ -74,24 +74,35 @@ export async function executeRun(
   };
   let outcome: { ran: true; value: ReconcileReport } | { ran: false };
   try {
-    outcome = await deps.database.exclusive(lockName(request.puller.source, request.tenant), async () => {
+    outcome = await deps.database.exclusive(lockName(request.puller.source, request.tenant), async (signal) => {
       await abandoned(deps, run);
+      const cursor = await lastCursor(deps.database.db, request.puller.source, request.tenant);
       return reconcileTenant(deps.database.db, deps.store, request.puller, request.tenant, {
         dryRun: request.dryRun,
         runId: run.id,
+        signal,
+        ...(cursor !== undefined ? { cursor } : {}),
         ...(onProgress ? { onProgress } : {}),
       });
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const row = await finish({ status: 'failed', error: message });
-    if (error instanceof ProviderError) return { row };
+    const row = await finish({ status: 'failed', error: error instanceof LockLost ? `${message}; the parts applied before stay, and the next run converges the rest` : message });
+    if (error instanceof ProviderError || error instanceof LockLost) return { row };
     throw Object.assign(error instanceof Error ? error : new Error(message), { run: row });
   }
   if (!outcome.ran) {
     return { row: await finish({ status: 'skipped', error: 'another run of this tenant was in progress; nothing was read' }) };
   }
-  const row = await finish({ status: 'succeeded', counts: outcome.value.counts as unknown as Json });
+  const report = outcome.value;
+  const row = await finish({
+    status: 'succeeded',
+    counts: report.counts as unknown as Json,
+    stillThere: report.stillThere,
+    unverified: report.unverified,
+    notes: report.notes,
+    ...(report.cursor !== undefined && !report.dryRun ? { cursor: report.cursor } : {}),
+  });
   return { row, report: outcome.value };
 }
 
@@ -122,6 +133,26 @@ export async function listRuns(db: DatabaseHandle['db'], options: { id?: string;
     .where(options.id === undefined ? undefined : eq(reconcileRuns.id, options.id))
     .orderBy(desc(reconcileRuns.startedAt), desc(reconcileRuns.id))
     .limit(options.limit);
+}
+
+/** Where the provider's log stood after the tenant's last successful run that kept a position. */
+async function lastCursor(db: DatabaseHandle['db'], source: string, tenant: TenantKey): Promise<string | undefined> {
+  const [row] = await db
+    .select({ cursor: reconcileRuns.cursor })
+    .from(reconcileRuns)
+    .where(
+      and(
+        eq(reconcileRuns.source, source),
+        eq(reconcileRuns.tenantExternalId, tenant.externalId),
+        eq(reconcileRuns.product, tenant.product),
+        eq(reconcileRuns.status, 'succeeded'),
+        eq(reconcileRuns.dryRun, false),
+        isNotNull(reconcileRuns.cursor),
+      ),
+    )
+    .orderBy(desc(reconcileRuns.startedAt))
+    .limit(1);
+  return row?.cursor ?? undefined;
 }
 
 /** When the tenant last had a run that succeeded, if ever. */

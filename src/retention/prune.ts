@@ -10,7 +10,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
-import { changes, deliveries, feedHorizon } from '../db/schema.js';
+import { changes, deliveries, feedHorizon, reconcileRuns } from '../db/schema.js';
 
 /** Where a keyset walk through old deliveries has got to, within one run. */
 export interface DeliveryPosition {
@@ -101,4 +101,29 @@ export async function pruneChanges(db: Database, before: Date, limit: number): P
   );
   const row = rows[0];
   return { deleted: row?.deleted ?? 0, horizon: row?.through ? Number(row.through) : undefined };
+}
+
+/**
+ * Removes up to `limit` reconciliation runs that finished before `before`, as their deliveries
+ * go. A tenant's newest successful run stays whatever its age: the schedule reads when it was,
+ * and the next run reads the provider's log from where it left it.
+ */
+export async function pruneRuns(db: Database, before: Date, limit: number): Promise<number> {
+  const rows = resultRows<{ n: number }>(
+    await db.execute(sql`
+      with kept as (
+        select distinct on (source, tenant_external_id, product) id from ${reconcileRuns}
+        where status = 'succeeded' and not dry_run
+        order by source, tenant_external_id, product, started_at desc
+      ), batch as (
+        select id from ${reconcileRuns}
+        where finished_at < ${before.toISOString()}::timestamptz and id not in (select id from kept)
+        order by finished_at
+        limit ${limit}
+      ), gone as (
+        delete from ${reconcileRuns} r using batch where r.id = batch.id returning 1
+      )
+      select count(*)::int as n from gone`),
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -4,7 +4,7 @@
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from '../db/open.js';
-import { deleteDeliveries, pruneChanges, stripDeliveries, type DeliveryPosition } from './prune.js';
+import { deleteDeliveries, pruneChanges, pruneRuns, stripDeliveries, type DeliveryPosition } from './prune.js';
 
 const DAY_MS = 86_400_000;
 
@@ -26,12 +26,14 @@ export interface RetentionReport {
   deliveriesStripped: number;
   deliveriesDeleted: number;
   changesDeleted: number;
+  /** Reconciliation runs, which go with their deliveries. */
+  runsDeleted: number;
   /** The feed's horizon after the run, if it moved. */
   horizon: number | undefined;
 }
 
 export interface RetentionEvents {
-  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes', rows: number): void;
+  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes' | 'reconcile_runs', rows: number): void;
   run(outcome: 'completed' | 'skipped' | 'failed', seconds: number): void;
 }
 
@@ -87,23 +89,32 @@ export function createRetentionService(
       if (n < policy.batchSize) break;
       await yieldTurn();
     }
+    for (;;) {
+      if (stopped) return;
+      const n = await pruneRuns(db, deleteBefore, policy.batchSize);
+      report.runsDeleted += n;
+      events?.pruned('reconcile_runs', n);
+      if (n < policy.batchSize) break;
+      await yieldTurn();
+    }
   };
 
   const round = async (): Promise<RetentionReport> => {
     const started = performance.now();
-    const report: RetentionReport = { skipped: false, deliveriesStripped: 0, deliveriesDeleted: 0, changesDeleted: 0, horizon: undefined };
+    const report: RetentionReport = { skipped: false, deliveriesStripped: 0, deliveriesDeleted: 0, changesDeleted: 0, runsDeleted: 0, horizon: undefined };
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const outcome = await database.exclusive('retention', () => prune(report));
       report.skipped = !outcome.ran;
       events?.run(report.skipped ? 'skipped' : 'completed', seconds());
-      const removed = report.deliveriesStripped + report.deliveriesDeleted + report.changesDeleted;
+      const removed = report.deliveriesStripped + report.deliveriesDeleted + report.changesDeleted + report.runsDeleted;
       if (removed > 0) {
         logger.info(
           {
             deliveriesStripped: report.deliveriesStripped,
             deliveriesDeleted: report.deliveriesDeleted,
             changesDeleted: report.changesDeleted,
+            runsDeleted: report.runsDeleted,
             seconds: Number(seconds().toFixed(3)),
           },
           'retention pruned old deliveries and changes',

@@ -30,6 +30,12 @@ async function feedRowsFor(externalId: string, table: 'members'): Promise<number
   return Number(row!.n);
 }
 
+/** A Polis delivery signed `secondsLater` after now (Polis orders its events by the signing time). */
+const signedPolis = (payload: unknown, secondsLater: number): [string, Record<string, string>] => {
+  const request = polisRequest(server.polisSecret, payload, Date.now() + secondsLater * 1000);
+  return [request.body, request.headers];
+};
+
 async function deliveryOf(id: unknown) {
   const [row] = await query(server.database, sql`select * from deliveries where id = ${id as string}`);
   return row!;
@@ -145,6 +151,25 @@ describe(`duplicate deliveries (${backend})`, () => {
     expect(first.body.status).toBe('applied');
     expect(later.body.status).toBe('unchanged');
     expect(later.body.deliveryId).not.toBe(first.body.deliveryId);
+  });
+
+  it('the same data again in a newer event changes nothing a reader sees, not even updatedAt; a real change moves it', async () => {
+    const id = `usr-same-${Date.now().toString(36)}`;
+    const first = await post(`${server.url}/webhooks/polis`, ...signedPolis(userCreated(id), 1));
+    expect(first.body.status).toBe('applied');
+    const stamp = async () => (await query(server.database, sql`select updated_at, live_version, data_version from members where external_id = ${id}`))[0]!;
+    const before = await stamp();
+    // A later event with the same user: newer versions, the same data.
+    const again = await post(`${server.url}/webhooks/polis`, ...signedPolis({ ...userCreated(id), event: 'user.updated' }, 5));
+    expect(again.body.status).toBe('unchanged');
+    const after = await stamp();
+    expect(after.live_version).not.toBe(before.live_version);
+    expect(after.updated_at).toEqual(before.updated_at);
+    expect(await feedRowsFor(id, 'members')).toBe(1);
+    // A real change moves it.
+    const renamed = await post(`${server.url}/webhooks/polis`, ...signedPolis({ ...userCreated(id), event: 'user.updated', data: { ...userCreated(id).data, first_name: 'Pete' } }, 9));
+    expect(renamed.body.status).toBe('applied');
+    expect((await stamp()).updated_at).not.toEqual(before.updated_at);
   });
 });
 

@@ -211,4 +211,30 @@ describe(`retention (${backend})`, () => {
     await server.server.retention.runOnce();
     expect(await deliveryRow(rejectedId)).toMatchObject({ status: 'applied', has_body: false });
   });
+
+  it("old reconciliation runs go with their deliveries, but each tenant's newest successful run stays", async () => {
+    const run = async (tenant: string, status: string, days: number) =>
+      String(
+        (
+          await query(
+            server.database,
+            sql`insert into reconcile_runs (source, tenant_external_id, product, status, trigger, started_at, finished_at)
+                values ('polis', ${tenant}, 'portal', ${status}, 'cli', now() - make_interval(days => ${days}), now() - make_interval(days => ${days}))
+                returning id::text as id`,
+          )
+        )[0]!.id,
+      );
+    const t = `runs-${tag}`;
+    const oldest = await run(t, 'succeeded', 30);
+    const newestOld = await run(t, 'succeeded', 20);
+    const failed = await run(t, 'failed', 10);
+    const recent = await run(t, 'failed', 0);
+    const report = await server.server.retention.runOnce();
+    expect(report.runsDeleted).toBe(2);
+    const left = (await query(server.database, sql`select id::text as id from reconcile_runs where tenant_external_id = ${t}`)).map((r) => String(r.id));
+    expect(left.sort()).toEqual([newestOld, recent].sort());
+    expect(left).not.toContain(oldest);
+    expect(left).not.toContain(failed);
+    expect(await scrapeValue('directory_retention_pruned_rows_total', 'table="reconcile_runs"')).toBe(2);
+  });
 });

@@ -589,7 +589,7 @@ export type QueryTenantsArgs = {
  * applied as of the run's start (an event newer than that still wins), what it no longer has is
  * ended once it confirms it is gone. Nothing of the tenant changes unless all of it was read.
  */
-export type ReconcileRun = {
+export type ReconcileRun = Node & {
   __typename?: 'ReconcileRun';
   /**
    * Per kind (CONNECTION, MEMBER, GROUP, MEMBERSHIP): created, updated, ended, unchanged, and
@@ -600,20 +600,26 @@ export type ReconcileRun = {
   dryRun: Scalars['Boolean']['output'];
   error: Maybe<Scalars['String']['output']>;
   finishedAt: Maybe<Scalars['DateTime']['output']>;
-  /** Pass it to `reconcileRuns(id:)` to follow the run. */
+  /** Pass it to `reconcileRuns(id:)` or `node(id:)` to follow the run (admin keys only). `npm run reconcile` prints it. */
   id: Scalars['ID']['output'];
+  /** What the provider could not list whole, in words: nothing was ended on it. */
+  notes: Maybe<Array<Scalars['String']['output']>>;
   product: Scalars['String']['output'];
-  /** polis or stytch */
+  /** polis, stytch or workos */
   source: Scalars['String']['output'];
   startedAt: Scalars['DateTime']['output'];
   /** running, succeeded, failed (see `error`; nothing was changed), or skipped (another run of the same tenant was in progress). */
   status: Scalars['String']['output'];
+  /** Objects missing from the provider's listing that it still has, by their id: not ended. Null until the run has finished. */
+  stillThere: Maybe<Scalars['Int']['output']>;
   /** The tenant, once the directory knows it. */
   tenant: Maybe<Tenant>;
   /** The provider's own id of the tenant (Polis: its tenant) and its product ('' where none). */
   tenantExternalId: Scalars['String']['output'];
   /** cli, schedule, or api: <the key's name>. */
   trigger: Scalars['String']['output'];
+  /** Objects missing from the listing that the provider could not say of (see `notes`): not ended. Null until the run has finished. */
+  unverified: Maybe<Scalars['Int']['output']>;
 };
 
 /** Which stored deliveries to replay. Without a status, the rejected ones. */
@@ -954,6 +960,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( GroupRow )
     | ( MemberRow )
     | ( MembershipRow )
+    | ( ReconcileRunRow )
     | ( TenantRow )
   ;
 };
@@ -1246,7 +1253,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'Connection' | 'Delivery' | 'Group' | 'Member' | 'Membership' | 'Tenant', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Connection' | 'Delivery' | 'Group' | 'Member' | 'Membership' | 'ReconcileRun' | 'Tenant', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -1275,13 +1282,17 @@ export type ReconcileRunResolvers<ContextType = GraphQLContext, ParentType exten
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  notes?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   product?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  stillThere?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType>;
   tenantExternalId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   trigger?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unverified?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type ReplayReportResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReplayReport'] = ResolversParentTypes['ReplayReport']> = {

@@ -77,7 +77,9 @@ export const entityResolvers: Resolvers = {
   Node: {
     // Rows carry no type tag; each kind has a column no other has.
     __resolveType: (row) =>
-      'source' in row
+      'tenantExternalId' in row
+        ? 'ReconcileRun'
+        : 'source' in row
         ? 'Delivery'
         : 'groupId' in row
           ? 'Membership'

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { InboundEvent, Json, TenantKey, Version } from '../../directory/types.js';
 import { redact } from '../../lib/redact.js';
 import { createProviderHttp, type ProviderHttpOptions } from '../../reconcile/provider-http.js';
-import type { PulledTenant, Puller, PullProgress } from '../../reconcile/types.js';
+import type { Presence, PulledTenant, Puller, PullOptions, PullProgress } from '../../reconcile/types.js';
 import { readStytchObject, type StytchObjectType } from './index.js';
 
 export interface StytchPullerOptions {
@@ -48,18 +48,19 @@ const groupPage = z.object({
 const oneMember = z.object({ member: object.nullish() });
 
 export function createStytchPuller(options: StytchPullerOptions): Puller {
-  const http = createProviderHttp({
+  const httpOptions = {
     provider: 'Stytch',
     baseUrl: options.apiUrl,
     headers: { authorization: `Basic ${Buffer.from(`${options.projectId}:${options.secret}`).toString('base64')}` },
     ...options.http,
-  });
+  };
   const limit = options.pageLimit ?? 1000;
 
   return {
     source: 'stytch',
     provider: 'STYTCH',
-    async pull(tenant: TenantKey, version: Version, onProgress: (p: PullProgress) => void): Promise<PulledTenant> {
+    async pull(tenant: TenantKey, version: Version, onProgress: (p: PullProgress) => void, { signal }: PullOptions = {}): Promise<PulledTenant> {
+      const http = createProviderHttp({ ...httpOptions, ...(signal ? { signal } : {}) });
       const org = tenant.externalId;
       const path = encodeURIComponent(org);
       const events: InboundEvent[] = [];
@@ -104,25 +105,30 @@ export function createStytchPuller(options: StytchPullerOptions): Puller {
 
       return {
         events,
-        covers: ['CONNECTION', 'MEMBER', 'GROUP'],
-        async confirmGone(entity, externalId) {
-          switch (entity) {
+        unverified: [
+          "memberships: Stytch's API lists no group memberships by the ids its webhooks use (a member's SCIM groups carry no member_group_id), so they are neither listed nor ended",
+        ],
+        async confirmGone(candidate): Promise<Presence> {
+          const presence = (gone: boolean): Presence => (gone ? 'gone' : 'there');
+          switch (candidate.entity) {
             case 'MEMBER': {
-              const found = await http.find(`/v1/b2b/organizations/${path}/member`, { member_id: externalId }, oneMember);
-              return found?.member == null || found.member.status === 'deleted';
+              const found = await http.find(`/v1/b2b/organizations/${path}/member`, { member_id: candidate.externalId }, oneMember);
+              return presence(found?.member == null || found.member.status === 'deleted');
             }
             case 'CONNECTION': {
+              // Stytch's connection lists are not paged: read again, they are whole.
               const again = await http.get(`/v1/b2b/sso/${path}`, {}, ssoConnections);
               const ids = [...(again.saml_connections ?? []), ...(again.oidc_connections ?? [])].map((c) => c.connection_id);
               const current = (await http.get(`/v1/b2b/scim/${path}/connection`, {}, scimConnection)).connection;
               if (current && current.status !== 'deleted') ids.push(current.connection_id);
-              return !ids.includes(externalId);
+              return presence(!ids.includes(candidate.externalId));
             }
-            // Cursor paging does not skip: the group list read is complete.
+            // Stytch has no route for one SCIM group; its cursor-paged list (cursors do not skip
+            // as offsets do) was read to its end, and a group can be nowhere else.
             case 'GROUP':
-              return true;
+              return 'gone';
             case 'MEMBERSHIP':
-              return false;
+              return 'unknown';
           }
         },
       };

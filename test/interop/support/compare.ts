@@ -76,18 +76,48 @@ function roleNames(value: unknown): string[] {
   return [...new Set(names)];
 }
 
-async function must<T>(call: Promise<{ data: T | null; error: unknown }>, what: string): Promise<T> {
-  const { data, error } = await call;
-  if (error || data === null) throw new Error(`Polis could not list ${what}: ${JSON.stringify(error)}`);
-  return data;
+interface PageArgs {
+  pageOffset: number;
+  pageLimit: number;
+  pageToken?: string;
 }
 
-/** Polis's own view of the scopes' SSO connections, directories, users, groups and memberships. */
+/**
+ * Everything a Polis list call holds, whatever its store: paged by token where the store gives
+ * one, by offset otherwise, to a page with nothing new (a store that ignores the offset, as
+ * DynamoDB's does, gave everything in its first page). Polis lowers the page to its own limit.
+ */
+async function pageAll<T>(read: (page: PageArgs) => Promise<{ data: T[] | null; pageToken?: string | undefined; error?: unknown }>, idOf: (item: T) => string): Promise<T[]> {
+  const items: T[] = [];
+  const seen = new Set<string>();
+  let pageOffset = 0;
+  let pageToken: string | undefined;
+  for (;;) {
+    const reply = await read({ pageOffset, pageLimit: 100, ...(pageToken ? { pageToken } : {}) });
+    if (reply.error || reply.data === null) throw new Error(`Polis could not list: ${JSON.stringify(reply.error)}`);
+    const fresh = reply.data.filter((item) => !seen.has(idOf(item)));
+    if (fresh.length === 0) return items;
+    for (const item of fresh) {
+      seen.add(idOf(item));
+      items.push(item);
+    }
+    pageOffset += reply.data.length;
+    if (reply.pageToken) pageToken = reply.pageToken;
+    else if (pageToken) return items;
+  }
+}
+
+/**
+ * Polis's own view of the scopes' SSO connections, directories, users, groups and memberships,
+ * read whole through its controllers (its REST routes for a tenant's connections answer only a
+ * page: see providers.md).
+ */
 export async function polisState(polis: Polis, scopes: Scope[]): Promise<DirectoryState> {
   const { connectionAPIController: sso, directorySyncController: dsync } = polis.jackson;
   const state: DirectoryState = { connections: [], members: [], groups: [] };
   for (const { tenant, product } of scopes) {
-    for (const c of await sso.getConnections({ tenant, product })) {
+    const connections = await pageAll((page) => sso.getConnectionsByProduct({ product, ...page }), (c) => c.clientID);
+    for (const c of connections.filter((c) => c.tenant === tenant)) {
       state.connections.push({
         externalId: c.clientID,
         kind: 'idpMetadata' in c ? 'SAML' : 'OIDC',
@@ -97,7 +127,7 @@ export async function polisState(polis: Polis, scopes: Scope[]): Promise<Directo
         product,
       });
     }
-    const directories: Directory[] = await must(dsync.directories.getByTenantAndProduct(tenant, product), 'directories');
+    const directories: Directory[] = (await pageAll((page) => dsync.directories.filterBy({ product, ...page }), (d) => d.id)).filter((d) => d.tenant === tenant);
     for (const d of directories) {
       state.connections.push({
         externalId: d.id,
@@ -107,12 +137,12 @@ export async function polisState(polis: Polis, scopes: Scope[]): Promise<Directo
         tenant,
         product,
       });
-      const users: User[] = await must(dsync.users.setTenantAndProduct(tenant, product).getAll({ directoryId: d.id }), 'users');
-      const groups: Group[] = await must(dsync.groups.setTenantAndProduct(tenant, product).getAll({ directoryId: d.id }), 'groups');
+      const users: User[] = await pageAll((page) => dsync.users.setTenantAndProduct(tenant, product).getAll({ directoryId: d.id, ...page }), (u) => u.id);
+      const groups: Group[] = await pageAll((page) => dsync.groups.setTenantAndProduct(tenant, product).getAll({ directoryId: d.id, ...page }), (g) => g.id);
       const userIds = new Set(users.map((u) => u.id));
       const groupsOf = new Map<string, string[]>(users.map((u) => [u.id, []]));
       for (const g of groups) {
-        const rows = await must(dsync.groups.setTenantAndProduct(tenant, product).getGroupMembers({ groupId: g.id }), 'group members');
+        const rows = await pageAll((page) => dsync.groups.setTenantAndProduct(tenant, product).getGroupMembers({ groupId: g.id, ...page }), (m) => m.user_id);
         const members = [...new Set(rows.map((r) => r.user_id))].filter((id) => userIds.has(id)).sort();
         for (const id of members) groupsOf.get(id)!.push(g.id);
         state.groups.push({ externalId: g.id, name: text(g.name), tenant, product, directory: d.id, members });

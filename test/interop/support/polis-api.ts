@@ -62,6 +62,18 @@ export async function startPolisApi(polis: Polis | (() => Polis), apiKey: string
 
   const routes: [RegExp, (q: Query, ...ids: string[]) => Promise<Answer>][] = [
     [/^\/api\/v1\/sso$/, async (q) => ({ status: 200, body: await sso.getConnections(q as Parameters<typeof sso.getConnections>[0]) })],
+    // pages/api/v1/sso/exists.ts: 404 with {} when no connection matches, else 204.
+    [
+      /^\/api\/v1\/sso\/exists$/,
+      async (q) => ((await sso.getConnections(q as Parameters<typeof sso.getConnections>[0])).length === 0 ? { status: 404, body: {} } : { status: 204, body: undefined }),
+    ],
+    // pages/api/v1/sso/product.ts: answers the page's data only (the store's pageToken is dropped).
+    [
+      /^\/api\/v1\/sso\/product$/,
+      async (q) => ({ status: 200, body: (await sso.getConnectionsByProduct({ product: q.product!, ...pageParams(q) })).data }),
+    ],
+    // pages/api/v1/dsync/product.ts: the whole answer of filterBy ({ data, pageToken, error }).
+    [/^\/api\/v1\/dsync\/product$/, async (q) => ({ status: 200, body: await dsync.directories.filterBy({ product: q.product!, ...pageParams(q) }) })],
     [
       /^\/api\/v1\/dsync$/,
       async (q) => {
@@ -155,6 +167,10 @@ export async function startPolisApi(polis: Polis | (() => Polis), apiKey: string
         if (!match) continue;
         try {
           const answer = await handle(query, ...match.slice(1).map(decodeURIComponent));
+          if (answer.status === 204) {
+            res.writeHead(204);
+            return res.end();
+          }
           return send(answer.status, JSON.stringify(answer.body));
         } catch (error) {
           const e = error as { statusCode?: number; message?: string };

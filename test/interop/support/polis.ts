@@ -13,6 +13,23 @@ export interface PolisOptions {
   webhookSecret: string;
   /** DSYNC_WEBHOOK_BATCH_SIZE: user and group events queue up and go out in batches. */
   batchSize?: number;
+  /** Where Polis keeps its data (default its in-memory store), and its page limit (DB_PAGE_LIMIT). */
+  store?: PolisStore;
+}
+
+/** The stores deployments run Polis on, as its `db` options name them. */
+export type PolisStore =
+  | { engine: 'mem'; pageLimit?: number }
+  | { engine: 'sql'; type: 'postgres'; url: string; pageLimit?: number }
+  | { engine: 'dynamodb'; url: string; pageLimit?: number };
+
+/** Polis's `db` options for a store. */
+function dbOptions(store: PolisStore = { engine: 'mem' }): Record<string, unknown> {
+  if (store.engine !== 'dynamodb') return { ...store };
+  // The AWS SDK wants credentials and a region even for a local endpoint; dynalite takes any.
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  return { ...store, dynamodb: { region: 'us-east-1', readCapacityUnits: 5, writeCapacityUnits: 5 } };
 }
 
 export interface Polis {
@@ -48,7 +65,7 @@ export async function startPolis(options: PolisOptions): Promise<Polis> {
     samlAudience: 'https://saml.polis.test',
     samlPath: '/api/oauth/saml',
     oidcPath: '/api/oauth/oidc',
-    db: { engine: 'mem' },
+    db: dbOptions(options.store),
     webhook: { endpoint: options.webhookUrl, secret: options.webhookSecret },
     ...(options.batchSize ? { dsync: { webhookBatchSize: options.batchSize } } : {}),
     logger: { info: note('info'), warn: note('warn'), error: note('error') },
@@ -155,13 +172,14 @@ export interface PolisRig {
  * Starts the service with `env`, a recorder in front of it, and a Polis whose global webhook
  * (and, unless a directory says otherwise, every directory's) points through the recorder.
  */
-export async function startPolisRig(options: { env: Record<string, string>; webhookSecret: string; batchSize?: number }): Promise<PolisRig> {
+export async function startPolisRig(options: { env: Record<string, string>; webhookSecret: string; batchSize?: number; store?: PolisStore }): Promise<PolisRig> {
   const server = await startTestServer({ env: options.env });
   const recorder = await startHttpRecorder(server.url);
   const polis = await startPolis({
     webhookUrl: `${recorder.url}/webhooks/polis`,
     webhookSecret: options.webhookSecret,
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.store ? { store: options.store } : {}),
   });
   return {
     server,
