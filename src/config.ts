@@ -41,6 +41,9 @@ const envSchema = z.object({
   STYTCH_PROJECT_ID: optionalString,
   STYTCH_SECRET: optionalString,
   STYTCH_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  // Reconciliation reads WorkOS's API (and its Events API) with a secret key (sk_...).
+  WORKOS_API_KEY: optionalString,
+  WORKOS_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
   // /metrics: on the main port behind this bearer token, and/or on a port of its own (no token).
   METRICS_TOKEN: optionalString,
   METRICS_PORT: optionalString.refine((v) => v === undefined || (/^\d{1,5}$/.test(v) && Number(v) <= 65535), 'must be a port number (0: any free port)'),
@@ -123,6 +126,8 @@ export interface Config {
   polisApi: { url: string; key: string } | undefined;
   /** Stytch's B2B API for reconciliation; undefined when not configured. */
   stytchApi: { url: string | undefined; projectId: string; secret: string } | undefined;
+  /** WorkOS's API for reconciliation; undefined when not configured (no WORKOS_API_KEY). */
+  workosApi: { url: string; key: string } | undefined;
   /** Prometheus metrics: undefined when off (neither METRICS_TOKEN nor METRICS_PORT). */
   metrics: { token: string | undefined; port: number | undefined } | undefined;
   /** Reconcile every known tenant this often; undefined: only when asked. */
@@ -297,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     polisScopedSecrets: parseScopedSecrets(e.POLIS_SCOPED_SECRETS),
     polisApi: e.POLIS_API_URL && e.POLIS_API_KEY ? { url: e.POLIS_API_URL, key: e.POLIS_API_KEY } : undefined,
     stytchApi: e.STYTCH_PROJECT_ID && e.STYTCH_SECRET ? { url: e.STYTCH_API_URL, projectId: e.STYTCH_PROJECT_ID, secret: e.STYTCH_SECRET } : undefined,
+    workosApi: e.WORKOS_API_KEY ? { url: e.WORKOS_API_URL ?? 'https://api.workos.com', key: e.WORKOS_API_KEY } : undefined,
     metrics: e.METRICS_TOKEN || e.METRICS_PORT ? { token: e.METRICS_TOKEN, port: e.METRICS_PORT === undefined ? undefined : Number(e.METRICS_PORT) } : undefined,
     reconcileIntervalMs: e.RECONCILE_INTERVAL === undefined ? undefined : durationMs(e.RECONCILE_INTERVAL),
     retention: {

@@ -13,6 +13,10 @@ import { executeRun, recordRun } from '../reconcile/runs.js';
 import { createPullers, PULLER_SETTINGS } from '../sources/index.js';
 import { runCommand, UsageError } from './command.js';
 
+const names = Object.keys(PULLER_SETTINGS);
+/** "polis, stytch or workos": the providers that can be reconciled. */
+const RECONCILABLE = `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+
 const USAGE = `Usage:
   npm run reconcile -- polis [--tenant <tenant> [--product <product>]] [--dry-run]
   npm run reconcile -- stytch [--tenant <organization id>] [--dry-run]
@@ -49,9 +53,9 @@ function parse(argv: string[]): Args | 'help' {
   });
   if (values.help) return 'help';
   const [source, ...rest] = positionals;
-  if (source === undefined) throw new UsageError('name the provider to reconcile with: polis or stytch');
+  if (source === undefined) throw new UsageError(`name the provider to reconcile with: ${RECONCILABLE}`);
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-  if (!(source in PULLER_SETTINGS)) throw new UsageError(`unknown provider ${source}: polis or stytch`);
+  if (!(source in PULLER_SETTINGS)) throw new UsageError(`unknown provider ${source}: ${RECONCILABLE}`);
   if (values.product !== undefined && values.tenant === undefined) throw new UsageError('--product needs --tenant');
   if (values.product !== undefined && source === 'stytch') throw new UsageError('--product is for polis: Stytch organizations have no product');
   return { source, tenant: values.tenant, product: values.product, dryRun: values['dry-run'] ?? false };

@@ -22,7 +22,7 @@ export function createReconcileService(
   const schedule: Schedule | undefined =
     intervalMs !== undefined && pullers.size > 0 ? startSchedule(deps, [...pullers.values()], intervalMs, logger) : undefined;
   if (intervalMs !== undefined && pullers.size === 0) {
-    logger.warn('RECONCILE_INTERVAL is set but no provider API is configured (POLIS_API_URL and POLIS_API_KEY): nothing is reconciled');
+    logger.warn(`RECONCILE_INTERVAL is set but no provider API is configured (${Object.values(settings).join('; or ')}): nothing is reconciled`);
   }
   return {
     async start({ source, tenant, dryRun, trigger }) {

@@ -8,6 +8,7 @@ import { createStytchPuller, stytchApiUrl } from './stytch/reconcile.js';
 import { createStytchSource } from './stytch/index.js';
 import type { SourceAdapter } from './types.js';
 import { createWorkosSource } from './workos/index.js';
+import { createWorkosPuller } from './workos/reconcile.js';
 
 /**
  * Every provider the service accepts webhooks from, by its name in POST /webhooks/<name> and in
@@ -37,13 +38,14 @@ export function createSources(
 }
 
 /** Every provider whose state can be reconciled, by source name; those not configured are left out. */
-export function createPullers(config: Pick<Config, 'polisApi' | 'stytchApi'>): Map<string, Puller> {
+export function createPullers(config: Pick<Config, 'polisApi' | 'stytchApi' | 'workosApi'>): Map<string, Puller> {
   const pullers = new Map<string, Puller>();
   if (config.polisApi) pullers.set('polis', createPolisPuller({ apiUrl: config.polisApi.url, apiKey: config.polisApi.key }));
   if (config.stytchApi) {
     const { url, projectId, secret } = config.stytchApi;
     pullers.set('stytch', createStytchPuller({ apiUrl: url ?? stytchApiUrl(projectId), projectId, secret }));
   }
+  if (config.workosApi) pullers.set('workos', createWorkosPuller({ apiUrl: config.workosApi.url, apiKey: config.workosApi.key }));
   return pullers;
 }
 
@@ -51,6 +53,7 @@ export function createPullers(config: Pick<Config, 'polisApi' | 'stytchApi'>): M
 export const PULLER_SETTINGS: Record<string, string> = {
   polis: 'POLIS_API_URL and POLIS_API_KEY (Polis\'s base URL and one of its API_KEYS)',
   stytch: 'STYTCH_PROJECT_ID and STYTCH_SECRET (the B2B project\'s id and secret)',
+  workos: 'WORKOS_API_KEY (a secret key, sk_...; WORKOS_API_URL only for another host than api.workos.com)',
 };
 
 /**

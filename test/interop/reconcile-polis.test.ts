@@ -355,8 +355,15 @@ async function tenantGlobalId(): Promise<string> {
 async function finished(on: Pick<TestServer, 'url' | 'adminKey'>, id: string): Promise<RunView> {
   const read = async () =>
     (await gqlData<{ reconcileRuns: RunView[] }>(on, `query ($id: ID) { reconcileRuns(id: $id) { ${RUN_FIELDS} } }`, { id })).reconcileRuns[0]!;
-  await expect.poll(async () => (await read()).status, { message: `run ${id} to end` }).not.toBe('running');
-  return read();
+  // A read that meets a connection Postgres has just ended is answered "retry shortly": retried.
+  let last: RunView | undefined;
+  const status = () =>
+    read().then(
+      (r) => ((last = r), r.status),
+      () => 'unanswered',
+    );
+  await expect.poll(status, { message: `run ${id} to end` }).not.toMatch(/^(running|unanswered)$/);
+  return last!;
 }
 
 describe(`reconciliation from the API and the CLI (${backend})`, () => {
@@ -394,6 +401,41 @@ describe(`reconciliation from the API and the CLI (${backend})`, () => {
     const [untouched] = await query(server.database, sql`select status from reconcile_runs where id = ${String(other[0]!.id)}::uuid`);
     expect(untouched!.status).toBe('running');
     await query(server.database, sql`delete from reconcile_runs where id = ${String(other[0]!.id)}::uuid`);
+  });
+
+  it.skipIf(!onPostgres)('a run whose lock connection dies stops, is recorded failed, and the next run can start', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let paused = false;
+    api.interfere = async (url) => {
+      if (url.pathname === '/api/v1/dsync/users' && !paused) {
+        paused = true;
+        await held;
+      }
+      return undefined;
+    };
+    try {
+      const t = await tenantGlobalId();
+      const started = (await gqlData<{ reconcile: RunView }>(server, START, { t, source: 'polis' })).reconcile;
+      await expect.poll(() => paused, { message: 'the run to be reading users' }).toBe(true);
+      // Postgres ends the session that holds the run's advisory lock, as a failover or an
+      // idle-session killer would: the lock goes with it, and another process could take it.
+      const killed = await query(
+        server.database,
+        sql`select pg_terminate_backend(pid) as ok from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`,
+      );
+      expect(killed.length).toBe(1);
+      const failed = await finished(server, started.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toMatch(/lost the lock .*the database connection holding it closed/);
+      release();
+      api.interfere = undefined;
+      const next = (await gqlData<{ reconcile: RunView }>(server, START, { t, source: 'polis' })).reconcile;
+      expect((await finished(server, next.id)).status).toBe('succeeded');
+    } finally {
+      release();
+      api.interfere = undefined;
+    }
   });
 
   it('refuses tenant keys, a source the tenant is not from, and unknown tenants, with clear errors', async () => {
@@ -460,7 +502,17 @@ describe(`reconciliation from the API and the CLI (${backend})`, () => {
 
     const real = await runScript('src/cli/reconcile.ts', ['polis', '--tenant', acme.tenant, '--product', acme.product], env);
     expect(real.code, real.stderr).toBe(0);
-    expect(real.stdout).toMatch(/reconciled in [\d.]+ s \(run [0-9a-f-]{36}\)/);
+    // The id it prints is the one GraphQL takes, as reconcileRuns(id:) and as node(id:).
+    const printed = /reconciled in [\d.]+ s \(run ([A-Za-z0-9_-]+)\)/.exec(real.stdout)?.[1];
+    expect(printed).toBeDefined();
+    const byId = await gqlData<{ reconcileRuns: RunView[]; node: { __typename: string; status: string } }>(
+      server,
+      `query ($id: ID!) { reconcileRuns(id: $id) { ${RUN_FIELDS} } node(id: $id) { __typename ... on ReconcileRun { status } } }`,
+      { id: printed },
+    );
+    expect(byId.reconcileRuns).toHaveLength(1);
+    expect(byId.reconcileRuns[0]).toMatchObject({ id: printed, status: 'succeeded', trigger: 'cli' });
+    expect(byId.node).toEqual({ __typename: 'ReconcileRun', status: 'succeeded' });
     expect(real.stdout).toMatch(/members\s+1\s+0\s+0\s+\d+\s+0/);
     expect(real.stderr).toContain('reading users of directory');
     await expectSameAsPolis('a run from the CLI');
@@ -476,7 +528,7 @@ describe(`reconciliation from the API and the CLI (${backend})`, () => {
     expect(unconfigured.stderr).toContain('polis is not configured: set POLIS_API_URL and POLIS_API_KEY');
     const usage = await runScript('src/cli/reconcile.ts', ['okta'], env);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/unknown provider okta: polis or stytch\n\nUsage:/);
+    expect(usage.stderr).toMatch(/unknown provider okta: polis, stytch or workos\n\nUsage:/);
   });
 });
 

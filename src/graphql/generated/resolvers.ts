@@ -386,7 +386,7 @@ export type Membership = Node & {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
-   * Admin only. Starts reconciling one tenant with its provider (`source`: polis or stytch) and answers at
+   * Admin only. Starts reconciling one tenant with its provider (`source`: polis, stytch or workos) and answers at
    * once with the run, `running`; follow it with `reconcileRuns(id:)`. At most one run of a
    * tenant goes at a time across instances: a second one started meanwhile ends `skipped`. The
    * provider's API must be configured (POLIS_API_URL and POLIS_API_KEY; STYTCH_PROJECT_ID and

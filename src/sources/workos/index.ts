@@ -122,6 +122,61 @@ function deliveryKey(body: Buffer): string {
 
 type Normalised = { ok: true; event: InboundEvent } | { ok: false; error: string };
 
+/** What WorkOS's list and get routes answer, as reconciliation reads them. */
+export type WorkosListedKind = 'organization' | 'connection' | 'directory' | 'directory_user' | 'directory_group' | 'membership';
+
+const LISTED_AS: Record<WorkosListedKind, WorkosEvent> = {
+  organization: 'organization.updated',
+  connection: 'connection.activated',
+  directory: 'dsync.activated',
+  directory_user: 'dsync.user.updated',
+  directory_group: 'dsync.group.updated',
+  membership: 'dsync.group.user_added',
+};
+
+/**
+ * An object as WorkOS's API lists it (the object its events carry) read as the event that would
+ * say it is so, by the code that reads webhooks: its version is its own `updated_at`, as an
+ * event's is, so a reconciled object that did not change is the same as the stored one. `readAt`
+ * stands in for an envelope's time (what a membership, which has none of its own, is ordered by),
+ * and `clockSkewSeconds` is how far ahead of it WorkOS's clock may be.
+ * A connection or a directory takes its status from its `state`: an event names the state it
+ * moved to, a listing only which one it is in. Undefined for what the directory does not hold
+ * (a connection that is neither SAML nor OIDC) or cannot read.
+ */
+export function readListedObject(kind: WorkosListedKind, object: { [key: string]: Json }, readAt: Date, clockSkewSeconds = 300): InboundEvent | undefined {
+  const type = LISTED_AS[kind];
+  const body: { [key: string]: Json } = { object: 'event', id: 'listed', event: type, data: object, created_at: readAt.toISOString() };
+  const result = normalise(body, type, readAt, clockSkewSeconds);
+  if (!result.ok || result.event.changes.length === 0) return undefined;
+  if (kind !== 'connection' && kind !== 'directory') return result.event;
+  const state = typeof object.state === 'string' ? object.state : null;
+  const status = kind === 'connection' ? connectionStatus(state) : directoryStatus(state);
+  return {
+    ...result.event,
+    changes: result.event.changes.map((c) => (c.entity === 'CONNECTION' && c.data ? ({ ...c, data: { ...c.data, status } } as DirectoryChange) : c)),
+  };
+}
+
+/**
+ * An event read from WorkOS's Events API: the delivery its webhook would have been, keyed by the
+ * event id as a webhook is (so one that did arrive makes this a duplicate). `readAt` stands in
+ * for the signature's time.
+ */
+export function readLoggedEvent(event: { [key: string]: Json }, readAt: Date, clockSkewSeconds = 300): Delivery {
+  const id = typeof event.id === 'string' ? event.id : '';
+  const body = redact(event as Json) as { [key: string]: Json };
+  const type = typeof body.event === 'string' ? body.event : '';
+  const result = normalise(body, type, readAt, clockSkewSeconds);
+  return {
+    source: 'workos',
+    keys: [`workos:${id}`],
+    signedAt: readAt,
+    body,
+    events: [result.ok ? result.event : { type, changes: [], rejected: result.error }],
+  };
+}
+
 const tenantOf = (organizationId: string): TenantRef => ({ provider: PROVIDER, externalId: organizationId, product: '' });
 const keyOf = (externalId: string): EntityKey => ({ provider: PROVIDER, externalId });
 
