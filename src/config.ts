@@ -45,7 +45,13 @@ const envSchema = z.object({
   WORKOS_API_KEY: optionalString,
   WORKOS_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
   // /metrics: on the main port behind this bearer token, and/or on a port of its own (no token).
-  METRICS_TOKEN: optionalString,
+  // The token is held to the rule of ADMIN_API_KEY: it guards what the service reveals of itself.
+  METRICS_TOKEN: optionalString.refine(
+    (v) => v === undefined || (v.length >= 16 && !/\s/.test(v)),
+    'must be at least 16 characters with no spaces (it is sent as "Authorization: Bearer <token>")',
+  ),
+  // Where METRICS_PORT listens: loopback unless said otherwise (metrics there take no token).
+  METRICS_HOST: optionalString,
   METRICS_PORT: optionalString.refine((v) => v === undefined || (/^\d{1,5}$/.test(v) && Number(v) <= 65535), 'must be a port number (0: any free port)'),
   // How often every known tenant is reconciled: 900, 900s, 15m, 6h. Unset: never on a schedule.
   RECONCILE_INTERVAL: optionalString.refine(
@@ -56,6 +62,10 @@ const envSchema = z.object({
   // long delivery rows (with their idempotency keys) outlive their bodies at least.
   DELIVERY_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   DELIVERY_KEY_RETENTION_DAYS: z.coerce.number().min(1).max(36_500).default(4),
+  // Rejected deliveries (kept whole for a replay once a new version reads them): this many days. 0: for ever.
+  REJECTED_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(90),
+  // Events one delivery may carry; a delivery with more is kept whole as rejected (replayable).
+  WEBHOOK_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   CHANGES_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   RETENTION_INTERVAL: optionalString.refine(
     (v) => v === undefined || (/^\d+[smh]?$/.test(v) && durationMs(v) >= 1000),
@@ -82,6 +92,9 @@ const envSchema = z.object({
   JWT_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   JWT_TENANT_CLAIM: optionalString,
   JWT_ADMIN_CLAIM: optionalString,
+  // A token without `exp` is refused unless this is set: then one is taken while its `iat` is
+  // no older than this (seconds), and its socket closed when it gets so old.
+  JWT_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(31_536_000).optional(),
   // Changes buffered per subscription for a client that reads slower than they arrive; past
   // it the socket is closed (4413) and the client resumes from its last cursor.
   SUBSCRIPTION_BUFFER: z.coerce.number().int().min(1).max(1_000_000).default(1000),
@@ -129,13 +142,16 @@ export interface Config {
   /** WorkOS's API for reconciliation; undefined when not configured (no WORKOS_API_KEY). */
   workosApi: { url: string; key: string } | undefined;
   /** Prometheus metrics: undefined when off (neither METRICS_TOKEN nor METRICS_PORT). */
-  metrics: { token: string | undefined; port: number | undefined } | undefined;
+  metrics: { token: string | undefined; port: number | undefined; host: string } | undefined;
+  /** Events one delivery may carry (WEBHOOK_MAX_EVENTS); more: kept whole as rejected. */
+  webhookMaxEvents: number;
   /** Reconcile every known tenant this often; undefined: only when asked. */
   reconcileIntervalMs: number | undefined;
   /** What is pruned and when (days undefined: kept for ever). */
   retention: {
     deliveryDays: number | undefined;
     deliveryKeyDays: number;
+    rejectedDays: number | undefined;
     changesDays: number | undefined;
     intervalMs: number;
     batchSize: number;
@@ -257,6 +273,7 @@ function jwtSettings(e: z.infer<typeof envSchema>): (JwtSettings & ClaimSettings
     issuer: e.JWT_ISSUER,
     audience: e.JWT_AUDIENCE,
     clockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+    ...(e.JWT_MAX_AGE_SECONDS !== undefined ? { maxAgeSeconds: e.JWT_MAX_AGE_SECONDS } : {}),
     jwksCooldownMs: e.JWT_JWKS_COOLDOWN_SECONDS * 1000,
     tenantClaim: e.JWT_TENANT_CLAIM ?? 'dsync_tenant',
     adminClaim: e.JWT_ADMIN_CLAIM ?? 'dsync_admin',
@@ -303,11 +320,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     polisApi: e.POLIS_API_URL && e.POLIS_API_KEY ? { url: e.POLIS_API_URL, key: e.POLIS_API_KEY } : undefined,
     stytchApi: e.STYTCH_PROJECT_ID && e.STYTCH_SECRET ? { url: e.STYTCH_API_URL, projectId: e.STYTCH_PROJECT_ID, secret: e.STYTCH_SECRET } : undefined,
     workosApi: e.WORKOS_API_KEY ? { url: e.WORKOS_API_URL ?? 'https://api.workos.com', key: e.WORKOS_API_KEY } : undefined,
-    metrics: e.METRICS_TOKEN || e.METRICS_PORT ? { token: e.METRICS_TOKEN, port: e.METRICS_PORT === undefined ? undefined : Number(e.METRICS_PORT) } : undefined,
+    metrics:
+      e.METRICS_TOKEN || e.METRICS_PORT
+        ? { token: e.METRICS_TOKEN, port: e.METRICS_PORT === undefined ? undefined : Number(e.METRICS_PORT), host: e.METRICS_HOST ?? '127.0.0.1' }
+        : undefined,
     reconcileIntervalMs: e.RECONCILE_INTERVAL === undefined ? undefined : durationMs(e.RECONCILE_INTERVAL),
+    webhookMaxEvents: e.WEBHOOK_MAX_EVENTS,
     retention: {
       deliveryDays: e.DELIVERY_RETENTION_DAYS === 0 ? undefined : e.DELIVERY_RETENTION_DAYS,
       deliveryKeyDays: e.DELIVERY_KEY_RETENTION_DAYS,
+      rejectedDays: e.REJECTED_RETENTION_DAYS === 0 ? undefined : e.REJECTED_RETENTION_DAYS,
       changesDays: e.CHANGES_RETENTION_DAYS === 0 ? undefined : e.CHANGES_RETENTION_DAYS,
       intervalMs: e.RETENTION_INTERVAL === undefined ? 3_600_000 : durationMs(e.RETENTION_INTERVAL),
       batchSize: e.RETENTION_BATCH,

@@ -39,7 +39,7 @@ export interface Metrics {
   /** An ingest (or replay) transaction committed: its deliveries, the changes it fed, its duration. */
   committed(c: { deliveries: number; changes: readonly { entity: string; action: string }[]; seconds: number }): void;
   /** Retention removed rows: delivery bodies, whole deliveries, or changes. */
-  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes' | 'reconcile_runs', rows: number): void;
+  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes' | 'reconcile_runs' | 'rejected_deliveries', rows: number): void;
   /** A retention round ended: completed, skipped (another instance held the lock), or failed. */
   retentionRun(outcome: 'completed' | 'skipped' | 'failed', seconds: number): void;
   /** Starts reading the service's state at scrape time. */
@@ -192,11 +192,11 @@ export function createMetrics(): Metrics {
 
   const pruned = new Counter({
     name: 'directory_retention_pruned_rows_total',
-    help: 'Rows retention removed: delivery_bodies (body and outcomes of a kept delivery), deliveries, changes, reconcile_runs.',
+    help: 'Rows retention removed: delivery_bodies (body and outcomes of a kept delivery), deliveries, changes, reconcile_runs, rejected_deliveries (past REJECTED_RETENTION_DAYS).',
     labelNames: ['table'],
     registers: [registry],
   });
-  for (const table of ['delivery_bodies', 'deliveries', 'changes', 'reconcile_runs']) pruned.inc({ table }, 0);
+  for (const table of ['delivery_bodies', 'deliveries', 'changes', 'reconcile_runs', 'rejected_deliveries']) pruned.inc({ table }, 0);
   const retentionRuns = new Counter({
     name: 'directory_retention_runs_total',
     help: 'Retention rounds by outcome (skipped: another instance was pruning).',

@@ -4,7 +4,7 @@
 // arrived with, so its changes carry the versions they had then: the ordering guard treats
 // them exactly as on arrival, an old event never overwrites newer state, and replaying twice
 // changes nothing the second time.
-import { and, asc, eq, gt, gte, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './db/open.js';
 import { deliveries, deliveryKeys } from './db/schema.js';
 import type { DirectoryStore } from './directory/store.js';
@@ -17,6 +17,8 @@ export interface ReplayFilter {
   source?: string;
   /** Received at or after. */
   since?: Date;
+  /** Received before. */
+  before?: Date;
   /** One delivery, whatever its status. */
   deliveryId?: string;
 }
@@ -51,6 +53,7 @@ function conditions(filter: ReplayFilter): SQL | undefined {
   else if (status !== 'all') parts.push(eq(deliveries.status, status));
   if (filter.source) parts.push(eq(deliveries.source, filter.source));
   if (filter.since) parts.push(gte(deliveries.receivedAt, filter.since));
+  if (filter.before) parts.push(lt(deliveries.receivedAt, filter.before));
   // A reconciliation's changes were read from the provider's API, not from a webhook body:
   // there is nothing to read again (a new run reads the provider afresh).
   parts.push(sql`${deliveries.source} not like 'reconcile:%'`);

@@ -25,6 +25,7 @@ import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
 import { createReconcileService, type ReconcileService } from './reconcile/service.js';
 import { createRetentionService, type RetentionService } from './retention/service.js';
+import { resumeUnfinished, type Unfinished } from './directory/unfinished.js';
 import { createPullers, createSources, PULLER_SETTINGS, publicRawOf } from './sources/index.js';
 import type { SourceAdapter } from './sources/types.js';
 
@@ -37,6 +38,8 @@ export interface RunningServer {
   metricsUrl?: string;
   /** Pruning of old deliveries and changes (runs on its own schedule; runOnce for a round now). */
   retention: RetentionService;
+  /** Finishing deliveries a stopped process left half applied (resume() for a look now). */
+  unfinished: Unfinished;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -100,10 +103,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let reconciler: ReconcileService | undefined;
   let metricsServer: FastifyInstance | undefined;
   let retention: RetentionService | undefined;
+  let unfinished: Unfinished | undefined;
   try {
     const store = createDirectoryStore(database.db, {
       batchMax: config.ingestBatchMax,
       concurrency: config.ingestConcurrency,
+      maxEvents: config.webhookMaxEvents,
       ...(metrics ? { onCommitted: metrics.committed } : {}),
     });
     const sources = options.sources ?? createSources(config);
@@ -153,7 +158,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     if (metrics && config.metrics?.port !== undefined) {
       metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger });
       await metricsServer.register(metricsRoutes(metrics, undefined));
-      await metricsServer.listen({ port: config.metrics.port, host: config.host });
+      await metricsServer.listen({ port: config.metrics.port, host: config.metrics.host });
     }
     revocations = await watchRevocations(database, {
       activeKeyIds: () => ws.activeKeyIds(),
@@ -165,7 +170,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       intervalMs: options.keyRecheckMs,
       onError: (error) => logger.warn({ err: error }, 'could not re-check the API keys of open WebSockets'),
     });
+    const listening = new Date();
     await app.fastify.listen({ port: config.port, host: config.host });
+    unfinished = resumeUnfinished({ db: database.db, store, sources, soleOwner: database.kind === 'pglite', startedAt: listening }, logger);
     retention = createRetentionService(
       database,
       config.retention,
@@ -174,6 +181,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     );
   } catch (error) {
     await retention?.stop();
+    await unfinished?.stop();
     await revocations?.stop();
     await reconciler?.close();
     await metricsServer?.close();
@@ -192,8 +200,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
     app,
     database,
     retention,
+    unfinished,
     close: async () => {
       await retention.stop();
+      await unfinished.stop();
       app.stopAccepting();
       await app.close();
       const unanswered = app.unanswered();

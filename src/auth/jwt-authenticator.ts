@@ -2,6 +2,7 @@
 // JWT goes to the token path (jwt.ts verifies it, claims.ts reads what it may see, and the
 // tenant it names is found here), anything else to the API keys. A token's viewer is scoped
 // exactly as a tenant or admin API key is: everything downstream reads only the viewer.
+import { createHash } from 'node:crypto';
 import { parseAuthorization, type Authenticate, type AuthResult } from './api-keys.js';
 import { readClaims, type ClaimSettings, type TenantRef } from './claims.js';
 import { JwtRefused, looksLikeJwt, type VerifyJwt } from './jwt.js';
@@ -27,17 +28,22 @@ export function withTokens(apiKeys: Authenticate, tokens: TokenOptions): Authent
       return { error: error.message, code: error.unavailable ? 'SERVICE_UNAVAILABLE' : 'UNAUTHENTICATED' };
     }
     const { payload, expiresAt } = verified;
-    // Names the token in logs and per-key limits: its issuer's subject.
-    const name = `jwt:${typeof payload.sub === 'string' ? payload.sub : 'no sub'}`;
+    // Names the token in logs: its issuer's subject.
+    const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+    const name = `jwt:${sub ?? 'no sub'}`;
     const claimed = readClaims(payload, tokens.claims);
     if ('error' in claimed) return { error: claimed.error, code: 'FORBIDDEN' };
     const expiry = expiresAt ? { expiresAt } : {};
-    if ('admin' in claimed) return { kind: 'admin', keyId: null, name, ...expiry };
+    // Limits count the holder, not the token: every token of one subject of one issuer for the
+    // same tenant (or as an admin) shares an allowance; tokens without a subject share their tenant's.
+    const limitKey = (scope: string) =>
+      `jwt:${createHash('sha256').update(JSON.stringify([payload.iss ?? null, sub ?? null, scope])).digest('base64url')}`;
+    if ('admin' in claimed) return { kind: 'admin', keyId: null, name, limitKey: limitKey('admin'), ...expiry };
     const tenantId = await tokens.findTenant(claimed.tenant);
     if (!tenantId) {
       return { error: `the tenant the token names (${describe(claimed.tenant)}) is not in this directory`, code: 'FORBIDDEN' };
     }
-    return { kind: 'tenant', keyId: null, name, tenantId, ...expiry };
+    return { kind: 'tenant', keyId: null, name, tenantId, limitKey: limitKey(tenantId), ...expiry };
   };
   return Object.assign(authenticate, { flush: () => apiKeys.flush() });
 }

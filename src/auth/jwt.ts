@@ -16,6 +16,11 @@ export interface JwtSettings {
   issuer: string;
   audience: string;
   clockSkewSeconds: number;
+  /**
+   * Unset: a token must carry `exp`. Set: one without `exp` is taken while its `iat` is no older
+   * than this many seconds (JWT_MAX_AGE_SECONDS), and expires then.
+   */
+  maxAgeSeconds?: number;
   /** Least time between two fetches of the JWKS (an unknown `kid` fetches it again). */
   jwksCooldownMs?: number;
 }
@@ -50,6 +55,9 @@ function refusal(error: unknown, settings: JwtSettings): JwtRefused {
   if (error instanceof errors.JWTExpired) return new JwtRefused(`the token has expired (exp ${claimTime(error.payload.exp)})`);
   if (error instanceof errors.JWTClaimValidationFailed) {
     const { claim, payload } = error;
+    if (claim === 'exp' && error.reason === 'missing') {
+      return new JwtRefused('the token has no expiry (exp): a token that never expires cannot be taken back; issue tokens with exp, or set JWT_MAX_AGE_SECONDS to accept ones with iat');
+    }
     if (claim === 'nbf') return new JwtRefused(`the token is not valid yet (nbf ${claimTime(payload.nbf)})`);
     if (claim === 'iss') return new JwtRefused(`the token's issuer (iss) is not ${JSON.stringify(settings.issuer)}`);
     if (claim === 'aud') return new JwtRefused(`the token's audience (aud) does not include ${JSON.stringify(settings.audience)}`);
@@ -91,16 +99,23 @@ export async function createJwtVerifier(settings: JwtSettings): Promise<VerifyJw
     issuer: settings.issuer,
     audience: settings.audience,
     clockTolerance: settings.clockSkewSeconds,
+    // A token that never expires would let whoever copied it in for ever.
+    requiredClaims: settings.maxAgeSeconds === undefined ? ['exp'] : [],
   };
   return async (token) => {
     try {
       // jose picks the overload by the key's type; the union is resolved here once.
       const { payload } =
         typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
-      const expiresAt = typeof payload.exp === 'number' ? new Date((payload.exp + settings.clockSkewSeconds) * 1000) : undefined;
+      if (typeof payload.exp === 'number') return { payload, expiresAt: new Date((payload.exp + settings.clockSkewSeconds) * 1000) };
+      // No `exp`, and JWT_MAX_AGE_SECONDS allows that: its age decides.
+      const maxAge = settings.maxAgeSeconds!;
+      if (typeof payload.iat !== 'number') throw new JwtRefused('the token has neither exp nor iat: its age cannot be told (JWT_MAX_AGE_SECONDS)');
+      const expiresAt = new Date((payload.iat + maxAge + settings.clockSkewSeconds) * 1000);
+      if (Date.now() > expiresAt.getTime()) throw new JwtRefused(`the token was issued (iat ${claimTime(payload.iat)}) more than JWT_MAX_AGE_SECONDS (${maxAge}) ago`);
       return { payload, expiresAt };
     } catch (error) {
-      throw refusal(error, settings);
+      throw error instanceof JwtRefused ? error : refusal(error, settings);
     }
   };
 }

@@ -2,24 +2,30 @@
 // GraphQL resolver scopes what it reads by this, so a tenant key or token can never reach
 // another tenant's rows.
 
+interface ViewerCommon {
+  /** The api_keys row, or null for ADMIN_API_KEY / the generated local admin key / a token. */
+  keyId: string | null;
+  name: string;
+  /** A token's expiry: a WebSocket it opened is closed then. */
+  expiresAt?: Date;
+  /**
+   * Who the per-key limits count (requests at once, requests a minute, sockets): the key's row,
+   * the bootstrap key, or a token's issuer, subject and what it may read. Never the header's
+   * text, which can be spelled many ways, nor a token's, which a holder can renew.
+   */
+  limitKey?: string;
+}
+
 export type Viewer =
-  | {
-      kind: 'admin';
-      /** The api_keys row, or null for ADMIN_API_KEY / the generated local admin key / a token. */
-      keyId: string | null;
-      name: string;
-      /** A token's expiry: a WebSocket it opened is closed then. */
-      expiresAt?: Date;
-    }
-  | {
+  | (ViewerCommon & { kind: 'admin' })
+  | (ViewerCommon & {
       kind: 'tenant';
-      /** The api_keys row, or null for a token. */
-      keyId: string | null;
-      name: string;
-      expiresAt?: Date;
       /** tenants.id of the one tenant this key can see. */
       tenantId: string;
-    };
+    });
+
+/** The identity limits count a viewer under (see ViewerCommon.limitKey). */
+export const limitKeyOf = (viewer: Viewer): string => viewer.limitKey ?? (viewer.keyId ? `key:${viewer.keyId}` : `bootstrap:${viewer.name}`);
 
 /** The tenant a viewer is confined to, or null for an admin (all tenants). */
 export const viewerTenant = (viewer: Viewer): string | null => (viewer.kind === 'tenant' ? viewer.tenantId : null);

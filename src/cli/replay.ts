@@ -25,7 +25,7 @@ newer state.
   --delivery  one delivery by id, whatever its status
   --dry-run   read them again and say what could now be read, without applying anything`;
 
-const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'all'] as const;
+const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'applying', 'all'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function parseFilter(argv: string[]): { filter: ReplayFilter; dryRun: boolean } | 'help' {

@@ -40,17 +40,18 @@ import {
   type RowValues,
   type Tx,
 } from './rows.js';
-import type {
-  ChangeOutcome,
-  Delivery,
-  DeliveryStatus,
-  DirectoryChange,
-  EntityKey,
-  EntityKind,
-  IngestResult,
-  Json,
-  Provider,
-  TenantRef,
+import {
+  combinedStatus,
+  type ChangeOutcome,
+  type Delivery,
+  type DeliveryStatus,
+  type DirectoryChange,
+  type EntityKey,
+  type EntityKind,
+  type IngestResult,
+  type Json,
+  type Provider,
+  type TenantRef,
 } from './types.js';
 import { versionTime } from './version.js';
 
@@ -95,6 +96,10 @@ export interface StoreOptions {
    * changes it put on the feed, and how long it took (for the metrics).
    */
   onCommitted?: (committed: { deliveries: number; changes: readonly FeedEntry[]; seconds: number }) => void;
+  /** Most events applied in one transaction (default 100); a delivery with more goes in parts. */
+  partEvents?: number;
+  /** Most events one delivery may carry (WEBHOOK_MAX_EVENTS, default 1,000): more is kept whole as rejected. */
+  maxEvents?: number;
 }
 
 /** What a delivery's row is given once its events are applied. */
@@ -104,6 +109,8 @@ interface DeliveryRecord {
   outcomes: Json[];
   reason: string | null;
   eventTypes: string[];
+  /** A part of a delivery applied in parts: its outcomes and reason add to the row's. */
+  append?: boolean;
 }
 
 /** State of one transaction (of one delivery or of a batch). */
@@ -198,12 +205,33 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     return inRetriedTransaction(pipelined, batch.length, async (work) => {
       const results: IngestResult[] = [];
       const records: DeliveryRecord[] = [];
+      // A part continues a delivery already stored: only the others are claimed.
+      const fresh = batch.filter((d) => !d.part);
+      const applying = batch.filter((d) => !d.opensParts);
       // Sent together: one round trip for the claim and the reads ahead.
-      const [claimed] = await Promise.all([claimAll(work.tx, batch), batch.length > 1 ? lockAhead(work, batch) : undefined]);
-      for (const [i, delivery] of batch.entries()) {
-        const deliveryId = claimed[i];
+      const [claimed] = await Promise.all([
+        fresh.length > 0 ? claimAll(work.tx, fresh) : [],
+        applying.length > 1 ? lockAhead(work, applying) : undefined,
+      ]);
+      let next = 0;
+      for (const delivery of batch) {
+        if (delivery.part) {
+          const { deliveryId, last, statusSoFar } = delivery.part;
+          const applied = await applyEvents(work, deliveryId, delivery);
+          // Until its last part the row says it is being applied; then what all its parts did.
+          const status = last ? combinedStatus(statusSoFar, applied.record.status) : 'applying';
+          records.push({ ...applied.record, status, append: true });
+          results.push(applied.result);
+          continue;
+        }
+        const deliveryId = claimed[next++];
         if (deliveryId === undefined) {
           results.push(await recordDuplicate(work.tx, delivery));
+          continue;
+        }
+        if (delivery.opensParts) {
+          records.push({ id: deliveryId, status: 'applying', outcomes: [], reason: null, eventTypes: delivery.events.map((e) => e.type) });
+          results.push({ deliveryId, status: 'applying', applied: 0, rejected: 0 });
           continue;
         }
         const applied = await applyEvents(work, deliveryId, delivery);
@@ -249,10 +277,51 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     maxInFlight: options.concurrency ?? 1,
   });
 
-  async function ingest(delivery: Delivery): Promise<IngestResult> {
+  async function submit(delivery: Delivery): Promise<IngestResult> {
     const settled = await batcher.submit(delivery);
     if (!settled.ok) throw settled.error;
     return settled.value;
+  }
+
+  const partEvents = options.partEvents ?? 100;
+  const maxEvents = options.maxEvents ?? 1000;
+
+  async function ingest(delivery: Delivery): Promise<IngestResult> {
+    const taken = delivery.events.length > maxEvents ? oversized(delivery, maxEvents) : delivery;
+    // An opening already (ingestInParts' own, or a test's): stored as it says, nothing applied.
+    return taken.events.length > partEvents && !taken.opensParts ? ingestInParts(taken) : submit(taken);
+  }
+
+  /**
+   * A delivery with more events than one transaction takes (a big Polis batch), applied in
+   * parts. First it is stored whole (keys claimed, body kept) as `applying`, with nothing
+   * applied: from then on it cannot be lost, and a retry is a duplicate. Then its events go a
+   * part at a time, each part a transaction queued behind whatever arrived meanwhile, so one
+   * sender's big batch holds up other senders for one part at a time, not for all of it. The
+   * last part gives the row its status. A process that stops half way leaves the row
+   * `applying`; it is applied again whole later (unfinished.ts), which the ordering guard makes
+   * safe to repeat.
+   */
+  async function ingestInParts(delivery: Delivery): Promise<IngestResult> {
+    const opened = await submit({ ...delivery, opensParts: true });
+    if (opened.status === 'duplicate') return opened;
+    let status: DeliveryStatus | undefined;
+    let applied = 0;
+    let rejected = 0;
+    for (let start = 0; start < delivery.events.length; start += partEvents) {
+      const last = start + partEvents >= delivery.events.length;
+      const part = await submit({
+        ...delivery,
+        keys: [],
+        bytes: 0,
+        events: delivery.events.slice(start, start + partEvents),
+        part: { deliveryId: opened.deliveryId, last, statusSoFar: status },
+      });
+      status = combinedStatus(status, part.status as DeliveryStatus);
+      applied += part.applied;
+      rejected += part.rejected;
+    }
+    return { deliveryId: opened.deliveryId, status: status!, applied, rejected };
   }
 
   async function replay(deliveryId: string, delivery: Delivery): Promise<IngestResult> {
@@ -376,11 +445,14 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   async function finish(work: Work, records: DeliveryRecord[]): Promise<void> {
     if (records.length === 0) return;
     // One JSON parameter for any number of records: the same text every time.
-    const rows = JSON.stringify(records.map((r) => [r.id, r.status, r.outcomes, r.reason, r.eventTypes]));
+    const rows = JSON.stringify(records.map((r) => [r.id, r.status, r.outcomes, r.reason, r.eventTypes, r.append === true]));
+    // A part's outcomes and reason add to what the delivery's earlier parts left.
     const record = sql`
       update ${deliveries} as d
-      set status = r.v ->> 1, outcomes = r.v -> 2, reason = r.v ->> 3,
-        event_types = array(select jsonb_array_elements_text(r.v -> 4))
+      set status = r.v ->> 1,
+        outcomes = case when (r.v ->> 5)::boolean then coalesce(d.outcomes, '[]'::jsonb) || (r.v -> 2) else r.v -> 2 end,
+        reason = case when (r.v ->> 5)::boolean then nullif(concat_ws('; ', d.reason, r.v ->> 3), '') else r.v ->> 3 end,
+        event_types = case when (r.v ->> 5)::boolean then d.event_types else array(select jsonb_array_elements_text(r.v -> 4)) end
       from jsonb_array_elements(${rows}::jsonb) as r (v)
       where d.id = (r.v ->> 0)::uuid and d.id = any(${uuidArray(records.map((r) => r.id))})`;
     await appendToFeed(work.tx, work.feed, record);
@@ -554,6 +626,26 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   }
 
   return { ingest, replay };
+}
+
+/**
+ * A delivery with more events than a sender can be configured to batch (Polis: its
+ * DSYNC_WEBHOOK_BATCH_SIZE, itself capped by its store's page limit) is not applied: it is kept
+ * whole as rejected, with the reason, so nothing signed is lost, and a replay applies it once
+ * WEBHOOK_MAX_EVENTS allows. One signed body cannot make the service do without bound.
+ */
+function oversized(delivery: Delivery, maxEvents: number): Delivery {
+  const types = [...new Set(delivery.events.map((e) => e.type))].slice(0, 5).join(', ');
+  return {
+    ...delivery,
+    events: [
+      {
+        type: delivery.events[0]?.type ?? '',
+        changes: [],
+        rejected: `${delivery.events.length} events in one delivery (${types}), more than the ${maxEvents} taken (WEBHOOK_MAX_EVENTS): kept whole; raise the setting and replay it`,
+      },
+    ],
+  };
 }
 
 /**

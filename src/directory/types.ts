@@ -141,6 +141,13 @@ export interface Delivery {
   events: InboundEvent[];
   /** Size of the body as received, when known: bounds how much one transaction carries. */
   bytes?: number;
+  /**
+   * Set by the store, not by adapters, on a delivery it applies in parts (more events than one
+   * transaction takes): `opensParts` on the transaction that stores it with nothing applied;
+   * `part` on each part of its events, naming the row it continues.
+   */
+  opensParts?: boolean;
+  part?: { deliveryId: string; last: boolean; statusSoFar: DeliveryStatus | undefined };
 }
 
 export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';
@@ -148,9 +155,16 @@ export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';
  * What became of a delivery, the first that holds: `rejected` (at least one of its events
  * could not be read: the delivery is kept for replay, its other events applied), `applied`,
  * `stale` (older than what is stored), `ignored` (every event of a kind not applied), else
- * `unchanged`.
+ * `unchanged`. `applying`: a delivery with many events, stored and being applied in parts
+ * (one left so by a process that stopped is applied again whole; see unfinished.ts).
  */
-export type DeliveryStatus = 'rejected' | 'applied' | 'stale' | 'unchanged' | 'ignored';
+export type DeliveryStatus = 'rejected' | 'applied' | 'stale' | 'unchanged' | 'ignored' | 'applying';
+
+/** The status of a delivery of two parts, each with its own: the first of the rule above. */
+export function combinedStatus(a: DeliveryStatus | undefined, b: DeliveryStatus): DeliveryStatus {
+  const rank: DeliveryStatus[] = ['rejected', 'applied', 'stale', 'unchanged', 'ignored', 'applying'];
+  return a === undefined || rank.indexOf(b) < rank.indexOf(a) ? b : a;
+}
 
 export interface IngestResult {
   deliveryId: string;

@@ -87,10 +87,13 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
 
 /** The per-request context, or the refusal: 401 UNAUTHENTICATED, 403 FORBIDDEN (a token that may read nothing), 503. */
 export async function createContext(
-  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw'>, authorization: string | undefined): Promise<GraphQLContext> {
+  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw'>,
+  /** The Authorization header, or its authentication already under way (the HTTP route's, for its limits). */
+  credential: string | undefined | Promise<AuthResult>,
+): Promise<GraphQLContext> {
   let viewer: AuthResult;
   try {
-    viewer = await options.authenticate(authorization);
+    viewer = await (typeof credential === 'object' ? credential : options.authenticate(credential));
   } catch (error) {
     if (isUnavailable(error)) throw apiError('SERVICE_UNAVAILABLE', 'the database is unavailable; retry shortly');
     throw error;

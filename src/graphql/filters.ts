@@ -9,11 +9,36 @@ import type {
   MemberFilter,
   TenantFilter,
 } from './generated/resolvers.js';
+import { badInput } from './errors.js';
 import { expectGlobalId } from './ids.js';
 import type { ListTable } from './pages.js';
 
+/** Longest `search` taken: a person's search, not a document (the work grows with it). */
+export const MAX_SEARCH_LENGTH = 100;
+/** Longest email (RFC 5321's path limit) and provider id (as webhooks are held to) in a filter. */
+const MAX_EMAIL_LENGTH = 320;
+const MAX_ID_LENGTH = 256;
+
+/** Half of a surrogate pair, alone: not a character, and not encodable for the database. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A string a client sent, checked before it meets SQL: no longer than `max`, and without what
+ * Postgres text cannot hold (NUL, half a surrogate pair), which would otherwise fail the
+ * statement as an internal error. BAD_USER_INPUT naming the argument, with nothing run.
+ */
+export function textArgument(value: string, argument: string, max: number): string {
+  if (value.length > max) throw badInput(`${argument} is ${value.length} characters long; it may have at most ${max}`, argument);
+  if (value.includes('\u0000') || LONE_SURROGATE.test(value)) {
+    throw badInput(`${argument} holds a character no text can (NUL, or half of a surrogate pair)`, argument);
+  }
+  return value;
+}
+
 /** `%text%` for ILIKE, with the pattern characters in `text` matched literally. */
-const contains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const contains = (text: string, argument = 'filter.search') =>
+  `%${textArgument(text, argument, MAX_SEARCH_LENGTH).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const id = (value: string) => textArgument(value, 'filter.externalId', MAX_ID_LENGTH);
 
 /**
  * Confines a list to one tenant: the viewer's own for a tenant key (whatever was asked), or
@@ -33,7 +58,7 @@ function deletedRule(table: ListTable, includeDeleted: boolean | null | undefine
 export function tenantConditions(filter: TenantFilter | null | undefined): SQL[] {
   const out = deletedRule(tenants, filter?.includeDeleted, false);
   if (filter?.provider) out.push(eq(tenants.provider, filter.provider));
-  if (filter?.externalId) out.push(eq(tenants.externalId, filter.externalId));
+  if (filter?.externalId) out.push(eq(tenants.externalId, id(filter.externalId)));
   if (filter?.search) {
     const pattern = contains(filter.search);
     out.push(sql`(${tenants.name} ilike ${pattern} or ${tenants.slug} ilike ${pattern})`);
@@ -45,7 +70,7 @@ export function connectionConditions(filter: ConnectionFilter | null | undefined
   const status = filter?.status;
   const out = deletedRule(connections, filter?.includeDeleted, status === 'DELETED');
   if (filter?.kind) out.push(eq(connections.kind, filter.kind));
-  if (filter?.externalId) out.push(eq(connections.externalId, filter.externalId));
+  if (filter?.externalId) out.push(eq(connections.externalId, id(filter.externalId)));
   if (status && status !== 'DELETED') out.push(eq(connections.status, status), isNull(connections.deletedAt));
   if (filter?.search) out.push(sql`${connections.name} ilike ${contains(filter.search)}`);
   return out;
@@ -86,8 +111,8 @@ export function memberConditions(filter: MemberFilter | null | undefined, tenant
   const status = filter?.status;
   const out = deletedRule(members, filter?.includeDeleted, status === 'DELETED');
   if (status && status !== 'DELETED') out.push(eq(members.status, status), isNull(members.deletedAt));
-  if (filter?.externalId) out.push(eq(members.externalId, filter.externalId));
-  if (filter?.email) out.push(sql`lower(${members.email}) = lower(${filter.email})`);
+  if (filter?.externalId) out.push(eq(members.externalId, id(filter.externalId)));
+  if (filter?.email) out.push(sql`lower(${members.email}) = lower(${textArgument(filter.email, 'filter.email', MAX_EMAIL_LENGTH)})`);
   if (filter?.groupId) {
     const group = expectGlobalId(filter.groupId, 'Group', 'filter.groupId');
     out.push(memberOfGroup(sql`${group}::uuid`, filter.includeDeleted), visibleRow(groups, group, tenantId));
@@ -101,7 +126,7 @@ export function memberConditions(filter: MemberFilter | null | undefined, tenant
 
 export function groupConditions(filter: GroupFilter | null | undefined, tenantId: string | null): SQL[] {
   const out = deletedRule(groups, filter?.includeDeleted, false);
-  if (filter?.externalId) out.push(eq(groups.externalId, filter.externalId));
+  if (filter?.externalId) out.push(eq(groups.externalId, id(filter.externalId)));
   if (filter?.memberId) {
     const member = expectGlobalId(filter.memberId, 'Member', 'filter.memberId');
     out.push(groupOfMember(sql`${member}::uuid`, filter.includeDeleted), visibleRow(members, member, tenantId));

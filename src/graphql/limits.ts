@@ -94,34 +94,56 @@ export const COUNT_COST = 500;
 const BIG_LISTS_UNDER = new Set(['Query', 'Tenant']);
 
 /**
+ * What a search adds per this many characters of its text: a longer pattern is more trigrams
+ * to intersect, and more work for each row the index does not rule out.
+ */
+const SEARCH_CHARACTERS_PER_STEP = 20;
+
+/** What searching a list for `text` costs: `base`, once per started step of its length. */
+const searchCost = (base: number, text: string) => base * (1 + Math.floor(text.length / SEARCH_CHARACTERS_PER_STEP));
+
+type Fragments = ReadonlyMap<string, SelectionSetNode>;
+
+/**
  * One per object the operation would load, multiplied by the page size for paged fields
  * (`first` or `last`, else the default page): roughly the rows a request can make us read.
  * Scalars are free, they come with their object, except the ones that read whole lists: a
- * list's `totalCount`, and a list filtered by `search`.
+ * list's `totalCount`, and a list filtered by `search`, whose cost grows with its text.
  */
-const estimateObjects: ComplexityEstimator = ({ type, field, args, node, childComplexity }) => {
-  const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
-  const whole = BIG_LISTS_UNDER.has(type.name);
-  const filter = args.filter as { search?: unknown } | null | undefined;
-  const searching = typeof filter?.search === 'string' && filter.search !== '';
-  const search = searching ? (whole ? SEARCH_COST : MAX_PAGE_SIZE) : 0;
-  if (!field.args.some((a) => a.name === 'first' || a.name === 'last')) return own + search + childComplexity;
-  const requested = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE);
-  // Beyond the maximum page the resolver refuses anyway; do not let a typo look like an attack.
-  const size = Number.isFinite(requested) ? Math.min(Math.max(requested, 0), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
-  // A count is made once per list, not once per item of the page.
-  const count = selectsTotalCount(node.selectionSet) ? (whole ? COUNT_COST : 1) : 0;
-  return own + search + count + size * childComplexity;
-};
+const estimateObjects =
+  (fragments: Fragments): ComplexityEstimator =>
+  ({ type, field, args, node, childComplexity }) => {
+    const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
+    const whole = BIG_LISTS_UNDER.has(type.name);
+    const filter = args.filter as { search?: unknown } | null | undefined;
+    const searching = typeof filter?.search === 'string' && filter.search !== '';
+    const search = searching ? searchCost(whole ? SEARCH_COST : MAX_PAGE_SIZE, filter.search as string) : 0;
+    if (!field.args.some((a) => a.name === 'first' || a.name === 'last')) return own + search + childComplexity;
+    const requested = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE);
+    // Beyond the maximum page the resolver refuses anyway; do not let a typo look like an attack.
+    const size = Number.isFinite(requested) ? Math.min(Math.max(requested, 0), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
+    // A count is made once per list, not once per item of the page.
+    const count = selectsTotalCount(node.selectionSet, fragments) ? (whole ? COUNT_COST : 1) : 0;
+    return own + search + count + size * childComplexity;
+  };
 
-/** Whether a list's selection asks for `totalCount` (directly or in an inline fragment). */
-function selectsTotalCount(selectionSet: SelectionSetNode | undefined): boolean {
-  return (selectionSet?.selections ?? []).some((selection) =>
-    selection.kind === Kind.FIELD
-      ? selection.name.value === 'totalCount'
-      : selection.kind === Kind.INLINE_FRAGMENT && selectsTotalCount(selection.selectionSet),
-  );
+/**
+ * Whether a list's selection asks for `totalCount`, directly, in an inline fragment, or in a
+ * named fragment it spreads: the same fields cost the same however they are written.
+ */
+function selectsTotalCount(selectionSet: SelectionSetNode | undefined, fragments: Fragments, seen = new Set<string>()): boolean {
+  return (selectionSet?.selections ?? []).some((selection) => {
+    if (selection.kind === Kind.FIELD) return selection.name.value === 'totalCount';
+    if (selection.kind === Kind.INLINE_FRAGMENT) return selectsTotalCount(selection.selectionSet, fragments, seen);
+    const name = selection.name.value;
+    if (seen.has(name)) return false;
+    seen.add(name);
+    return selectsTotalCount(fragments.get(name), fragments, seen);
+  });
 }
+
+const fragmentsOf = (document: DocumentNode): Fragments =>
+  new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d.selectionSet] as const] : [])));
 
 /** Fields getComplexity visits at most (fragments spread many times multiply them). */
 const MAX_VISITED_FIELDS = 10_000;
@@ -155,7 +177,7 @@ export function costOf(
       query: document,
       operationName: operationName ?? undefined,
       variables: given,
-      estimators: [estimateObjects],
+      estimators: [estimateObjects(fragmentsOf(document))],
       maxQueryNodes: MAX_VISITED_FIELDS,
     });
   } catch (error) {

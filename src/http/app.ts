@@ -203,7 +203,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await fastify.register(
     graphqlRoutes({
       apollo,
-      context: (authorization) => createContext(deps.graphql, authorization),
+      authenticate: deps.graphql.authenticate,
+      context: (authenticated) => createContext(deps.graphql, authenticated),
       corsOrigins: deps.graphql.corsOrigins,
       bodyLimit: MAX_GRAPHQL_BYTES,
       maxConcurrentPerKey: deps.graphql.maxConcurrentPerKey,

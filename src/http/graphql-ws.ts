@@ -8,7 +8,7 @@ import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLSchema
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Viewer } from '../auth/viewer.js';
+import { limitKeyOf, type Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
 import type { Authenticate } from '../graphql/apollo.js';
@@ -173,7 +173,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
   const sessions = new Map<WebSocket, Viewer>();
   /** Each key's open sockets, and what each runs (graphql-ws keeps `subscriptions` current). */
   const byKey = new Map<string, Map<WebSocket, { subscriptions: Record<string, unknown> }>>();
-  const keyOf = (viewer: Viewer) => viewer.keyId ?? `bootstrap:${viewer.name}`;
+  const keyOf = limitKeyOf;
   const documents = createDocumentCache(deps.schema, {
     rules: [...limitRules(deps.limits), ...introspectionRules(deps.limits)],
     parseOptions: parseOptions(deps.limits),

@@ -1,16 +1,20 @@
 // GraphQL over HTTP at /graphql (GET and POST), with CORS for the configured browser origins
 // only. Registered in its own scope so its JSON body parsing and CORS never touch webhooks.
-import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyPluginAsync } from 'fastify';
+import type { AuthResult } from '../auth/api-keys.js';
+import { limitKeyOf } from '../auth/viewer.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
 
 export interface GraphQLRouteDeps {
   apollo: ApolloServer<GraphQLContext>;
-  context: (authorization: string | undefined) => Promise<GraphQLContext>;
+  /** Who the Authorization header names: done first, so the limits count the holder. */
+  authenticate: (authorization: string | undefined) => Promise<AuthResult>;
+  /** The request's context, from that authentication. */
+  context: (authenticated: Promise<AuthResult>) => Promise<GraphQLContext>;
   /** Origins allowed to call the API from a browser; empty: none (same-origin GraphiQL still works). */
   corsOrigins: string[];
   /** Largest request body; a bigger one is answered 413. */
@@ -22,12 +26,12 @@ export interface GraphQLRouteDeps {
   path?: string;
 }
 
-/** Requests in progress per credential (the Authorization header's hash: no key is kept). */
+/** Requests in progress per holder (limitKeyOf: a key's row, a token's issuer and subject). */
 function concurrencyLimiter(max: number) {
   const running = new Map<string, number>();
   return {
-    tryAcquire(credential: string): (() => void) | undefined {
-      const key = createHash('sha256').update(credential).digest('base64url');
+    tryAcquire(holder: string): (() => void) | undefined {
+      const key = holder;
       const now = running.get(key) ?? 0;
       if (now >= max) return undefined;
       running.set(key, now + 1);
@@ -52,8 +56,10 @@ export const graphqlRoutes =
       allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name'],
       maxAge: 600,
     });
+    // The authentication the limits waited for, handed on to the request's context.
+    const authenticated = new WeakMap<object, Promise<AuthResult>>();
     const handler = fastifyApolloHandler(deps.apollo, {
-      context: async (request) => deps.context(request.headers.authorization),
+      context: async (request) => deps.context(authenticated.get(request) ?? deps.authenticate(request.headers.authorization)),
     });
     const max = deps.maxConcurrentPerKey ?? Number.POSITIVE_INFINITY;
     const limiter = concurrencyLimiter(max);
@@ -62,13 +68,20 @@ export const graphqlRoutes =
       url: deps.path ?? '/graphql',
       handler,
       bodyLimit: deps.bodyLimit,
-      // Before the body is read or the key looked up: one key's pile of slow requests must not
-      // take every database connection from the others. An unknown key is refused 401 anyway.
+      // Before the body is read: one holder's pile of slow requests must not take every database
+      // connection from the others. The limits count who the credential names (a key's row, a
+      // token's issuer and subject), however its header is spelled: `Bearer K`, `bearer  K` and
+      // a fresh token of the same subject are one holder. A credential refused is answered 401
+      // (or 403, 503) by the request itself, with nothing counted.
       onRequest: async (request, reply) => {
         // Every answer (401s too) is one credential's view of a directory: no cache keeps it.
         void reply.header('cache-control', 'no-store');
-        const credential = request.headers.authorization ?? '';
-        const rate = await deps.rateLimit.take(credential);
+        const authentication = deps.authenticate(request.headers.authorization);
+        authenticated.set(request, authentication);
+        const viewer = await authentication.catch(() => undefined);
+        if (!viewer || 'error' in viewer) return;
+        const holder = limitKeyOf(viewer);
+        const rate = await deps.rateLimit.take(holder);
         if (!rate.ok) {
           void reply.header('retry-after', String(rate.retryAfterSeconds));
           return reply.code(429).type('application/json').send(JSON.stringify({
@@ -85,7 +98,7 @@ export const graphqlRoutes =
             ],
           }));
         }
-        const release = limiter.tryAcquire(credential);
+        const release = limiter.tryAcquire(holder);
         if (!release) {
           void reply.header('retry-after', '1');
           return reply.code(429).type('application/json').send(JSON.stringify({

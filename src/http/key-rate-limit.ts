@@ -9,8 +9,8 @@ export type RateVerdict = { ok: true } | { ok: false; retryAfterSeconds: number 
 export interface KeyRateLimit {
   /** Requests per minute allowed; 0: no limit. */
   readonly perMinute: number;
-  /** Counts one request of this credential (hashed here: no key is kept in memory). */
-  take(credential: string): Promise<RateVerdict>;
+  /** Counts one request of this holder (limitKeyOf a viewer; hashed here, whatever it is). */
+  take(holder: string): Promise<RateVerdict>;
 }
 
 export function keyRateLimit(perMinute: number): KeyRateLimit {
@@ -20,8 +20,8 @@ export function keyRateLimit(perMinute: number): KeyRateLimit {
   const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
   return {
     perMinute,
-    take: async (credential) => {
-      const key = createHash('sha256').update(credential).digest('base64url');
+    take: async (holder) => {
+      const key = createHash('sha256').update(holder).digest('base64url');
       try {
         await limiter.consume(key);
         return { ok: true };

@@ -9,6 +9,7 @@ import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
 import type { Priority } from '../lib/priority.js';
 import { redact } from '../lib/redact.js';
 import { storableCopy, unstorable } from '../lib/storable-json.js';
+import { truncate } from '../lib/truncate.js';
 import type { Delivery } from '../directory/types.js';
 import type { DirectoryStore } from '../directory/store.js';
 import type { SourceAdapter } from '../sources/types.js';
@@ -136,13 +137,6 @@ export const webhookRoutes =
             }
           : source.parse(payload, verification.verified);
         delivery.bytes = body.length;
-        const rejected = delivery.events.filter((e) => e.rejected !== undefined);
-        if (rejected.length > 0) {
-          request.log.warn(
-            { source: source.name, rejected: rejected.map((e) => `${e.type}: ${e.rejected}`) },
-            'webhook events rejected: kept for replay',
-          );
-        }
 
         const waitingSince = performance.now();
         deps.urgent?.begin();
@@ -154,6 +148,15 @@ export const webhookRoutes =
               late.error ? 'late delivery failed' : 'late delivery was stored after all',
             ),
           );
+          // Bounded whatever the delivery carries: a few of its events, and how many in all. The
+          // stored delivery (GraphQL `deliveries`) has every event and outcome.
+          if (result.rejected > 0) {
+            const reasons = delivery.events.filter((e) => e.rejected !== undefined).map((e) => truncate(`${e.type}: ${e.rejected}`, 300));
+            request.log.warn(
+              { source: source.name, deliveryId: result.deliveryId, rejected: result.rejected, ...(reasons.length > 0 ? { reasons: summary(reasons) } : {}) },
+              'webhook events rejected: kept for replay',
+            );
+          }
           request.log.info(
             {
               source: source.name,
@@ -161,7 +164,7 @@ export const webhookRoutes =
               status: result.status,
               applied: result.applied,
               rejected: result.rejected,
-              events: delivery.events.map((e) => e.type),
+              events: summary(delivery.events.map((e) => e.type)),
             },
             'webhook stored',
           );
@@ -188,3 +191,8 @@ export const webhookRoutes =
       });
     }
   };
+
+/** Up to five of a list, and how many there were: what a log line can carry of any list. */
+function summary(items: string[]): { count: number; first: string[] } {
+  return { count: items.length, first: items.slice(0, 5) };
+}

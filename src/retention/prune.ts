@@ -5,8 +5,9 @@
 // Deliveries age in two steps. Past DELIVERY_RETENTION_DAYS the body and outcomes go (the
 // bulk of the table); the row stays while its idempotency keys must still catch a sender's
 // late retry (DELIVERY_KEY_RETENTION_DAYS) and while changes in the feed point at it. Then the
-// row goes, and its keys with it. A `rejected` delivery is never touched: it is the copy a
-// replay needs, and replaying it changes its status.
+// row goes, and its keys with it. A `rejected` delivery is kept whole for much longer
+// (REJECTED_RETENTION_DAYS): it is the copy a replay needs, and replaying it changes its status.
+// One `applying` is left alone: it is being applied, or is about to be finished (unfinished.ts).
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
@@ -25,7 +26,7 @@ export async function stripDeliveries(db: Database, before: Date, limit: number)
     await db.execute(sql`
       with batch as (
         select id from ${deliveries}
-        where pruned_at is null and status <> 'rejected' and received_at < ${before.toISOString()}::timestamptz
+        where pruned_at is null and status not in ('rejected', 'applying') and received_at < ${before.toISOString()}::timestamptz
         order by received_at
         limit ${limit}
       ), stripped as (
@@ -56,7 +57,7 @@ export async function deleteDeliveries(
     await db.execute(sql`
       with candidates as (
         select id, received_at from ${deliveries}
-        where status <> 'rejected' and received_at < ${before.toISOString()}::timestamptz ${from}
+        where status not in ('rejected', 'applying') and received_at < ${before.toISOString()}::timestamptz ${from}
         order by received_at, id
         limit ${limit}
       ), deleted as (
@@ -122,6 +123,28 @@ export async function pruneRuns(db: Database, before: Date, limit: number): Prom
         limit ${limit}
       ), gone as (
         delete from ${reconcileRuns} r using batch where r.id = batch.id returning 1
+      )
+      select count(*)::int as n from gone`),
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Deletes up to `limit` rejected deliveries received before `before` (REJECTED_RETENTION_DAYS,
+ * long: they are what a replay needs once a new version reads them) that no change points at.
+ * A sender whose events cannot be read may keep sending them; this is what bounds what it keeps.
+ */
+export async function pruneRejected(db: Database, before: Date, limit: number): Promise<number> {
+  const rows = resultRows<{ n: number }>(
+    await db.execute(sql`
+      with batch as (
+        select id from ${deliveries} d
+        where status = 'rejected' and received_at < ${before.toISOString()}::timestamptz
+          and not exists (select 1 from ${changes} ch where ch.delivery_id = d.id)
+        order by received_at
+        limit ${limit}
+      ), gone as (
+        delete from ${deliveries} d using batch where d.id = batch.id returning 1
       )
       select count(*)::int as n from gone`),
   );

@@ -4,7 +4,7 @@
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { DatabaseHandle } from '../db/open.js';
-import { deleteDeliveries, pruneChanges, pruneRuns, stripDeliveries, type DeliveryPosition } from './prune.js';
+import { deleteDeliveries, pruneChanges, pruneRejected, pruneRuns, stripDeliveries, type DeliveryPosition } from './prune.js';
 
 const DAY_MS = 86_400_000;
 
@@ -13,6 +13,8 @@ export interface RetentionPolicy {
   deliveryDays: number | undefined;
   /** Delivery rows (and their idempotency keys) stay at least this many days. */
   deliveryKeyDays: number;
+  /** Rejected deliveries are removed after this many days; undefined: kept until replayed. */
+  rejectedDays?: number | undefined;
   /** Changes are removed from the feed after this many days; undefined: kept for ever. */
   changesDays: number | undefined;
   intervalMs: number;
@@ -28,12 +30,14 @@ export interface RetentionReport {
   changesDeleted: number;
   /** Reconciliation runs, which go with their deliveries. */
   runsDeleted: number;
+  /** Rejected deliveries past REJECTED_RETENTION_DAYS. */
+  rejectedDeleted: number;
   /** The feed's horizon after the run, if it moved. */
   horizon: number | undefined;
 }
 
 export interface RetentionEvents {
-  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes' | 'reconcile_runs', rows: number): void;
+  pruned(what: 'delivery_bodies' | 'deliveries' | 'changes' | 'reconcile_runs' | 'rejected_deliveries', rows: number): void;
   run(outcome: 'completed' | 'skipped' | 'failed', seconds: number): void;
 }
 
@@ -65,6 +69,17 @@ export function createRetentionService(
         if (horizon !== undefined) report.horizon = horizon;
         events?.pruned('changes', deleted);
         if (deleted < policy.batchSize) break;
+        await yieldTurn();
+      }
+    }
+    if (policy.rejectedDays !== undefined) {
+      const before = new Date(now - Math.max(policy.rejectedDays, policy.deliveryKeyDays) * DAY_MS);
+      for (;;) {
+        if (stopped) return;
+        const n = await pruneRejected(db, before, policy.batchSize);
+        report.rejectedDeleted += n;
+        events?.pruned('rejected_deliveries', n);
+        if (n < policy.batchSize) break;
         await yieldTurn();
       }
     }
@@ -101,13 +116,13 @@ export function createRetentionService(
 
   const round = async (): Promise<RetentionReport> => {
     const started = performance.now();
-    const report: RetentionReport = { skipped: false, deliveriesStripped: 0, deliveriesDeleted: 0, changesDeleted: 0, runsDeleted: 0, horizon: undefined };
+    const report: RetentionReport = { skipped: false, deliveriesStripped: 0, deliveriesDeleted: 0, changesDeleted: 0, runsDeleted: 0, rejectedDeleted: 0, horizon: undefined };
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const outcome = await database.exclusive('retention', () => prune(report));
       report.skipped = !outcome.ran;
       events?.run(report.skipped ? 'skipped' : 'completed', seconds());
-      const removed = report.deliveriesStripped + report.deliveriesDeleted + report.changesDeleted + report.runsDeleted;
+      const removed = report.deliveriesStripped + report.deliveriesDeleted + report.changesDeleted + report.runsDeleted + report.rejectedDeleted;
       if (removed > 0) {
         logger.info(
           {
@@ -115,6 +130,7 @@ export function createRetentionService(
             deliveriesDeleted: report.deliveriesDeleted,
             changesDeleted: report.changesDeleted,
             runsDeleted: report.runsDeleted,
+            rejectedDeleted: report.rejectedDeleted,
             seconds: Number(seconds().toFixed(3)),
           },
           'retention pruned old deliveries and changes',
@@ -139,7 +155,7 @@ export function createRetentionService(
     if (running || stopped) return;
     runOnce().catch((error: unknown) => logger.warn({ err: error }, 'retention could not prune; it tries again next round'));
   };
-  const enabled = policy.deliveryDays !== undefined || policy.changesDays !== undefined;
+  const enabled = policy.deliveryDays !== undefined || policy.changesDays !== undefined || policy.rejectedDays !== undefined;
   const timer = enabled ? setInterval(scheduled, policy.intervalMs) : undefined;
   timer?.unref();
   // The first round soon after start, not a whole interval later.

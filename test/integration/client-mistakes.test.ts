@@ -55,6 +55,32 @@ describe(`client mistakes (${backend})`, () => {
     }
   });
 
+  it('a string filter Postgres cannot hold (NUL, half a surrogate pair) or too long is BAD_USER_INPUT naming it, on every list', async () => {
+    const cases: [string, string, string][] = [
+      ['members', 'search', 'a\u0000b'],
+      ['members', 'email', 'x\u0000@example.test'],
+      ['members', 'externalId', '\u0000'],
+      ['members', 'search', 'half \ud800 a pair'],
+      ['members', 'search', 'x'.repeat(101)],
+      ['members', 'externalId', 'x'.repeat(257)],
+      ['tenants', 'search', 'a\u0000'],
+      ['tenants', 'externalId', 'a\u0000'],
+      ['connections', 'search', 'a\u0000'],
+      ['connections', 'externalId', 'a\u0000'],
+      ['groups', 'search', '\udc00'],
+      ['groups', 'externalId', 'a\u0000'],
+    ];
+    for (const [list, field, value] of cases) {
+      const reply = await gql(server, `query ($v: String) { ${list}(first: 1, filter: { ${field}: $v }) { totalCount } }`, { v: value });
+      expect(reply.errors?.[0], `${list} ${field}: ${reply.text}`).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argument: `filter.${field}` } });
+    }
+    const deliveries = await gql(server, 'query ($v: String) { deliveries(filter: { source: $v }) { totalCount } }', { v: 'po\u0000lis' });
+    expect(deliveries.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // A search of a hundred characters is still answered.
+    const long = await gql(server, 'query ($v: String) { members(first: 1, filter: { search: $v }) { totalCount } }', { v: 'x'.repeat(100) });
+    expect(long.errors).toBeUndefined();
+  });
+
   it('logged none of it above info level, and no SQL', () => {
     expect(logs.length).toBeGreaterThan(0);
     const loud = logs.filter((line) => (JSON.parse(line) as { level: number }).level > 30);

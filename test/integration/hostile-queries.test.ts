@@ -73,6 +73,11 @@ describe(`hostile reads (${backend})`, () => {
     }
     expect(third.status).toBe(429);
     expect(third.errors?.[0]).toMatchObject({ extensions: { code: 'TOO_MANY_REQUESTS', limit: 'GRAPHQL_MAX_CONCURRENT_PER_KEY', maximum: 2 } });
+    // The same key spelled otherwise is the same key: refused too.
+    for (const authorization of [`bearer     ${bigKey}`, `BEARER\t${bigKey}`]) {
+      const respelled = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
+      expect(respelled.status).toBe(429);
+    }
 
     const page = await gql(server, '{ members(first: 10) { edges { node { email } } } }', {}, otherKey);
     expect(page.status).toBe(200);

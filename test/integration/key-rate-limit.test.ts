@@ -56,6 +56,18 @@ describe(`per-key request rate (${backend})`, () => {
     expect(served.data).toEqual({ members: { totalCount: 2 } });
   });
 
+  it('counts the key, not how its header is spelled: every spelling the service accepts shares one allowance', async () => {
+    const key = await tenantKey(server, org.tenantUuid, 'spelled');
+    const spellings = [`Bearer ${key}`, `bearer ${key}`, `BEARER ${key}`, `Bearer\t${key}`, `bearer    ${key}`, `BeArEr  \t ${key}`, `Bearer ${key}  `];
+    const ask = (authorization: string) =>
+      fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
+    const statuses: number[] = [];
+    for (const spelling of spellings) statuses.push((await ask(spelling)).status);
+    // Each spelling is the same key: RATE of them served, the rest refused, whatever the spelling.
+    expect(statuses).toEqual([...Array<number>(RATE).fill(200), ...Array<number>(spellings.length - RATE).fill(429)]);
+    expect((await ask(`bearer \t  ${key}`)).status).toBe(429);
+  });
+
   it('WebSocket: opens and operations count together; past the limit the operation fails and a new socket is closed 4429', async () => {
     const key = await tenantKey(server, org.tenantUuid, 'live');
     // Its HTTP budget spent first: the socket's is its own.

@@ -237,4 +237,18 @@ describe(`retention (${backend})`, () => {
     expect(left).not.toContain(failed);
     expect(await scrapeValue('directory_retention_pruned_rows_total', 'table="reconcile_runs"')).toBe(2);
   });
+
+  it('a rejected delivery older than REJECTED_RETENTION_DAYS (90 by default) goes; a younger one stays', async () => {
+    const rejected = async (tag: string) =>
+      (await sendPolis(server, { event: 'user.created', tenant: `rejected-${tag}`, product: 'portal', directory_id: 'dir-r', data: { uid: `usr-${tag}` } })).body
+        .deliveryId as string;
+    const [ancient, recentOne] = [await rejected(`${tag}-old`), await rejected(`${tag}-new`)];
+    await age([ancient], 100);
+    await age([recentOne], 30);
+    const report = await server.server.retention.runOnce();
+    expect(report.rejectedDeleted).toBe(1);
+    expect(await deliveryRow(ancient)).toBeUndefined();
+    expect(await deliveryRow(recentOne)).toMatchObject({ status: 'rejected', has_body: true });
+    expect(await scrapeValue('directory_retention_pruned_rows_total', 'table="rejected_deliveries"')).toBe(1);
+  });
 });

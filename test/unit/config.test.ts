@@ -111,6 +111,22 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...base, JWT_PUBLIC_KEY: 'pem', JWT_ALGORITHMS: 'RS256,ES256' })).toThrow(/one algorithm/);
   });
 
+  it('holds METRICS_TOKEN to the rule of keys, and serves METRICS_PORT on loopback unless METRICS_HOST says otherwise', () => {
+    for (const weak of ['x', 'short-token', 'has a space in it!!']) {
+      expect(() => loadConfig({ METRICS_TOKEN: weak, NODE_ENV: 'production' })).toThrow(/METRICS_TOKEN: must be at least 16 characters with no spaces/);
+    }
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(24) }).metrics?.token).toBe('m'.repeat(24));
+    expect(loadConfig({ METRICS_PORT: '9464', HOST: '0.0.0.0' }).metrics).toEqual({ token: undefined, port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics?.host).toBe('0.0.0.0');
+  });
+
+  it('refuses sign-in tokens without an expiry unless JWT_MAX_AGE_SECONDS says how old one may be', () => {
+    const jwt = { JWT_SECRET: 's'.repeat(40), JWT_ISSUER: 'https://i.test', JWT_AUDIENCE: 'a' };
+    expect(loadConfig(jwt).jwt?.maxAgeSeconds).toBeUndefined();
+    expect(loadConfig({ ...jwt, JWT_MAX_AGE_SECONDS: '900' }).jwt?.maxAgeSeconds).toBe(900);
+    expect(() => loadConfig({ ...jwt, JWT_MAX_AGE_SECONDS: '0' })).toThrow(/JWT_MAX_AGE_SECONDS/);
+  });
+
   it('treats empty values as unset (docker compose passes them)', () => {
     expect(loadConfig({ DATABASE_URL: '', STYTCH_WEBHOOK_SECRET: ' ' })).toMatchObject({ databaseUrl: undefined, stytchSecrets: [] });
   });

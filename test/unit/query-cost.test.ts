@@ -64,4 +64,21 @@ describe('query cost', () => {
       1 + 10 * (1 + 1 + (1 + 100 + 1)),
     );
   });
+
+  it('charges a longer search more: once per started 20 characters of its text', () => {
+    const search = (text: string) => cost(`query ($s: String) { members(first: 1, filter: { search: $s }) { edges { node { id } } } }`, { s: text });
+    expect(search('ab')).toBe(1 + SEARCH_COST + 2);
+    expect(search('a'.repeat(20))).toBe(1 + 2 * SEARCH_COST + 2);
+    expect(search('a'.repeat(100))).toBe(1 + 6 * SEARCH_COST + 2);
+  });
+
+  it('charges the same fields the same, inline or in a named fragment', () => {
+    const inline = '{ tenants(first: 100) { edges { node { members(first: 0) { totalCount } groups(first: 0) { totalCount } } } } }';
+    const named = `{ tenants(first: 100) { edges { node { ...C ...G } } } }
+      fragment C on Tenant { members(first: 0) { ...N } }
+      fragment G on Tenant { groups(first: 0) { totalCount } }
+      fragment N on MemberConnection { totalCount }`;
+    expect(cost(named)).toBe(cost(inline));
+    expect(cost(inline)).toBeGreaterThan(50_000);
+  });
 });

@@ -165,7 +165,7 @@ export type Delivery = Node & {
   /**
    * rejected (at least one event could not be read: kept whole for replay, its other events
    * applied; see `reason` and `outcomes`), applied, stale (older than what is stored), unchanged,
-   * or ignored (see `reason`).
+   * or ignored (see `reason`); applying while a delivery with many events is applied in parts.
    */
   status: Scalars['String']['output'];
 };
@@ -186,7 +186,7 @@ export type DeliveryEdge = {
 export type DeliveryFilter = {
   /** `polis`, `stytch`, `workos`, `reconcile:polis` or `reconcile:stytch`. */
   source?: InputMaybe<Scalars['String']['input']>;
-  /** rejected, applied, stale, unchanged or ignored. */
+  /** rejected, applied, stale, unchanged, ignored, or applying (a delivery with many events, being applied in parts). */
   status?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -628,7 +628,7 @@ export type ReplayFilter = {
   since?: InputMaybe<Scalars['DateTime']['input']>;
   /** `polis`, `stytch` or `workos`: every provider the service takes webhooks from. */
   source?: InputMaybe<Scalars['String']['input']>;
-  /** rejected (the default), stale, ignored, unchanged, applied, or all. */
+  /** rejected (the default), stale, ignored, unchanged, applied, applying, or all. */
   status?: InputMaybe<Scalars['String']['input']>;
 };
 

@@ -14,6 +14,7 @@ import { ENTITY_NODE_TYPE, loadNode } from '../nodes.js';
 import { assemblePage, pageWindow, type Page } from '../pages.js';
 import type { ChangeRow, DeliveryRow } from '../rows.js';
 import { canSee, listTenant, visible } from '../scope.js';
+import { textArgument } from '../filters.js';
 
 async function countWhere(db: Database, table: typeof changes | typeof deliveries, where: SQL | undefined) {
   const [row] = await db.select({ n: count() }).from(table).where(where);
@@ -45,14 +46,14 @@ export async function changesPage(
   });
 }
 
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['rejected', 'applied', 'stale', 'unchanged', 'ignored'];
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['rejected', 'applied', 'stale', 'unchanged', 'ignored', 'applying'];
 
 function deliveryConditions(filter: DeliveryFilter | null | undefined): SQL | undefined {
   const status = filter?.status;
   const known = DELIVERY_STATUSES.find((s) => s === status);
   if (status && !known) throw badInput(`filter.status must be one of ${DELIVERY_STATUSES.join(', ')}`, 'filter.status');
   return and(
-    filter?.source ? eq(deliveries.source, filter.source) : undefined,
+    filter?.source ? eq(deliveries.source, textArgument(filter.source, 'filter.source', 64)) : undefined,
     known ? eq(deliveries.status, known) : undefined,
   );
 }

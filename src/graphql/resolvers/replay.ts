@@ -5,7 +5,7 @@ import { apiError, badInput } from '../errors.js';
 import { expectGlobalId } from '../ids.js';
 import { isSourceName, SOURCE_LIST } from '../../sources/index.js';
 
-const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'all'];
+const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'applying', 'all'];
 
 export const replayResolvers: { Mutation: MutationResolvers } = {
   Mutation: {
