@@ -1,6 +1,6 @@
 // The Fastify application: routes and error mapping, no process concerns (see main.ts).
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES, MAX_GRAPHQL_BYTES } from '../config.js';
 import type { DatabaseHandle } from '../db/open.js';
 import type { DirectoryStore } from '../directory/store.js';
@@ -88,18 +88,20 @@ export interface App {
  * at debug, a refused one (4xx: a bad key, a bad signature) at info, a failed one (5xx) at warn,
  * so the default level shows what an operator acts on and not each GraphiQL keystroke.
  */
-function logRequests(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', async (request) => {
+class RequestLogLevels extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
     request.log.debug({ req: request }, 'incoming request');
-  });
-  fastify.addHook('onResponse', async (request, reply) => {
+  }
+
+  override requestCompleted(error: Error | null | undefined, _request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;
+    if (error) {
+      reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+      return;
+    }
     const level = status >= 500 ? 'warn' : status >= 400 ? 'info' : 'debug';
-    request.log[level]({ res: { statusCode: status }, responseTime: reply.elapsedTime }, 'request completed');
-  });
-  fastify.addHook('onRequestAbort', async (request) => {
-    request.log.debug('request aborted');
-  });
+    reply.log[level]({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -117,10 +119,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     return503OnClosing: true,
     // Fastify would log every request twice at info: a minute of GraphiQL scrolls the banner
-    // (the local key, the secrets) out of the terminal. Ours below: see logRequests.
-    disableRequestLogging: true,
+    // (the local key, the secrets) out of the terminal.
+    logController: new RequestLogLevels(),
   });
-  logRequests(fastify);
   const drain = drainConnections(fastify.server);
   const metrics = deps.metrics?.metrics;
   if (metrics) {
