@@ -1,5 +1,7 @@
-// The service's reads side by side with PostGraphile v4 on the same Postgres database, loaded
-// alternately by the same load generator, so each figure is a ratio measured in one run.
+// The service's reads side by side with PostGraphile 4 and PostGraphile 5 on the same Postgres
+// database, loaded alternately by the same load generator, so each figure is a ratio measured in
+// one run. All three servers run on Node 22 (the Docker image's; PostGraphile 5 needs it): on an
+// older Node this script fetches Node 22 from the npm registry and runs itself again on it.
 //
 //   BENCH_DATABASE_URL=postgres://... npm run bench:peer
 //   BENCH_SECONDS=10 BENCH_ROUNDS=2 BENCH_CONCURRENCY=16 BENCH_SCALE=1 npm run bench:peer
@@ -7,20 +9,21 @@
 //
 // A fresh database (dsync_bench_<random>, dropped at the end) is migrated by our migrations and
 // seeded as bench:query seeds it (100,000 members, 2,000 groups, 300,000 memberships in one
-// tenant). Then the service and PostGraphile 4 (production flags: no GraphiQL, no query log,
-// pool of 10 like ours; pg-simplify-inflector and pg-many-to-many so the same page can be asked
-// for) run as their own processes over it. Before measuring, both are asked for the pages and
-// members measured and must return the same members, in the same order, with the same groups.
+// tenant). Then the service and both PostGraphiles (production settings: no GraphiQL, no query
+// log, pool of 10 like ours; simplify-inflection and many-to-many so the same page can be asked
+// for) run as their own processes over it, each PostGraphile from a package of its own
+// (bench/peer: v4, bench/peer5: v5, installed from their lockfiles on first use). Before
+// measuring, all three are asked for the pages and members measured and must return the same
+// members, in the same order, with the same groups.
 //
 // Workloads: the first page of 50 members with up to 10 groups each; the page after member
-// 50,000; one member by id (the service's node(id), PostGraphile's member(id)). The service is
-// loaded with the admin key and with a tenant key; PostGraphile has no keys, so it runs its one
-// query, measured between the service's two runs: service (admin), PostGraphile, service
-// (tenant), PostGraphile, for BENCH_ROUNDS rounds. Printed: requests/s, p50/p99, CPU ms per
-// request of the server and of Postgres (the database's backends), and the ratios.
+// 50,000; one member by id (the service's node(id), PostGraphile's member lookup). Each round
+// runs, per workload: the service with the admin key, PostGraphile 4, PostGraphile 5, the service
+// with a tenant key. Printed: requests/s, p50/p99, CPU ms per request of the server and of
+// Postgres (the database's backends), and the service's ratios to each peer.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -36,9 +39,12 @@ import { resultRows } from '../src/db/result.js';
 import { rowCursor } from '../src/graphql/cursors.js';
 import { toGlobalId } from '../src/graphql/ids.js';
 import { percentile, runHttpLoad, type HttpLoadResult } from './support/http-load.js';
+import { onNode22 } from './support/node22.js';
 import { postgresProcesses } from './support/proc.js';
 import { seed, type Seeded } from './support/seed-directory.js';
 import { BENCH_UNCAPPED, startBenchServer, type BenchServer } from './support/server.js';
+
+onNode22(fileURLToPath(import.meta.url));
 
 const env = process.env;
 const { values } = parseArgs({
@@ -63,11 +69,21 @@ const POOL = 10;
 
 const adminKey = generateApiKey();
 
-// ---- the two servers --------------------------------------------------------------------------
+// ---- the peers --------------------------------------------------------------------------------
+
+type PeerName = 'PostGraphile 4' | 'PostGraphile 5';
 
 interface Peer {
+  name: PeerName;
+  version: string;
   url: string;
   pid: number;
+  /** The page query in this peer's spelling; its member-to-group field found by introspection. */
+  page(groupsField: string): string;
+  /** orderBy for (created_at, id). */
+  order: string;
+  /** One member by its uuid, with the same fields the service's node(id) is asked for. */
+  node: string;
   stop(): Promise<void>;
 }
 
@@ -82,26 +98,68 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** PostGraphile lives in bench/peer, a package of its own (see its package.json for why). */
-const PEER_DIR = fileURLToPath(new URL('./peer/', import.meta.url));
-const peerRequire = createRequire(join(PEER_DIR, 'package.json'));
-
-/** Installs the peer from its lockfile the first time. */
-function installPeer(): void {
-  if (existsSync(join(PEER_DIR, 'node_modules', 'postgraphile'))) return;
-  console.log('installing PostGraphile into bench/peer (once)…');
-  const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
-  if (npm.status !== 0) throw new Error(`npm ci in ${PEER_DIR} failed (${npm.status ?? npm.signal})`);
+/** Each PostGraphile is a package of its own (see their package.json for why), installed from its lockfile the first time. */
+function peerPackage(folder: string, probe: string) {
+  const dir = fileURLToPath(new URL(`./${folder}/`, import.meta.url));
+  if (!existsSync(join(dir, 'node_modules', probe))) {
+    console.log(`installing ${probe} into bench/${folder} (once)…`);
+    const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
+    if (npm.status !== 0) throw new Error(`npm ci in ${dir} failed (${npm.status ?? npm.signal})`);
+  }
+  const require = createRequire(join(dir, 'package.json'));
+  // Read from the file: v5's exports do not include its package.json.
+  const { version } = JSON.parse(readFileSync(join(dir, 'node_modules', 'postgraphile', 'package.json'), 'utf8')) as { version: string };
+  return { dir, require, version };
 }
 
-async function startPostGraphile(databaseUrl: string): Promise<Peer> {
-  installPeer();
-  const cli = peerRequire.resolve('postgraphile/cli.js');
+/** Runs a peer's process until it answers `{ __typename }` (it builds its schema from the database first). */
+async function runPeer(args: string[], cwd: string, childEnv: Record<string, string>, url: (out: string) => string | undefined) {
+  const child = spawn(process.execPath, args, { cwd, env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '', NODE_ENV: 'production', ...childEnv } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`))));
+  const ready = (async () => {
+    for (;;) {
+      const at = url(out);
+      if (at) {
+        try {
+          const r = await fetch(at, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+          if (r.ok) return at;
+        } catch {
+          // not listening yet
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  const at = await Promise.race([ready, exited]);
+  return {
+    url: at,
+    pid: child.pid ?? 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** The page in PostGraphile's spelling; `order` names the (created_at, id) order in its inflection. */
+const pageOf = (order: string) => (groupsField: string) => `query ($t: UUID!, $after: Cursor) {
+  members(first: ${PAGE}, after: $after, condition: { tenantId: $t, deletedAt: null }, orderBy: ${order}) {
+    edges { cursor node { email ${groupsField}(first: ${NESTED}, orderBy: ${order}) { edges { node { name } } } } }
+    pageInfo { endCursor hasNextPage }
+  }
+}`;
+
+async function startPostGraphile4(databaseUrl: string): Promise<Peer> {
+  const pkg = peerPackage('peer', 'postgraphile');
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
+  const running = await runPeer(
     [
-      cli,
+      pkg.require.resolve('postgraphile/cli.js'),
       '--connection', databaseUrl,
       '--schema', 'public',
       '--host', '127.0.0.1',
@@ -113,37 +171,34 @@ async function startPostGraphile(databaseUrl: string): Promise<Peer> {
       '--no-setof-functions-contain-nulls',
       '--legacy-relations', 'omit',
     ],
-    { env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '', NODE_ENV: 'production' } },
+    pkg.dir,
+    {},
+    () => `http://127.0.0.1:${port}/graphql`,
   );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`PostGraphile exited with ${code}:\n${out}`))),
-  );
-  const url = `http://127.0.0.1:${port}/graphql`;
-  // Ready once it answers a query (it builds its schema from the database first).
-  const ready = (async () => {
-    for (;;) {
-      try {
-        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
-        if (r.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  await Promise.race([ready, exited]);
   return {
-    url,
-    pid: child.pid ?? 0,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    ...running,
+    name: 'PostGraphile 4',
+    version: pkg.version,
+    order: '[CREATED_AT_ASC, ID_ASC]',
+    page: pageOf('[CREATED_AT_ASC, ID_ASC]'),
+    node: 'query ($id: UUID!) { member(id: $id) { id email status } }',
+  };
+}
+
+async function startPostGraphile5(databaseUrl: string): Promise<Peer> {
+  const pkg = peerPackage('peer5', 'postgraphile');
+  const running = await runPeer(['serve.mjs'], pkg.dir, { DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: '0', POOL: String(POOL) }, (out) =>
+    /listening on (http:\/\/\S+)/.exec(out)?.[1],
+  );
+  return {
+    ...running,
+    name: 'PostGraphile 5',
+    version: pkg.version,
+    // v5 names the primary key rowId.
+    order: '[CREATED_AT_ASC, ROW_ID_ASC]',
+    page: pageOf('[CREATED_AT_ASC, ROW_ID_ASC]'),
+    // v5 names the primary key rowId and `id` is its node id, computed as the service's is.
+    node: 'query ($id: UUID!) { member(rowId: $id) { id email status } }',
   };
 }
 
@@ -158,7 +213,7 @@ async function ask<T>(url: string, query: string, variables: Record<string, unkn
   return json.data;
 }
 
-// ---- the same requests to both ----------------------------------------------------------------
+// ---- the same requests to all three -------------------------------------------------------------
 
 const SERVICE_PAGE = `query ($t: ID!, $after: String) {
   members(tenantId: $t, first: ${PAGE}, after: $after) {
@@ -168,22 +223,13 @@ const SERVICE_PAGE = `query ($t: ID!, $after: String) {
 }`;
 const SERVICE_NODE = 'query ($id: ID!) { node(id: $id) { id ... on Member { email status } } }';
 
-/** PostGraphile's own spelling of the page: its member-to-group field is found by introspection. */
-const peerPage = (groupsField: string) => `query ($t: UUID!, $after: Cursor) {
-  members(first: ${PAGE}, after: $after, condition: { tenantId: $t, deletedAt: null }, orderBy: [CREATED_AT_ASC, ID_ASC]) {
-    edges { cursor node { email ${groupsField}(first: ${NESTED}, orderBy: [CREATED_AT_ASC, ID_ASC]) { edges { node { name } } } } }
-    pageInfo { endCursor hasNextPage }
-  }
-}`;
-const PEER_NODE = 'query ($id: UUID!) { member(id: $id) { id email status } }';
-
 interface PageData {
   members: {
     edges: { node: { email: string | null } & Record<string, { edges: { node: { name: string | null } }[] } | string | null> }[];
   };
 }
 
-/** The members of a page and each one's groups, as both servers must list them. */
+/** The members of a page and each one's groups, as every server must list them. */
 function pageShape(data: PageData, groupsField: string): string[] {
   return data.members.edges.map(({ node }) => {
     const groups = node[groupsField] as { edges: { node: { name: string | null } }[] };
@@ -191,33 +237,38 @@ function pageShape(data: PageData, groupsField: string): string[] {
   });
 }
 
-async function groupsFieldOf(peerUrl: string): Promise<string> {
+async function groupsFieldOf(peer: Peer): Promise<string> {
   const data = await ask<{ __type: { fields: { name: string; type: { name: string | null; ofType: { name: string | null } | null } }[] } }>(
-    peerUrl,
+    peer.url,
     '{ __type(name: "Member") { fields { name type { name ofType { name } } } } }',
     {},
   );
   const field = data.__type.fields.find((f) => /^MemberGroups.*ManyToManyConnection$/.test(f.type.name ?? f.type.ofType?.name ?? ''));
-  if (!field) throw new Error('PostGraphile has no many-to-many field from members to groups (is pg-many-to-many loaded?)');
+  if (!field) throw new Error(`${peer.name} has no many-to-many field from members to groups (is its many-to-many plugin loaded?)`);
   return field.name;
 }
 
+type ServerName = 'service (admin key)' | 'service (tenant key)' | PeerName;
+
 interface Workload {
   name: string;
-  service(worker: number): string;
-  peer(worker: number): string;
+  /** The body each server is sent (worker: the load generator's worker number). */
+  body: Record<ServerName, (worker: number) => string>;
   /** Undefined when the answer is right. */
   check(text: string): string | undefined;
 }
 
+/** Every server's answers compared in a spelling-free form: JSON with a space or without. */
+const compact = (text: string) => text.replace(/\s+/g, '');
+
 const pageCheck = (firstEmail: string) => (text: string) => {
-  if (!text.includes(`"email":"${firstEmail}"`)) return 'page without its first member';
+  if (!compact(text).includes(`"email":"${firstEmail}"`)) return 'page without its first member';
   if (text.includes('"errors"')) return text.slice(0, 200);
   return undefined;
 };
 
-async function workloads(service: BenchServer, peer: Peer, seeded: Seeded, databaseUrl: string): Promise<Workload[]> {
-  const groupsField = await groupsFieldOf(peer.url);
+async function workloads(service: BenchServer, peers: Peer[], seeded: Seeded, databaseUrl: string): Promise<Workload[]> {
+  const fields = new Map(await Promise.all(peers.map(async (p) => [p.name, await groupsFieldOf(p)] as const)));
   const tenant = toGlobalId('Tenant', seeded.tenantId);
 
   // The deep page starts after the 50,000th listed member (or half way at a smaller scale).
@@ -230,83 +281,92 @@ async function workloads(service: BenchServer, peer: Peer, seeded: Seeded, datab
   const memberIds = (await db<{ id: string }[]>`select id::text as id from members where tenant_id = ${seeded.tenantId} and deleted_at is null`).map((r) => r.id);
   await db.end();
   const serviceDeep = rowCursor({ id: at!.id, ms: Number(at!.ms) });
-  const peerCursorData = await ask<{ members: { edges: { cursor: string }[] } }>(
-    peer.url,
-    `query ($t: UUID!) { members(first: 1, offset: ${depth - 1}, condition: { tenantId: $t, deletedAt: null }, orderBy: [CREATED_AT_ASC, ID_ASC]) { edges { cursor } } }`,
-    { t: seeded.tenantId },
-  );
-  const peerDeep = peerCursorData.members.edges[0]!.cursor;
-
-  // Both must return the same members, in the same order, with the same groups.
-  const pages: Workload[] = [];
-  for (const [name, serviceAfter, peerAfter] of [
-    ['first members page, 50 × up to 10 groups', null, null],
-    [`members page after member ${depth.toLocaleString('en')}`, serviceDeep, peerDeep],
-  ] as const) {
-    const ours = pageShape(
-      await ask<PageData>(`${service.url}/graphql`, SERVICE_PAGE, { t: tenant, after: serviceAfter }, adminKey),
-      'groups',
+  const peerDeep = new Map<PeerName, string>();
+  for (const peer of peers) {
+    const data = await ask<{ members: { edges: { cursor: string }[] } }>(
+      peer.url,
+      `query ($t: UUID!) { members(first: 1, offset: ${depth - 1}, condition: { tenantId: $t, deletedAt: null }, orderBy: ${peer.order}) { edges { cursor } } }`,
+      { t: seeded.tenantId },
     );
-    const theirs = pageShape(await ask<PageData>(peer.url, peerPage(groupsField), { t: seeded.tenantId, after: peerAfter }), groupsField);
-    if (ours.length !== PAGE || JSON.stringify(ours) !== JSON.stringify(theirs)) {
-      throw new Error(`the two servers disagree on "${name}":\nservice:     ${ours.slice(0, 3).join(' | ')}\nPostGraphile: ${theirs.slice(0, 3).join(' | ')}`);
+    peerDeep.set(peer.name, data.members.edges[0]!.cursor);
+  }
+
+  const bodies = (service: (w: number) => string, peer: (p: Peer) => (w: number) => string) =>
+    Object.fromEntries([
+      ['service (admin key)', service],
+      ['service (tenant key)', service],
+      ...peers.map((p) => [p.name, peer(p)]),
+    ]) as Record<ServerName, (worker: number) => string>;
+
+  // All must return the same members, in the same order, with the same groups.
+  const list: Workload[] = [];
+  for (const [name, deep] of [
+    ['first members page, 50 × up to 10 groups', false],
+    [`members page after member ${depth.toLocaleString('en')}`, true],
+  ] as const) {
+    const serviceAfter = deep ? serviceDeep : null;
+    const ours = pageShape(await ask<PageData>(`${service.url}/graphql`, SERVICE_PAGE, { t: tenant, after: serviceAfter }, adminKey), 'groups');
+    if (ours.length !== PAGE) throw new Error(`the service listed ${ours.length} members on "${name}", not ${PAGE}`);
+    for (const peer of peers) {
+      const field = fields.get(peer.name)!;
+      const theirs = pageShape(await ask<PageData>(peer.url, peer.page(field), { t: seeded.tenantId, after: deep ? peerDeep.get(peer.name) : null }), field);
+      if (JSON.stringify(ours) !== JSON.stringify(theirs)) {
+        throw new Error(`the service and ${peer.name} disagree on "${name}":\nservice: ${ours.slice(0, 3).join(' | ')}\n${peer.name}: ${theirs.slice(0, 3).join(' | ')}`);
+      }
     }
-    const firstEmail = ours[0]!.split(':')[0]!;
-    pages.push({
+    list.push({
       name,
-      service: () => JSON.stringify({ query: SERVICE_PAGE, variables: { t: tenant, after: serviceAfter } }),
-      peer: () => JSON.stringify({ query: peerPage(groupsField), variables: { t: seeded.tenantId, after: peerAfter } }),
-      check: pageCheck(firstEmail),
+      body: bodies(
+        () => JSON.stringify({ query: SERVICE_PAGE, variables: { t: tenant, after: serviceAfter } }),
+        (p) => () => JSON.stringify({ query: p.page(fields.get(p.name)!), variables: { t: seeded.tenantId, after: deep ? peerDeep.get(p.name) : null } }),
+      ),
+      check: pageCheck(ours[0]!.split(':')[0]!),
     });
   }
   for (const id of memberIds.slice(0, 20)) {
     const ours = await ask<{ node: { email: string; status: string } }>(`${service.url}/graphql`, SERVICE_NODE, { id: toGlobalId('Member', id) }, adminKey);
-    const theirs = await ask<{ member: { email: string; status: string } }>(peer.url, PEER_NODE, { id });
-    if (ours.node.email !== theirs.member.email || ours.node.status !== theirs.member.status) {
-      throw new Error(`the two servers disagree on member ${id}`);
+    for (const peer of peers) {
+      const theirs = await ask<{ member: { email: string; status: string } }>(peer.url, peer.node, { id });
+      if (ours.node.email !== theirs.member.email || ours.node.status !== theirs.member.status) {
+        throw new Error(`the service and ${peer.name} disagree on member ${id}`);
+      }
     }
   }
   const pick = () => memberIds[Math.floor(Math.random() * memberIds.length)]!;
-  return [
-    ...pages,
-    {
-      name: 'one member by id',
-      service: () => JSON.stringify({ query: SERVICE_NODE, variables: { id: toGlobalId('Member', pick()) } }),
-      peer: () => JSON.stringify({ query: PEER_NODE, variables: { id: pick() } }),
-      check: (text) => (text.includes('"email":"user') ? undefined : text.slice(0, 200)),
-    },
-  ];
+  list.push({
+    name: 'one member by id',
+    body: bodies(
+      () => JSON.stringify({ query: SERVICE_NODE, variables: { id: toGlobalId('Member', pick()) } }),
+      (p) => () => JSON.stringify({ query: p.node, variables: { id: pick() } }),
+    ),
+    check: (text) => (compact(text).includes('"email":"user') ? undefined : text.slice(0, 200)),
+  });
+  return list;
 }
 
 // ---- measuring --------------------------------------------------------------------------------
 
 interface Run {
   workload: string;
-  server: 'service (admin key)' | 'service (tenant key)' | 'PostGraphile';
+  server: ServerName;
   result: HttpLoadResult;
 }
 
-async function measure(
-  service: BenchServer,
-  peer: Peer,
-  seeded: Seeded,
-  database: string,
-  list: Workload[],
-): Promise<Run[]> {
+async function measure(service: BenchServer, peers: Peer[], seeded: Seeded, database: string, list: Workload[]): Promise<Run[]> {
   const runs: Run[] = [];
   const pg = () => postgresProcesses(database);
-  const one = async (w: Workload, server: Run['server']): Promise<void> => {
-    const isPeer = server === 'PostGraphile';
+  const one = async (w: Workload, server: ServerName): Promise<void> => {
+    const peer = peers.find((p) => p.name === server);
     const key = server === 'service (admin key)' ? adminKey : seeded.tenantKey;
     const result = await runHttpLoad({
-      url: isPeer ? peer.url : `${service.url}/graphql`,
-      headers: { 'content-type': 'application/json', ...(isPeer ? {} : { authorization: `Bearer ${key}` }) },
-      body: isPeer ? w.peer : w.service,
+      url: peer ? peer.url : `${service.url}/graphql`,
+      headers: { 'content-type': 'application/json', ...(peer ? {} : { authorization: `Bearer ${key}` }) },
+      body: w.body[server],
       check: (_worker, status, text) => (status === 200 ? w.check(text) : `HTTP ${status} ${text.slice(0, 120)}`),
       concurrency: CONCURRENCY,
       warmupSeconds: WARMUP,
       seconds: SECONDS,
-      pids: () => [isPeer ? peer.pid : service.pid, ...pg()],
+      pids: () => [peer ? peer.pid : service.pid, ...pg()],
     });
     runs.push({ workload: w.name, server, result });
     console.log(row(runs.at(-1)!));
@@ -314,9 +374,8 @@ async function measure(
   for (const w of list) {
     for (let round = 0; round < ROUNDS; round++) {
       await one(w, 'service (admin key)');
-      await one(w, 'PostGraphile');
+      for (const peer of peers) await one(w, peer.name);
       await one(w, 'service (tenant key)');
-      await one(w, 'PostGraphile');
     }
   }
   return runs;
@@ -340,21 +399,24 @@ function row(r: Run): string {
   );
 }
 
-/** Per workload and key: the service against the PostGraphile runs of the same rounds. */
-function ratios(runs: Run[]): string[] {
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Per workload and key: the service against each peer's runs of the same rounds. */
+function ratios(runs: Run[], peers: Peer[]): string[] {
+  const short = (p: Peer) => p.name.replace('PostGraphile ', 'v');
   const out = [
-    '| workload | key | service req/s ÷ PostGraphile | service CPU ms/req ÷ PostGraphile | service p99 ÷ PostGraphile |',
-    '|---|---|---|---|---|',
+    `| workload | key | ${peers.map((p) => `req/s ÷ ${short(p)}`).join(' | ')} | ${peers.map((p) => `CPU/req ÷ ${short(p)}`).join(' | ')} | ${peers.map((p) => `p99 ÷ ${short(p)}`).join(' | ')} |`,
+    `|---|---|${peers.map(() => '---|').join('').repeat(3)}`,
   ];
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const workload of [...new Set(runs.map((r) => r.workload))]) {
-    const peer = runs.filter((r) => r.workload === workload && r.server === 'PostGraphile').map((r) => r.result);
+    const of = (server: ServerName) => runs.filter((r) => r.workload === workload && r.server === server).map((r) => r.result);
     for (const server of ['service (admin key)', 'service (tenant key)'] as const) {
-      const ours = runs.filter((r) => r.workload === workload && r.server === server).map((r) => r.result);
-      const reqs = mean(ours.map(rate)) / mean(peer.map(rate));
-      const cpu = mean(ours.map((r) => cpuPerRequest(r)[0])) / mean(peer.map((r) => cpuPerRequest(r)[0]));
-      const p99 = mean(ours.map((r) => percentile(r.latencies, 99))) / mean(peer.map((r) => percentile(r.latencies, 99)));
-      out.push(`| ${workload} | ${server.replace('service ', '')} | **${reqs.toFixed(2)}** | ${cpu.toFixed(2)} | ${p99.toFixed(2)} |`);
+      const ours = of(server);
+      const versus = (f: (r: HttpLoadResult) => number) => peers.map((p) => mean(ours.map(f)) / mean(of(p.name).map(f)));
+      const reqs = versus(rate).map((x) => `**${x.toFixed(2)}**`);
+      const cpu = versus((r) => cpuPerRequest(r)[0]).map((x) => x.toFixed(2));
+      const p99 = versus((r) => percentile(r.latencies, 99)).map((x) => x.toFixed(2));
+      out.push(`| ${workload} | ${server.replace('service ', '')} | ${[...reqs, ...cpu, ...p99].join(' | ')} |`);
     }
   }
   return out;
@@ -370,14 +432,14 @@ async function main() {
   }
   console.log(
     `peer query benchmark: ${CONCURRENCY} concurrent clients, ${WARMUP} s warm-up, ${SECONDS} s measured per run, ` +
-      `${ROUNDS} rounds; ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}` +
+      `${ROUNDS} rounds; ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version} for all three servers` +
       (SCALE === 1 ? '' : `; BENCH_SCALE ${SCALE}`),
   );
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   const name = `dsync_bench_${randomBytes(6).toString('hex')}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'dsync-bench-peer-'));
   let service: BenchServer | undefined;
-  let peer: Peer | undefined;
+  const peers: Peer[] = [];
   try {
     const [v] = await admin<{ version: string }[]>`select split_part(version(), ' on ', 1) as version`;
     await admin.unsafe(`create database ${name}`);
@@ -403,10 +465,11 @@ async function main() {
       ...BENCH_UNCAPPED,
       // The key cache is off by default (see docs/configuration.md); measured with it on.
       API_KEY_CACHE_SECONDS: env.BENCH_API_KEY_CACHE_SECONDS ?? '60',
+      ...(env.BENCH_READ_PATH ? { GRAPHQL_READ_PATH: env.BENCH_READ_PATH } : {}),
     });
-    peer = await startPostGraphile(url.toString());
-    const list = await workloads(service, peer, seeded, url.toString());
-    console.log('both servers return the same members, order and groups for the pages and members measured\n');
+    peers.push(await startPostGraphile4(url.toString()), await startPostGraphile5(url.toString()));
+    const list = await workloads(service, peers, seeded, url.toString());
+    console.log('the service and both PostGraphiles return the same members, order and groups for the pages and members measured\n');
     const header = [
       '| workload | server | requests/s | p50 ms | p99 ms | server CPU ms/req | Postgres CPU ms/req | machine busy | errors |',
       '|---|---|---|---|---|---|---|---|---|',
@@ -414,11 +477,11 @@ async function main() {
     console.log(header.join('\n'));
     const chosen = values.only ? list.filter((w) => w.name.includes(values.only!)) : list;
     if (chosen.length === 0) throw new Error(`no workload matches --only ${values.only}: ${list.map((w) => w.name).join('; ')}`);
-    const runs = await measure(service, peer, seeded, name, chosen);
-    console.log(['', ...header, ...runs.map(row), '', ...ratios(runs)].join('\n'));
+    const runs = await measure(service, peers, seeded, name, chosen);
+    console.log(['', ...header, ...runs.map(row), '', ...ratios(runs, peers)].join('\n'));
     console.log(
-      `\nPostGraphile ${(peerRequire('postgraphile/package.json') as { version: string }).version} (pool ${POOL}), ` +
-        `the service (postgres.js, pool ${POOL}); Postgres CPU: the benchmark database's backends and its server's own processes.`,
+      `\n${peers.map((p) => `${p.name} ${p.version}`).join(', ')} (pool ${POOL} each), the service (postgres.js, pool ${POOL}, ` +
+        `GRAPHQL_READ_PATH=${env.BENCH_READ_PATH ?? 'sql'}), all on Node ${process.version}; Postgres CPU: the benchmark database's backends and its server's own processes.`,
     );
     if (runs.some((r) => r.result.failed > 0)) {
       console.error('\n!!! requests failed or returned wrong answers: these figures are NOT valid (see the errors column) !!!');
@@ -426,7 +489,7 @@ async function main() {
     }
   } finally {
     await service?.stop();
-    await peer?.stop();
+    for (const peer of peers) await peer.stop();
     await admin.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
     await admin.end({ timeout: 5 });
     await rm(dataDir, { recursive: true, force: true });

@@ -104,6 +104,9 @@ const envSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10_000).default(25),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).max(1_000_000_000).default(50_000),
+  // How queries are answered: 'sql' (one compiled statement, src/read) or 'resolvers' (the
+  // resolver path the compiled one is tested against: a way back should a compiled answer be wrong).
+  GRAPHQL_READ_PATH: optionalString.pipe(z.enum(['sql', 'resolvers']).optional()),
   // Unset: on, except under NODE_ENV=production.
   GRAPHQL_INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   // Operations (subscriptions or queries) one WebSocket may run at once.
@@ -173,6 +176,8 @@ export interface Config {
   wsMaxSubscriptions: number;
   /** GraphQL HTTP requests one key may have in progress at once on one instance. */
   graphqlMaxConcurrentPerKey: number;
+  /** GRAPHQL_READ_PATH: queries answered by a compiled statement (true) or by the resolvers. */
+  graphqlCompiledReads: boolean;
   /** Named prepared statements on Postgres (false behind a pooler that cannot keep them). */
   databasePreparedStatements: boolean;
   /** Most deliveries applied in one transaction (group commit). */
@@ -352,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     graphqlMaxConcurrentPerKey: e.GRAPHQL_MAX_CONCURRENT_PER_KEY,
+    graphqlCompiledReads: e.GRAPHQL_READ_PATH !== 'resolvers',
     databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS !== 'false',
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestConcurrency: e.INGEST_CONCURRENCY,

@@ -19,6 +19,8 @@ export interface MetricSources {
   pool(): { size: number; inUse: number; waiting: number };
 }
 
+export type ReadPath = 'sql' | 'sql_and_resolvers' | 'resolvers';
+
 export interface Metrics {
   registry: Registry;
   /** The text a scrape gets. */
@@ -30,6 +32,8 @@ export interface Metrics {
   delivery(source: string, outcome: string, status: number): void;
   /** A GraphQL operation over HTTP: its type (query, mutation, subscription, unknown) and outcome. */
   graphqlOperation(type: string, outcome: 'success' | 'error', seconds: number): void;
+  /** How a query over HTTP was answered: sql (one compiled statement), sql_and_resolvers, or resolvers. */
+  graphqlRead(path: ReadPath): void;
   /** A GraphQL operation started over WebSocket (a subscription's outcome is whether it started). */
   graphqlWsOperation(type: string, outcome: 'success' | 'error'): void;
   /** A subscriber cut off because its buffer overflowed (close 4413). */
@@ -197,6 +201,12 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   for (const table of ['delivery_bodies', 'deliveries', 'changes', 'reconcile_runs', 'rejected_deliveries']) pruned.inc({ table }, 0);
+  const reads = new Counter({
+    name: 'graphql_server_reads_total',
+    help: 'GraphQL queries over HTTP by how they were answered: sql (one compiled statement), sql_and_resolvers (root fields the compiler leaves ran beside it), resolvers (nothing compiled, or handed back: an argument error, GRAPHQL_READ_PATH=resolvers).',
+    labelNames: ['read_path'],
+    registers: [registry],
+  });
   const retentionRuns = new Counter({
     name: 'directory_retention_runs_total',
     help: 'Retention rounds by outcome (skipped: another instance was pruning).',
@@ -229,6 +239,7 @@ export function createMetrics(): Metrics {
       operations.inc({ graphql_operation_type: type, outcome, graphql_transport: 'http' });
       operationDuration.observe({ graphql_operation_type: type }, seconds);
     },
+    graphqlRead: (path) => reads.inc({ read_path: path }),
     graphqlWsOperation: (type, outcome) => operations.inc({ graphql_operation_type: type, outcome, graphql_transport: 'websocket' }),
     subscriptionOverflow: () => overflows.inc(),
     pushed: (messages) => pushes.inc(messages),

@@ -131,6 +131,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         logger,
         production: config.env === 'production',
         limits: config.graphqlLimits,
+        compiledReads: config.graphqlCompiledReads,
         corsOrigins: config.corsOrigins,
         maxConcurrentPerKey: config.graphqlMaxConcurrentPerKey,
         ratePerKeyPerMinute: config.graphqlRatePerKey,

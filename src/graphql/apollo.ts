@@ -12,6 +12,8 @@ import { apiError } from './errors.js';
 import { createErrorFormatter, outageStatus } from './format-error.js';
 import { costError, limitRules, parseOptions, type QueryLimits } from './limits.js';
 import { Loaders } from './loaders.js';
+import { compiledReads, type ReadObserver } from './compiled-reads.js';
+import { stringifyResult } from '../read/raw-json.js';
 
 /** Turns an Authorization header into a viewer, or says why not. */
 export type Authenticate = (authorization: string | undefined) => Promise<AuthResult>;
@@ -30,6 +32,10 @@ export interface GraphQLOptions {
   reconcile?: ReconcileStarter;
   /** What of `raw` tenant keys see. */
   publicRaw: PublicRaw;
+  /** Queries answered by one compiled statement (src/read); false: by the resolvers alone. */
+  compiledReads?: boolean;
+  /** Told how each query was answered (metrics). */
+  onRead?: ReadObserver;
 }
 
 /** Apollo would run a subscription over HTTP as if it were a query; say where they live. */
@@ -79,9 +85,12 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       subscriptionsOverWebSocketOnly,
       costLimit(options.limits),
       outageStatus,
+      compiledReads(options.logger, options.onRead, options.compiledReads !== false),
       ...(options.plugins ?? []),
     ],
     formatError: createErrorFormatter(options),
+    // A compiled read's data is JSON text from Postgres, written out as it came.
+    stringifyResult,
   });
 }
 

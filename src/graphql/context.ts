@@ -1,7 +1,7 @@
 // What every resolver receives: who is asking, the database, and this request's loaders.
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
-import type { EntityKind, Json, Provider } from '../directory/types.js';
+import type { PublicRaw } from '../sources/types.js';
 import type { Fanout, PushTarget } from './live/fanout.js';
 import type { Loaders } from './loaders.js';
 import type { ReconcileRunRow, TenantRow } from './rows.js';
@@ -28,11 +28,8 @@ export type ReconcileStarter = (request: {
 /** Runs a replay with this process's adapters and store. */
 export type ReplayRunner = (filter: ReplayFilter, options: { dryRun: boolean }) => Promise<ReplayReport>;
 
-/**
- * What of a stored provider object (`raw`) a tenant key is shown: the part a frontend needs,
- * chosen by the provider's adapter (src/sources/<provider>/public-raw.ts).
- */
-export type PublicRaw = (provider: Provider, entity: EntityKind, raw: Json) => Json;
+
+export type { PublicRaw };
 
 export interface GraphQLContext {
   viewer: Viewer;

@@ -100,6 +100,24 @@ export const groupOfMember = (member: SQL, includeDeleted?: boolean | null) =>
     where ${and(sql`${memberships.memberId} = ${member}`, liveMembership(includeDeleted))})`;
 
 /**
+ * The same memberships as groupOfMember and memberOfGroup, for a parent row in scope (its id and
+ * deleted_at as SQL): the parent's liveness is read from the row and the listed row's from its
+ * own column, where the general form looks each of them up again for every membership. The
+ * compiled read path (src/read) lists nested groups and members this way.
+ */
+export const groupOfMemberRow = (member: { id: SQL; deletedAt: SQL }, includeDeleted?: boolean | null) =>
+  includeDeleted
+    ? sql`${groups.id} in (select ${memberships.groupId} from ${memberships} where ${memberships.memberId} = ${member.id})`
+    : sql`${member.deletedAt} is null and ${groups.deletedAt} is null and ${groups.id} in (select ${memberships.groupId} from ${memberships}
+        where ${memberships.memberId} = ${member.id} and ${memberships.deletedAt} is null)`;
+
+export const memberOfGroupRow = (group: { id: SQL; deletedAt: SQL }, includeDeleted?: boolean | null) =>
+  includeDeleted
+    ? sql`${members.id} in (select ${memberships.memberId} from ${memberships} where ${memberships.groupId} = ${group.id})`
+    : sql`${group.deletedAt} is null and ${members.deletedAt} is null and ${members.id} in (select ${memberships.memberId} from ${memberships}
+        where ${memberships.groupId} = ${group.id} and ${memberships.deletedAt} is null)`;
+
+/**
  * A group or member named in a filter must itself be visible: a membership row of tenant A
  * that points at tenant B's group must not let A's key probe B's ids.
  */

@@ -193,6 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const apollo = createApollo({
     ...deps.graphql,
+    ...(metrics ? { onRead: metrics.graphqlRead } : {}),
     schema,
     plugins: [
       fastifyApolloDrainPlugin(fastify),

@@ -1,12 +1,12 @@
 import type { Config } from '../config.js';
-import type { EntityKind, Json, Provider } from '../directory/types.js';
+import type { EntityKind, Provider } from '../directory/types.js';
 import { pick } from '../lib/pick.js';
 import type { Puller } from '../reconcile/types.js';
 import { createPolisSource } from './polis/index.js';
 import { createPolisPuller } from './polis/reconcile.js';
 import { createStytchPuller, stytchApiUrl } from './stytch/reconcile.js';
 import { createStytchSource } from './stytch/index.js';
-import type { SourceAdapter } from './types.js';
+import type { PublicRaw, SourceAdapter } from './types.js';
 import { createWorkosSource } from './workos/index.js';
 import { createWorkosPuller } from './workos/reconcile.js';
 
@@ -60,10 +60,14 @@ export const PULLER_SETTINGS: Record<string, string> = {
  * What of a stored object a tenant key is shown, by the adapter of the provider that sent it.
  * A provider without an adapter here (its rows outlived it) shows nothing.
  */
-export function publicRawOf(sources: readonly SourceAdapter[]): (provider: Provider, entity: EntityKind, raw: Json) => Json {
+export function publicRawOf(sources: readonly SourceAdapter[]): PublicRaw {
   const shapes = new Map(sources.map((s) => [s.provider, s.publicRaw]));
-  return (provider, entity, raw) => {
-    const shape = shapes.get(provider)?.[entity];
-    return shape && raw !== null ? pick(raw, shape) : null;
+  const shape = (provider: Provider, entity: EntityKind) => shapes.get(provider)?.[entity];
+  return {
+    shape,
+    pick: (provider, entity, raw) => {
+      const allowed = shape(provider, entity);
+      return allowed && raw !== null ? pick(raw, allowed) : null;
+    },
   };
 }

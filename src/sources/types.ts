@@ -1,6 +1,6 @@
 // What every provider adapter implements. An adapter turns a raw HTTP delivery into a
 // verified, redacted Delivery of directory changes; it knows nothing of the database.
-import type { Delivery, EntityKind, Provider } from '../directory/types.js';
+import type { Delivery, EntityKind, Json, Provider } from '../directory/types.js';
 import type { Shape } from '../lib/pick.js';
 
 export interface InboundRequest {
@@ -56,4 +56,15 @@ export function header(
 ): string | undefined {
   const value = headers[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * What of a stored provider object (`raw`) a tenant key is shown: the part a frontend needs,
+ * chosen by the provider's adapter (src/sources/<provider>/public-raw.ts).
+ */
+export interface PublicRaw {
+  /** The allow-list (src/lib/pick.ts) for a provider's objects of one kind; undefined: nothing is shown. */
+  shape(provider: Provider, entity: EntityKind): Shape | undefined;
+  /** `raw` picked by that allow-list. */
+  pick(provider: Provider, entity: EntityKind, raw: Json): Json;
 }

@@ -139,7 +139,8 @@ describe(`fan-out at saturation (${backend})`, () => {
       await eventually(() => resumed.events.length >= missing.size, 60_000, `a ${s.mode} subscriber's resume to catch up`);
       expect(resumed.events).toHaveLength(missing.size);
       expectInOrderOnce(resumed.events, missing);
-      expect(cursorSeq(resumed.events[0]!.memberChanged.cursor)).toBeGreaterThan(cursorSeq(last.cursor));
+      // A subscriber cut off right after its last change has nothing to catch up on.
+      if (missing.size > 0) expect(cursorSeq(resumed.events[0]!.memberChanged.cursor)).toBeGreaterThan(cursorSeq(last.cursor));
       await resumed.close();
       s.terminate();
     }

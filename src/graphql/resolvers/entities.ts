@@ -65,7 +65,7 @@ const common = <T extends Stored>(entity: EntityKind) => ({
   // Admin keys serve the company's backend: all of it. A tenant key may sit in a browser: only
   // what a frontend needs, as the provider's adapter chose (SECURITY.md, "Secret leakage").
   raw: (r: T, _args: unknown, ctx: GraphQLContext) =>
-    ctx.viewer.kind === 'admin' || r.raw === null ? r.raw : ctx.publicRaw(r.provider, entity, r.raw),
+    ctx.viewer.kind === 'admin' || r.raw === null ? r.raw : ctx.publicRaw.pick(r.provider, entity, r.raw),
 });
 
 const belongsToTenant =
