@@ -124,6 +124,10 @@ export const memberOfGroupRow = (group: { id: SQL; deletedAt: SQL }, includeDele
 const visibleRow = (table: typeof groups | typeof members, id: string, tenantId: string | null) =>
   tenantId === null ? sql`true` : sql`exists (select 1 from ${table} as named where named.id = ${id}::uuid and named.tenant_id = ${tenantId}::uuid)`;
 
+/** The filter with its status left out: countsByStatus counts every status the rest matches. */
+export const withoutStatus = (filter: MemberFilter | null | undefined): MemberFilter | null | undefined =>
+  filter?.status ? { ...filter, status: null } : filter;
+
 /** `tenantId`: the viewer's scope (null: all tenants), for ids named in the filter. */
 export function memberConditions(filter: MemberFilter | null | undefined, tenantId: string | null): SQL[] {
   const status = filter?.status;

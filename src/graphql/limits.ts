@@ -85,7 +85,10 @@ export const parseOptions = (limits: QueryLimits): ParseOptions => ({ maxTokens:
  * default GRAPHQL_MAX_COST allows a handful in one operation.
  */
 export const SEARCH_COST = 5000;
-/** What `totalCount` of such a list costs: counting reads the whole (filtered) list. */
+/**
+ * What `totalCount` or `countsByStatus` of such a list costs: counting reads the whole
+ * (filtered) list. An `orderBy` costs the same: sorting by a name reads all of it too.
+ */
 export const COUNT_COST = 500;
 /**
  * The lists of one member or group (its groups, its members) are that object's memberships,
@@ -113,7 +116,10 @@ type Fragments = ReadonlyMap<string, SelectionSetNode>;
 const estimateObjects =
   (fragments: Fragments): ComplexityEstimator =>
   ({ type, field, args, node, childComplexity }) => {
-    const own = isLeafType(getNamedType(field.type)) ? 0 : 1;
+    // Group.memberCount counts one group's memberships, by index: about a page. countsByStatus
+    // is charged to its list, as a count (below), not per item of the page.
+    if (field.name === 'countsByStatus') return 0;
+    const own = isLeafType(getNamedType(field.type)) ? (field.name === 'memberCount' ? 1 : 0) : 1;
     const whole = BIG_LISTS_UNDER.has(type.name);
     const filter = args.filter as { search?: unknown } | null | undefined;
     const searching = typeof filter?.search === 'string' && filter.search !== '';
@@ -123,23 +129,35 @@ const estimateObjects =
     // Beyond the maximum page the resolver refuses anyway; do not let a typo look like an attack.
     const size = Number.isFinite(requested) ? Math.min(Math.max(requested, 0), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
     // A count is made once per list, not once per item of the page.
-    const count = selectsTotalCount(node.selectionSet, fragments) ? (whole ? COUNT_COST : 1) : 0;
+    const counts = selectedCounts(node.selectionSet, fragments).size + (Array.isArray(args.orderBy) && args.orderBy.length ? 1 : 0);
+    const count = counts * (whole ? COUNT_COST : 1);
     return own + search + count + size * childComplexity;
   };
 
+const COUNTING_FIELDS = new Set(['totalCount', 'countsByStatus']);
+
 /**
- * Whether a list's selection asks for `totalCount`, directly, in an inline fragment, or in a
- * named fragment it spreads: the same fields cost the same however they are written.
+ * The counting fields a list's selection asks for (`totalCount`, `countsByStatus`), directly,
+ * in an inline fragment, or in a named fragment it spreads: the same fields cost the same
+ * however they are written.
  */
-function selectsTotalCount(selectionSet: SelectionSetNode | undefined, fragments: Fragments, seen = new Set<string>()): boolean {
-  return (selectionSet?.selections ?? []).some((selection) => {
-    if (selection.kind === Kind.FIELD) return selection.name.value === 'totalCount';
-    if (selection.kind === Kind.INLINE_FRAGMENT) return selectsTotalCount(selection.selectionSet, fragments, seen);
-    const name = selection.name.value;
-    if (seen.has(name)) return false;
-    seen.add(name);
-    return selectsTotalCount(fragments.get(name), fragments, seen);
-  });
+function selectedCounts(
+  selectionSet: SelectionSetNode | undefined,
+  fragments: Fragments,
+  into = new Set<string>(),
+  seen = new Set<string>(),
+): Set<string> {
+  for (const selection of selectionSet?.selections ?? []) {
+    if (selection.kind === Kind.FIELD) {
+      if (COUNTING_FIELDS.has(selection.name.value)) into.add(selection.name.value);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      selectedCounts(selection.selectionSet, fragments, into, seen);
+    } else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value);
+      selectedCounts(fragments.get(selection.name.value), fragments, into, seen);
+    }
+  }
+  return into;
 }
 
 const fragmentsOf = (document: DocumentNode): Fragments =>
@@ -195,7 +213,7 @@ const costCache = new WeakMap<DocumentNode, { relevant: Set<string>; costs: Map<
 const COSTS_PER_DOCUMENT = 256;
 
 /** Arguments whose values the cost reads (estimateObjects). */
-const COST_ARGUMENTS = new Set(['first', 'last', 'filter']);
+const COST_ARGUMENTS = new Set(['first', 'last', 'filter', 'orderBy']);
 
 /**
  * The variables that can change an operation's cost: those in the arguments the estimator

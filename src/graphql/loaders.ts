@@ -4,7 +4,7 @@
 // it. Rows by id are unscoped (resolvers check visibility); a nested list's key carries the
 // viewer's tenant scope, so sharing loaders between viewers never shares a scoped list.
 import DataLoader from 'dataloader';
-import { getTableName, sql } from 'drizzle-orm';
+import { getTableName, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { uuidArrayLiteral } from '../db/uuid-array.js';
 import { connections, deliveries, groups, members, memberships, tenants } from '../db/schema.js';
@@ -16,7 +16,7 @@ import type {
   MembershipRow,
   TenantRow,
 } from './rows.js';
-import { nestedCounts, nestedPages, type ListSpec, type Page, type ParentCondition } from './pages.js';
+import { nestedCounts, nestedPages, type ListSpec, type ListTable, type Page, type ParentCondition } from './pages.js';
 
 type ByIdTable =
   | typeof tenants
@@ -63,6 +63,7 @@ export class Loaders {
   readonly membership: DataLoader<string, MembershipRow | undefined>;
   readonly delivery: DataLoader<string, DeliveryRow | undefined>;
   readonly #nested = new Map<string, DataLoader<string, Page<unknown>>>();
+  readonly #counts = new Map<string, DataLoader<string, number>>();
 
   constructor(private readonly db: Database) {
     this.tenant = byId(db, tenants);
@@ -90,6 +91,16 @@ export class Loaders {
       const counts = new DataLoader<string, number>(nestedCounts(this.db, spec.table, spec.conditions, belongs));
       loader = new DataLoader<string, Page<T>>(nestedPages(this.db, rows, spec, belongs, (p) => counts.load(p)));
       this.#nested.set(key, loader as DataLoader<string, Page<unknown>>);
+    }
+    return loader;
+  }
+
+  /** The loader of one count per parent (say `Group.memberCount`); `key` as for `nested`. */
+  counts(key: string, table: ListTable, makeConditions: () => SQL[], belongs: ParentCondition): DataLoader<string, number> {
+    let loader = this.#counts.get(key);
+    if (!loader) {
+      loader = new DataLoader<string, number>(nestedCounts(this.db, table, makeConditions(), belongs));
+      this.#counts.set(key, loader);
     }
     return loader;
   }

@@ -24,7 +24,7 @@ import { viewerTenant, type Viewer } from '../auth/viewer.js';
 import { PROVIDERS, type EntityKind } from '../directory/types.js';
 import type { PublicRaw } from '../sources/types.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
-import { parseRowCursor, type RowPosition } from '../graphql/cursors.js';
+import { statusCountsSql } from '../graphql/aggregates.js';
 import {
   connectionConditions,
   groupConditions,
@@ -33,6 +33,7 @@ import {
   memberOfGroupRow,
   tenantConditions,
   tenantScope,
+  withoutStatus,
 } from '../graphql/filters.js';
 import type {
   ConnectionFilter,
@@ -41,8 +42,9 @@ import type {
   TenantFilter,
 } from '../graphql/generated/resolvers.js';
 import { expectGlobalId, parseGlobalId } from '../graphql/ids.js';
-import { pageWindow, type ListTable, type PageArgs, type PageWindow } from '../graphql/pages.js';
-import { dateTimeSql, globalIdSql, jsonObject, rowCursorSql, textLiteral as text, TooManyKeys } from './encode.js';
+import { beyondPosition, orderByText, type ListOrder, type Position } from '../graphql/order.js';
+import { listWindow, type ListArgs, type ListTable, type PageWindow } from '../graphql/pages.js';
+import { dateTimeSql, globalIdSql, jsonObject, orderedCursorSql, rowCursorSql, textLiteral as text, TooManyKeys } from './encode.js';
 import { Statement } from './statement.js';
 import { collectFields, subSelections, type SelectionContext } from './select.js';
 
@@ -164,14 +166,12 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
           const listType = name === 'connections' ? 'Connection' : name === 'members' ? 'Member' : 'Group';
           const listTable = TABLES[listType];
           const args = c.args(objectType, node);
+          const parent = `${own(listType, listTable.tenantId)} = ${col(tenants.id)}`;
           return connectionJson(c, c.fieldType(objectType, node), selections, {
             type: listType,
-            window: pageWindow(args as PageArgs, parseRowCursor),
-            conditions: [
-              ...listConditions(c, listType, args),
-              ...tenantScope(listTable, c.scope),
-              `${own(listType, listTable.tenantId)} = ${col(tenants.id)}`,
-            ],
+            ...listWindow(listTable, args as ListArgs),
+            conditions: [...listConditions(c, listType, args), ...tenantScope(listTable, c.scope), parent],
+            statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(listTable, c.scope), parent],
           });
         }
       }
@@ -207,7 +207,7 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
           const filter = args.filter as GroupFilter | null | undefined;
           return connectionJson(c, c.fieldType(objectType, node), selections, {
             type: 'Group',
-            window: pageWindow(args as PageArgs, parseRowCursor),
+            ...listWindow(groups, args as ListArgs),
             conditions: [
               ...groupConditions(filter, c.scope),
               ...tenantScope(groups, c.scope),
@@ -226,15 +226,21 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
         case 'members': {
           const args = c.args(objectType, node);
           const filter = args.filter as MemberFilter | null | undefined;
+          const parent = memberOfGroupRow({ id: sql.raw(col(groups.id)), deletedAt: sql.raw(col(groups.deletedAt)) }, filter?.includeDeleted);
           return connectionJson(c, c.fieldType(objectType, node), selections, {
             type: 'Member',
-            window: pageWindow(args as PageArgs, parseRowCursor),
-            conditions: [
-              ...memberConditions(filter, c.scope),
-              ...tenantScope(members, c.scope),
-              memberOfGroupRow({ id: sql.raw(col(groups.id)), deletedAt: sql.raw(col(groups.deletedAt)) }, filter?.includeDeleted),
-            ],
+            ...listWindow(members, args as ListArgs),
+            conditions: [...memberConditions(filter, c.scope), ...tenantScope(members, c.scope), parent],
+            statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(members, c.scope), parent],
           });
+        }
+        case 'memberCount': {
+          const live = [
+            ...memberConditions(undefined, c.scope),
+            ...tenantScope(members, c.scope),
+            memberOfGroupRow({ id: sql.raw(col(groups.id)), deletedAt: sql.raw(col(groups.deletedAt)) }),
+          ];
+          return `(select count(*)::int from "members" where ${c.statement.where(live)})`;
         }
       }
       break;
@@ -283,8 +289,15 @@ interface ListSource {
   type: ListType;
   /** Filters, the viewer's scope and the parent, ANDed, over the list's table as named. */
   conditions: (string | SQL)[];
-  window: PageWindow<RowPosition>;
+  order: ListOrder;
+  window: PageWindow<Position>;
+  /** A member list's conditions for countsByStatus: as `conditions`, its filter's status left out. */
+  statusCounts?: () => (string | SQL)[];
 }
+
+/** A member list's filter without its status, as countsByStatus counts (graphql/filters.ts). */
+const statusCountConditions = (c: Compiler, args: Record<string, unknown>): SQL[] =>
+  memberConditions(withoutStatus(args.filter as MemberFilter | null | undefined), c.scope);
 
 function listConditions(c: Compiler, type: ListType, args: Record<string, unknown>): SQL[] {
   switch (type) {
@@ -306,7 +319,7 @@ function listConditions(c: Compiler, type: ListType, args: Record<string, unknow
  * cursor the page started from; totalCount counts the conditions without the window.
  */
 function connectionJson(c: Compiler, connectionType: GraphQLObjectType, selections: readonly SelectionSetNode[], source: ListSource): string {
-  const { type, window } = source;
+  const { type, window, order } = source;
   const table: ListTable = TABLES[type];
   const name = TABLE_NAMES[type];
   const s = c.statement;
@@ -314,13 +327,10 @@ function connectionJson(c: Compiler, connectionType: GraphQLObjectType, selectio
   const conditions = s.where(source.conditions);
   const r = c.alias();
   const R = (x: PgColumn) => column(r, x);
-  const position = `(${own(type, table.createdAt)}, ${own(type, table.id)})`;
-  const positionValue = (p: RowPosition) => `(${s.p(new Date(p.ms).toISOString(), 'timestamptz')}, ${s.p(p.id, 'uuid')})`;
   const bounds: string[] = [];
-  if (window.after) bounds.push(`${position} > ${positionValue(window.after)}`);
-  if (window.before) bounds.push(`${position} < ${positionValue(window.before)}`);
+  if (window.after) bounds.push(s.fragment(beyondPosition(order, window.after)));
+  if (window.before) bounds.push(s.fragment(beyondPosition(order, window.before, true)));
   const forward = window.direction === 'forward';
-  const dir = forward ? 'asc' : 'desc';
   // A literal, not a parameter: validated (0 to 100), and the planner needs it to plan the LIMIT.
   const size = String(window.size);
   const fields = c.fields(connectionType, selections);
@@ -334,15 +344,18 @@ function connectionJson(c: Compiler, connectionType: GraphQLObjectType, selectio
       ),
   );
   const shown = readsExtra ? ` filter (where ${r}.__n <= ${size})` : '';
-  const display = `${R(table.createdAt)}, ${R(table.id)}`;
-  const displayDesc = `${R(table.createdAt)} desc, ${R(table.id)} desc`;
-  const cursor = rowCursorSql(R(table.createdAt), R(table.id));
-  // The first shown row's position in this order, encoded once (not a cursor per row, then one kept).
-  const first = (order: string, x: PgColumn) => `(array_agg(${R(x)} order by ${order})${shown})[1]`;
+  const display = orderByText(order, false, R);
+  const displayDesc = orderByText(order, true, R);
+  const cursor = order.custom ? orderedCursorSql(order, R) : rowCursorSql(R(table.createdAt), R(table.id));
+  // The first shown row's position in this order, encoded once (not a cursor per row, then one
+  // kept); an orderBy's cursor has more parts, and is encoded per row instead.
+  const first = (by: string, x: PgColumn) => `(array_agg(${R(x)} order by ${by})${shown})[1]`;
   // No row shown: null, as `||` with null is.
-  const endCursor = (order: string) => rowCursorSql(first(order, table.createdAt), first(order, table.id));
-  const beyond = (bound: RowPosition | undefined, op: '<=' | '>=') =>
-    bound ? `exists (select 1 from ${name} where ${conditions} and ${position} ${op} ${positionValue(bound)})` : 'false';
+  const endCursor = (by: string) =>
+    order.custom ? `(array_agg(${cursor} order by ${by})${shown})[1]` : rowCursorSql(first(by, table.createdAt), first(by, table.id));
+  // At or before the page's start (`after`), at or after its end (`before`): "not beyond" it.
+  const beyond = (bound: Position | undefined, reverse: boolean) =>
+    bound ? `exists (select 1 from ${name} where ${conditions} and not ${s.fragment(beyondPosition(order, bound, reverse))})` : 'false';
   // The page's rows are read only for what aggregates them (edges, cursors, "is there more"):
   // without one the statement over them would have a row per row, or none for an empty page.
   let readsRows = false;
@@ -361,6 +374,21 @@ function connectionJson(c: Compiler, connectionType: GraphQLObjectType, selectio
         break;
       case 'totalCount':
         entries.push([key, `(select count(*)::int from ${name} where ${conditions})`]);
+        break;
+      case 'countsByStatus':
+        if (!source.statusCounts) throw new NotCompiled(`${connectionType.name}.countsByStatus`);
+        {
+          const countType = c.fieldType(connectionType, node);
+          const item: [string, string][] = [];
+          for (const [itemKey, itemNodes] of c.fields(countType, subSelections(nodes))) {
+            const itemField = (itemNodes[0] as FieldNode).name.value;
+            if (itemField === '__typename') item.push([itemKey, text(countType.name)]);
+            else if (itemField === 'status') item.push([itemKey, 'x.s']);
+            else if (itemField === 'count') item.push([itemKey, 'x.n']);
+            else throw new NotCompiled(`${countType.name}.${itemField}`);
+          }
+          entries.push([key, statusCountsSql(s.where(source.statusCounts()), jsonObject(item))]);
+        }
         break;
       case 'edges': {
         const edgeType = c.fieldType(connectionType, node);
@@ -383,10 +411,10 @@ function connectionJson(c: Compiler, connectionType: GraphQLObjectType, selectio
               info.push([infoKey, text('PageInfo')]);
               break;
             case 'hasNextPage':
-              info.push([infoKey, window.direction === 'forward' ? more() : beyond(window.before, '>=')]);
+              info.push([infoKey, forward ? more() : beyond(window.before, true)]);
               break;
             case 'hasPreviousPage':
-              info.push([infoKey, window.direction === 'backward' ? more() : beyond(window.after, '<=')]);
+              info.push([infoKey, forward ? beyond(window.after, false) : more()]);
               break;
             case 'startCursor':
               info.push([infoKey, aggregate(endCursor(display))]);
@@ -407,11 +435,11 @@ function connectionJson(c: Compiler, connectionType: GraphQLObjectType, selectio
   }
   const object = jsonObject(entries);
   if (!readsRows) return object;
-  const order = `${own(type, table.createdAt)} ${dir}, ${own(type, table.id)} ${dir}`;
+  const reading = orderByText(order, !forward, (x) => own(type, x));
   const where = bounds.length ? `${conditions} and ${bounds.join(' and ')}` : conditions;
   const rows = readsExtra
-    ? `select ${name}.*, row_number() over (order by ${order}) as __n from ${name} where ${where} order by ${order} limit ${size} + 1`
-    : `select ${name}.* from ${name} where ${where} order by ${order} limit ${size}`;
+    ? `select ${name}.*, row_number() over (order by ${reading}) as __n from ${name} where ${where} order by ${reading} limit ${size} + 1`
+    : `select ${name}.* from ${name} where ${where} order by ${reading} limit ${size}`;
   return `(select ${object} from (${rows}) as ${r})`;
 }
 
@@ -455,12 +483,14 @@ function rootField(c: Compiler, query: GraphQLObjectType, nodes: FieldNode[]): s
     case 'groups': {
       const type: ListType = name === 'tenants' ? 'Tenant' : name === 'connections' ? 'Connection' : name === 'members' ? 'Member' : 'Group';
       const args = c.args(query, node);
-      const window = pageWindow(args as PageArgs, parseRowCursor);
+      const table = TABLES[type];
+      const ordered = listWindow(table, args as ListArgs);
       const tenant = type === 'Tenant' ? c.scope : rootListTenant(c, args.tenantId);
       return connectionJson(c, c.fieldType(query, node), selections, {
         type,
-        window,
-        conditions: [...listConditions(c, type, args), ...tenantScope(TABLES[type], tenant)],
+        ...ordered,
+        conditions: [...listConditions(c, type, args), ...tenantScope(table, tenant)],
+        ...(type === 'Member' ? { statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(table, tenant)] } : {}),
       });
     }
     case 'viewer': {

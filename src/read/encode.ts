@@ -2,7 +2,9 @@
 // global ids and cursors as graphql/ids.ts and graphql/cursors.ts write them, DateTime as
 // Date.toISOString() does, and JSON objects in the order the operation asked for its fields.
 // Each takes and returns SQL text; the values in them are column references or parameters.
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { IdType } from '../graphql/ids.js';
+import type { ListOrder } from '../graphql/order.js';
 
 /**
  * base64url without padding. Postgres's base64 breaks lines every 76 characters (a cursor is
@@ -18,6 +20,25 @@ export const rowCursorSql = (createdAt: string, id: string): string =>
   // date_part is double precision (extract is numeric, slower): the column holds whole
   // milliseconds, so the product is within a rounding error of them and ::bigint rounds.
   base64url(`convert_to('["r",' || (date_part('epoch', ${createdAt}) * 1000)::bigint::text || ',"' || ${id}::text || '"]', 'UTF8')`);
+
+/**
+ * listCursor(order, position) for an orderBy order (graphql/order.ts): base64url of
+ * `["o","<signature>",<value>…]`, epoch ms for times, the hex of a text's UTF-8 (or null), the id.
+ */
+export function orderedCursorSql(order: ListOrder, ref: (column: PgColumn) => string): string {
+  const values = order.keys.map((k) => {
+    const c = ref(k.column);
+    switch (k.kind) {
+      case 'time':
+        return `(date_part('epoch', ${c}) * 1000)::bigint::text`;
+      case 'text':
+        return `coalesce('"' || encode(convert_to(${c}, 'UTF8'), 'hex') || '"', 'null')`;
+      case 'id':
+        return `'"' || ${c}::text || '"'`;
+    }
+  });
+  return base64url(`convert_to('["o","${order.signature}",' || ${values.join(` || ',' || `)} || ']', 'UTF8')`);
+}
 
 /** Date.prototype.toISOString(): UTC, milliseconds (truncated, as a Date truncates microseconds). */
 export const dateTimeSql = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

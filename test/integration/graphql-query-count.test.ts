@@ -1,5 +1,7 @@
-// DataLoaders at work: the number of SQL statements a request costs does not grow with the
-// page size. Counted at the driver boundary (every statement Drizzle sends).
+// The number of SQL statements a query costs, counted at the driver boundary (every statement
+// Drizzle sends): one on the compiled read path (src/read), whatever its depth and page sizes;
+// on the resolver path (GRAPHQL_READ_PATH=resolvers, and the fallback) a few, not growing with
+// the page size, thanks to the DataLoaders.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backend, openTestDatabase, type TestDatabase } from '../support/backend.js';
 import { seedStytchOrg, type SeededOrg } from '../support/directory.js';
@@ -7,6 +9,7 @@ import { gqlData, startTestServer, type TestServer } from '../support/server.js'
 import { budget } from '../support/time.js';
 
 let server: TestServer;
+let resolverServer: TestServer;
 let database: TestDatabase;
 let org: SeededOrg;
 let tenantId: string;
@@ -14,7 +17,10 @@ const statements: string[] = [];
 
 beforeAll(async () => {
   database = await openTestDatabase({ onQuery: (q) => statements.push(q) });
-  server = await startTestServer({ database });
+  [server, resolverServer] = await Promise.all([
+    startTestServer({ database }),
+    startTestServer({ database, env: { GRAPHQL_READ_PATH: 'resolvers' } }),
+  ]);
   const memberships: [number, number][] = [];
   for (let m = 0; m < 60; m++) for (const g of [m % 10, (m + 3) % 10, (m + 7) % 10]) memberships.push([m, g]);
   org = await seedStytchOrg(server, { members: 60, groups: 10, memberships });
@@ -26,7 +32,7 @@ beforeAll(async () => {
   tenantId = data.tenants.edges[0]?.node.id as string;
 }, budget(120_000));
 afterAll(async () => {
-  await server?.close();
+  await Promise.all([server?.close(), resolverServer?.close()]);
   await database?.dispose();
 });
 
@@ -38,9 +44,9 @@ afterAll(async () => {
 const FEED_READ = /from "changes"/;
 
 /** Runs a query and returns how many statements it cost. */
-async function cost(query: string, variables: Record<string, unknown>): Promise<number> {
+async function cost(query: string, variables: Record<string, unknown>, on = server): Promise<number> {
   statements.length = 0;
-  await gqlData(server, query, variables);
+  await gqlData(on, query, variables);
   return statements.filter((q) => !FEED_READ.test(q)).length;
 }
 
@@ -52,10 +58,20 @@ const tenantTree = `query ($t: ID!, $n: Int!) {
   tenant(id: $t) { members(first: $n) { edges { node { email directory { name }
     groups(first: 3) { edges { node { name members(first: 5) { totalCount edges { node { email } } } } } } } } } } }`;
 
+const ordered = `query ($t: ID!) {
+  members(tenantId: $t, first: 20, orderBy: [{ field: NAME, direction: DESC }]) { countsByStatus { status count }
+    pageInfo { hasNextPage endCursor } edges { node { email groups(first: 5, orderBy: { field: NAME }) { edges { node { name memberCount } } } } } } }`;
+
 describe(`SQL statements per request (${backend})`, () => {
-  it('a page of members with their groups and tenant: the same cost for 5 or 50', async () => {
-    const small = await cost(membersWithGroups, { t: tenantId, n: 5 });
-    const large = await cost(membersWithGroups, { t: tenantId, n: 50 });
+  it('one statement per query on the compiled read path, however deep and wide', async () => {
+    for (const [query, n] of [[membersWithGroups, 5], [membersWithGroups, 50], [tenantTree, 5], [tenantTree, 50], [ordered, 0]] as const) {
+      expect(await cost(query, { t: tenantId, n })).toBe(1);
+    }
+  });
+
+  it('a page of members with their groups and tenant, on the resolvers: the same cost for 5 or 50', async () => {
+    const small = await cost(membersWithGroups, { t: tenantId, n: 5 }, resolverServer);
+    const large = await cost(membersWithGroups, { t: tenantId, n: 50 }, resolverServer);
     console.log(`members(first: 5|50) with groups and tenant: ${small} | ${large} statements`);
     expect(large).toBe(small);
     // The page's rows (read with their positions), member count, every member's groups in one
@@ -64,18 +80,18 @@ describe(`SQL statements per request (${backend})`, () => {
     expect(large).toBeLessThanOrEqual(6);
   });
 
-  it('three levels deep (tenant → members → groups → members): the same cost for 5 or 50', async () => {
-    const small = await cost(tenantTree, { t: tenantId, n: 5 });
-    const large = await cost(tenantTree, { t: tenantId, n: 50 });
+  it('three levels deep (tenant → members → groups → members), on the resolvers: the same cost for 5 or 50', async () => {
+    const small = await cost(tenantTree, { t: tenantId, n: 5 }, resolverServer);
+    const large = await cost(tenantTree, { t: tenantId, n: 50 }, resolverServer);
     console.log(`tenant → members(5|50) → groups → members: ${small} | ${large} statements`);
     // Can be one fewer for 50: the third level's members are then already in the loader's cache.
     expect(large).toBeLessThanOrEqual(small);
     expect(large).toBeLessThanOrEqual(6);
   });
 
-  it('the answers are right, not just cheap', async () => {
+  it.each([['compiled', () => server], ['resolver', () => resolverServer]] as const)('the answers are right, not just cheap (%s path)', async (_path, on) => {
     const data = await gqlData<{ members: { edges: { node: { email: string; groups: { totalCount: number; edges: { node: { name: string } }[] } } }[] } }>(
-      server,
+      on(),
       membersWithGroups,
       { t: tenantId, n: 50 },
     );

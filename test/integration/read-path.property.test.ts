@@ -1,15 +1,16 @@
 // The compiled read path (src/read) against the resolver path it replaced, on one database:
 // random operations over the whole query schema (selections, fragments, aliases, directives,
-// filters, page arguments, nested lists, node ids, bad cursors, root fields left to the
+// filters, orderBy, aggregates, page arguments, nested lists, node ids, bad cursors, root fields left to the
 // resolvers) asked of two services, one answering with one SQL statement per operation and one
 // with resolvers, by admin and tenant viewers (API keys and JWTs), over a random directory with
-// deletions and ties in created_at. Status, data (key order included) and errors must be equal,
+// deletions, ties in created_at, and names and emails that tie or are missing (orderBy). Status, data (key order included) and errors must be equal,
 // and most answers must have come from the statement (the metrics say how each was answered).
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connections, groups, members } from '../../src/db/schema.js';
 import { rowCursor, feedCursor } from '../../src/graphql/cursors.js';
 import { toGlobalId, type IdType } from '../../src/graphql/ids.js';
 import { backend, openTestDatabase, type TestDatabase } from '../support/backend.js';
@@ -82,8 +83,14 @@ async function seedDirectory(server: TestServer): Promise<SeededOrg[]> {
     if (chance(0.5)) deletions.push(stytchEvent('oidc_connection', 'DELETE', org.oidcConnectionId, undefined, later));
   }
   await sendAll(server, deletions);
-  // Polis users sent five to a batch: one transaction each, so created_at ties broken by id.
-  await seedPolisDirectory(server, { users: 12, batch: 5 });
+  // Polis users sent five to a batch: one transaction each, so created_at ties broken by id;
+  // names and emails that tie, and some that are missing, for orderBy's ties and nulls.
+  const names = [{ first_name: 'Same', last_name: 'Name' }, { first_name: null, last_name: null }, { first_name: 'ärger', last_name: 'ß' }, {}];
+  await seedPolisDirectory(server, {
+    users: 12,
+    batch: 5,
+    user: (i) => ({ ...names[i % names.length], ...(i % 5 === 3 ? { email: null } : {}) }),
+  });
   return seeded;
 }
 
@@ -98,17 +105,23 @@ async function poolsOf(db: TestDatabase): Promise<Pools> {
     ['Membership', 'memberships'],
     ['Delivery', 'deliveries'],
   ];
+  const positions: Pools['positions'] = {};
   for (const [type, table] of tables) {
     const rows = await query(db.handle, sql`select id::text as id, (extract(epoch from ${sql.raw(type === 'Delivery' ? 'received_at' : 'created_at')}) * 1000)::bigint::text as ms from ${sql.identifier(table)} order by random() limit 40`);
     ids[type] = rows.map((row) => toGlobalId(type, row.id as string));
     if (type !== 'Delivery') cursors[type] = rows.slice(0, 15).map((row) => rowCursor({ ms: Number(row.ms), id: row.id as string }));
+  }
+  // Rows' ordering values, for cursors of lists in an orderBy (written as the API writes them).
+  for (const [type, table] of [['Connection', connections], ['Member', members], ['Group', groups]] as const) {
+    const rows = await db.handle.db.select().from(table).orderBy(sql`random()`).limit(30);
+    positions[type] = rows.map((row) => row as unknown as Record<string, unknown>);
   }
   cursors.other = ['nope', 'eyJ4IjoxfQ', feedCursor(3), rowCursor({ ms: 0, id: '00000000-0000-4000-8000-000000000000' }), rowCursor({ ms: Date.UTC(9000, 0), id: 'ffffffff-ffff-4fff-bfff-ffffffffffff' })];
   const people = await query(db.handle, sql`select email, name, external_id from members where email is not null order by random() limit 20`);
   const emails = people.map((p) => p.email as string);
   const searches = ['0', '1 ', 'Org', 'group 1', 'user00', '%', '_', 'example.test', 'SAML', 'oidc', ...people.slice(0, 5).map((p) => String(p.name).slice(2, 9))];
   const externalIds = [...people.slice(0, 6).map((p) => p.external_id as string), ...orgs.map((o) => o.organizationId), 'missing'];
-  return { ids, cursors, searches, emails, externalIds };
+  return { ids, cursors, positions, searches, emails, externalIds };
 }
 
 beforeAll(async () => {
@@ -189,6 +202,74 @@ describe(`compiled reads answer as the resolvers do (${backend})`, () => {
           if (!(backwards ? info.hasPreviousPage : info.hasNextPage)) break;
           cursor = backwards ? info.startCursor : info.endCursor;
         }
+      }
+    }
+  });
+
+  it('an ordered list walked both ways: every member once, in the order asked for, ties and missing names included', async () => {
+    // The order each orderBy promises (schema.graphql), written here as plain SQL: the oracle.
+    const orders: [string, string][] = [
+      ['[{ field: NAME, direction: DESC }]', 'name desc nulls first, created_at, id'],
+      ['[{ field: EMAIL }, { field: NAME, direction: DESC }]', 'email asc nulls last, name desc nulls first, created_at, id'],
+      ['{ field: UPDATED_AT, direction: DESC }', 'updated_at desc, created_at, id'],
+      ['[{ field: CREATED_AT, direction: DESC }, { field: NAME }]', 'created_at desc, name asc nulls last, id'],
+    ];
+    const [a] = orgs as [SeededOrg];
+    for (const [orderBy, sqlOrder] of orders) {
+      for (const viewer of [viewers[0], viewers[1]] as (typeof viewers)[number][]) {
+        const scope = viewer.name === 'tenant key' ? sql`where tenant_id = ${a.tenantUuid}::uuid` : sql``;
+        const expected = (await query(database.handle, sql`select id::text as id from members ${scope} order by ${sql.raw(sqlOrder)}`)).map((r) => toGlobalId('Member', r.id as string));
+        const walk = `query ($n: Int, $after: String, $last: Int, $before: String) {
+          members(first: $n, after: $after, last: $last, before: $before, filter: { includeDeleted: true }, orderBy: ${orderBy}) {
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id name email } } } }`;
+        for (const backwards of [false, true]) {
+          const seenIds: string[] = [];
+          let cursor: string | null = null;
+          for (let page = 0; page <= expected.length; page++) {
+            const variables = backwards ? { last: 3, before: cursor } : { n: 3, after: cursor };
+            await compare({ query: walk, variables }, viewer);
+            const reply = await gql(compiled, walk, variables, viewer.credential(compiled));
+            expect(reply.errors).toBeUndefined();
+            const list = (reply.data as { members: { pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string; endCursor: string }; edges: { node: { id: string } }[] } }).members;
+            const ids = list.edges.map((e) => e.node.id);
+            if (backwards) seenIds.unshift(...ids);
+            else seenIds.push(...ids);
+            if (!(backwards ? list.pageInfo.hasPreviousPage : list.pageInfo.hasNextPage)) break;
+            cursor = backwards ? list.pageInfo.startCursor : list.pageInfo.endCursor;
+          }
+          expect(seenIds, `${viewer.name}, orderBy ${orderBy}, ${backwards ? 'backwards' : 'forwards'}`).toEqual(expected);
+        }
+      }
+    }
+  });
+
+  it('countsByStatus and memberCount count what the lists list', async () => {
+    for (const org of orgs) {
+      const tenantId = toGlobalId('Tenant', org.tenantUuid);
+      const q = `query ($t: ID) {
+        all: members(tenantId: $t, first: 100, filter: { includeDeleted: true }) { edges { node { status } } }
+        counted: members(tenantId: $t, first: 0, filter: { includeDeleted: true, status: INVITED }) { countsByStatus { status count } }
+        live: members(tenantId: $t, first: 0) { countsByStatus { status count } }
+        groups(tenantId: $t, first: 100, filter: { includeDeleted: true }) { edges { node { memberCount members(first: 100) { totalCount edges { node { id } } } } } } }`;
+      for (const server of [compiled, resolvers]) {
+        const reply = await gql(server, q, { t: tenantId }, server.adminKey);
+        expect(reply.errors).toBeUndefined();
+        type Counts = { countsByStatus: { status: string; count: number }[] };
+        const data = reply.data as {
+          all: { edges: { node: { status: string | null } }[] };
+          counted: Counts;
+          live: Counts;
+          groups: { edges: { node: { memberCount: number; members: { edges: unknown[] } } }[] };
+        };
+        const byStatus = (statuses: (string | null)[]) =>
+          ['ACTIVE', 'INACTIVE', 'INVITED', 'PENDING', 'DELETED']
+            .map((status) => ({ status, count: statuses.filter((x) => x === status).length }))
+            .filter((c) => c.count > 0);
+        const statuses = data.all.edges.map((e) => e.node.status);
+        // The filter's status is left out; includeDeleted is kept.
+        expect(data.counted.countsByStatus).toEqual(byStatus(statuses));
+        expect(data.live.countsByStatus).toEqual(byStatus(statuses.filter((x) => x !== 'DELETED')));
+        for (const { node } of data.groups.edges) expect(node.memberCount).toBe(node.members.edges.length);
       }
     }
   });

@@ -164,7 +164,7 @@ export async function seedStytchOrg(server: TestServer, shape: OrgShape = {}): P
 /** Polis users of one directory, sent in batches (one transaction each, so equal created_at). */
 export async function seedPolisDirectory(
   server: TestServer,
-  options: { users: number; batch: number },
+  options: { users: number; batch: number; user?: (i: number) => Record<string, unknown> },
 ): Promise<{ tenant: string; product: string; emails: string[] }> {
   const tag = randomBytes(4).toString('hex');
   const tenant = `polis-${tag}`;
@@ -176,7 +176,7 @@ export async function seedPolisDirectory(
     tenant,
     product,
     directory_id,
-    data: { id: `usr-${tag}-${i}`, first_name: 'User', last_name: String(i), email, active: true, raw: {} },
+    data: { id: `usr-${tag}-${i}`, first_name: 'User', last_name: String(i), email, active: true, raw: {}, ...options.user?.(i) },
   }));
   for (let i = 0; i < events.length; i += options.batch) {
     const reply = await sendPolis(server, events.slice(i, i + options.batch));

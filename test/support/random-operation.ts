@@ -4,6 +4,8 @@
 // from real rows and forged ones, ids of every kind, and the root fields the compiler leaves to
 // the resolvers. Arguments are written inline or as variables.
 import fc from 'fast-check';
+import { connections, groups, members } from '../../src/db/schema.js';
+import { listCursor, listOrder, positionOfRow, type OrderArg, type OrderField } from '../../src/graphql/order.js';
 
 /** Values worth asking for: real ids, cursors and texts of the seeded directory, and wrong ones. */
 export interface Pools {
@@ -12,6 +14,8 @@ export interface Pools {
   /** Row cursors of real rows by type, and under `other` a few that are not cursors at all. */
   cursors: Record<string, string[]>;
   /** Substrings of names and emails, and texts with LIKE's special characters. */
+  /** Rows of the ordered lists (Drizzle's objects), for cursors of a list in an orderBy. */
+  positions: Record<string, Record<string, unknown>[]>;
   searches: string[];
   emails: string[];
   externalIds: string[];
@@ -24,7 +28,7 @@ const SCALARS: Record<string, string[]> = {
   Tenant: ['id', 'provider', 'externalId', 'name', 'slug', 'product', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
   Connection: ['id', 'provider', 'externalId', 'kind', 'status', 'name', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
   Member: ['id', 'provider', 'externalId', 'email', 'name', 'firstName', 'lastName', 'status', 'roles', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
-  Group: ['id', 'provider', 'externalId', 'name', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
+  Group: ['id', 'provider', 'externalId', 'name', 'memberCount', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
   Membership: ['id', 'provider', 'externalId', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
 };
 
@@ -54,6 +58,13 @@ const OBJECTS: Record<string, Record<string, { type: string; list: boolean }>> =
 };
 
 const FILTER_TYPES: Record<string, string> = { Tenant: 'TenantFilter', Connection: 'ConnectionFilter', Member: 'MemberFilter', Group: 'GroupFilter' };
+
+/** The lists that take orderBy: their fields, input type and table. */
+const ORDERS: Record<string, { fields: OrderField[]; input: string; table: typeof members | typeof groups | typeof connections }> = {
+  Member: { fields: ['CREATED_AT', 'UPDATED_AT', 'NAME', 'EMAIL'], input: 'MemberOrder', table: members },
+  Group: { fields: ['CREATED_AT', 'UPDATED_AT', 'NAME'], input: 'GroupOrder', table: groups },
+  Connection: { fields: ['CREATED_AT', 'UPDATED_AT', 'NAME'], input: 'ConnectionOrder', table: connections },
+};
 
 /** An enum value, written bare in a literal (a string in a variable). */
 class Enum {
@@ -126,22 +137,48 @@ export class OperationBuilder {
     return this.id(this.pick(Object.keys(this.pools.ids)));
   }
 
-  /** Mostly a row of the list's own type (so a bound falls among its rows), else anything. */
-  cursor(type: string): string {
+  /**
+   * Mostly a row of the list's own type in the list's order (so a bound falls among its rows),
+   * now and then with its name moved off every row's or missing; else anything.
+   */
+  cursor(type: string, orderBy?: OrderArg[]): string {
+    const order = ORDERS[type];
+    const rows = this.pools.positions[type] ?? [];
+    const distinct = new Set(orderBy?.map((o) => o.field)).size === orderBy?.length;
+    if (orderBy && distinct && order && rows.length && this.chance(0.8)) {
+      const row = { ...this.pick(rows) };
+      if (this.chance(0.15)) row.name = this.pick([null, `${String(row.name ?? '')}~`, '', 'M']);
+      const list = listOrder(order.table, orderBy);
+      return listCursor(list, positionOfRow(list, row));
+    }
     const own = this.pools.cursors[type] ?? [];
     if (own.length && this.chance(0.8)) return this.pick(own);
     return this.pick(Object.values(this.pools.cursors).flat());
   }
 
-  pageArgs(type: string): string[] {
+  /** orderBy now and then: one or two fields (rarely one twice, which the resolvers refuse). */
+  orderBy(type: string): OrderArg[] | undefined {
+    const order = ORDERS[type];
+    if (!order || !this.chance(0.35)) return undefined;
+    const fields = this.some(order.fields, 1, 2);
+    if (this.chance(0.03)) fields.push(fields[0] as OrderField);
+    return fields.map((field) => ({ field, direction: this.pick(['ASC', 'DESC'] as const) }));
+  }
+
+  pageArgs(type: string, orderBy?: OrderArg[]): string[] {
     // Mostly what clients send; now and then what the resolvers refuse (the answer must be theirs).
     const size = () => (this.chance(0.03) ? this.pick([101, -1]) : this.pick([0, 1, 2, 2, 3, 3, 5, 10, 100]));
     const args: string[] = [];
     const shape = this.chance(0.03) ? 'both' : this.pick(['none', 'first', 'first', 'first', 'last', 'last']);
     if (shape === 'first' || shape === 'both') args.push(`first: ${this.value(size(), 'Int')}`);
     if (shape === 'last' || shape === 'both') args.push(`last: ${this.value(size(), 'Int')}`);
-    if (this.chance(0.35)) args.push(`after: ${this.value(this.cursor(type), 'String')}`);
-    if (this.chance(0.25)) args.push(`before: ${this.value(this.cursor(type), 'String')}`);
+    if (this.chance(0.35)) args.push(`after: ${this.value(this.cursor(type, orderBy), 'String')}`);
+    if (this.chance(0.25)) args.push(`before: ${this.value(this.cursor(type, orderBy), 'String')}`);
+    if (orderBy) {
+      const value = orderBy.map((o) => ({ field: new Enum(o.field), ...(o.direction === 'ASC' && this.chance(0.5) ? {} : { direction: new Enum(o.direction as string) }) }));
+      // A list argument also takes a single value (GraphQL's input coercion).
+      args.push(`orderBy: ${this.value(value.length === 1 && this.chance(0.3) ? value[0] : value, `[${ORDERS[type]?.input}!]`)}`);
+    }
     return args;
   }
 
@@ -174,7 +211,7 @@ export class OperationBuilder {
   /** A connection's selection: edges (cursor, node), pageInfo, totalCount, __typename. */
   connection(type: string, depth: number): string {
     const parts: string[] = [];
-    const choices = this.some(['edges', 'edges', 'pageInfo', 'totalCount', '__typename'], 1, 4);
+    const choices = this.some(['edges', 'edges', 'pageInfo', 'totalCount', '__typename', ...(type === 'Member' ? ['countsByStatus'] : [])], 1, 4);
     for (const choice of new Set(choices)) {
       const alias = this.chance(0.1) ? `${this.name('k')}: ` : '';
       if (choice === 'edges') {
@@ -184,6 +221,8 @@ export class OperationBuilder {
       } else if (choice === 'pageInfo') {
         const info = this.some(['hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor', '__typename'], 1, 5);
         parts.push(`${alias}pageInfo { ${info.join(' ')} }`);
+      } else if (choice === 'countsByStatus') {
+        parts.push(`${alias}countsByStatus { ${this.some(['status', 'count', '__typename'], 1, 3).join(' ')} }`);
       } else {
         parts.push(`${alias}${choice}`);
       }
@@ -192,7 +231,7 @@ export class OperationBuilder {
   }
 
   list(type: string, depth: number, extra: string[] = []): string {
-    const args = [...extra, ...this.pageArgs(type)];
+    const args = [...extra, ...this.pageArgs(type, this.orderBy(type))];
     const filter = this.filter(type);
     if (filter) args.push(filter);
     return `${args.length ? `(${args.join(', ')})` : ''}${this.directive()} ${this.connection(type, depth)}`;

@@ -65,6 +65,17 @@ describe('query cost', () => {
     );
   });
 
+  it('charges countsByStatus and an orderBy as counts of the whole list, and memberCount as a page of memberships', () => {
+    expect(cost('{ members(first: 100) { countsByStatus { status count } } }')).toBe(1 + COUNT_COST);
+    expect(cost('{ members(first: 100) { totalCount ... on MemberConnection { countsByStatus { count } } } }')).toBe(1 + 2 * COUNT_COST);
+    expect(cost('{ members(first: 1, orderBy: { field: NAME }) { edges { node { id } } } }')).toBe(1 + COUNT_COST + 2);
+    // The order is read from a variable too (the cost of one document differs with its variables).
+    const ordered = 'query ($o: [MemberOrder!]) { members(first: 1, orderBy: $o) { edges { node { id } } } }';
+    expect(cost(ordered, { o: [] })).toBe(1 + 2);
+    expect(cost(ordered, { o: [{ field: 'EMAIL' }] })).toBe(1 + COUNT_COST + 2);
+    expect(cost('{ groups(first: 10) { edges { node { memberCount } } } }')).toBe(1 + 10 * (1 + 1 + 1));
+  });
+
   it('charges a longer search more: once per started 20 characters of its text', () => {
     const search = (text: string) => cost(`query ($s: String) { members(first: 1, filter: { search: $s }) { edges { node { id } } } }`, { s: text });
     expect(search('ab')).toBe(1 + SEARCH_COST + 2);

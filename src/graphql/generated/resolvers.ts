@@ -124,6 +124,17 @@ export type ConnectionKind =
   | 'OIDC'
   | 'SAML';
 
+export type ConnectionOrder = {
+  direction?: SortDirection;
+  field: ConnectionOrderField;
+};
+
+/** The order of a list of connections; as MemberOrderField. */
+export type ConnectionOrderField =
+  | 'CREATED_AT'
+  | 'NAME'
+  | 'UPDATED_AT';
+
 export type ConnectionStatus =
   | 'ACTIVE'
   /** The provider deleted it (only listed with `includeDeleted: true`). */
@@ -207,6 +218,8 @@ export type Group = Node & {
   directory: Maybe<Connection>;
   externalId: Scalars['String']['output'];
   id: Scalars['ID']['output'];
+  /** Live members currently in the group (a live membership of a live member): what `members` lists without `includeDeleted`, counted. */
+  memberCount: Scalars['Int']['output'];
   /** Members currently in the group. */
   members: MemberConnection;
   name: Maybe<Scalars['String']['output']>;
@@ -225,6 +238,7 @@ export type GroupMembersArgs = {
   filter?: InputMaybe<MemberFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<MemberOrder>>;
 };
 
 /** A change to a group, or a member joining or leaving it. */
@@ -273,6 +287,17 @@ export type GroupFilter = {
   search?: InputMaybe<Scalars['String']['input']>;
 };
 
+export type GroupOrder = {
+  direction?: SortDirection;
+  field: GroupOrderField;
+};
+
+/** The order of a list of groups; as MemberOrderField. */
+export type GroupOrderField =
+  | 'CREATED_AT'
+  | 'NAME'
+  | 'UPDATED_AT';
+
 /** A person in a tenant's directory. */
 export type Member = Node & {
   __typename?: 'Member';
@@ -307,6 +332,7 @@ export type MemberGroupsArgs = {
   filter?: InputMaybe<GroupFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<GroupOrder>>;
 };
 
 /** A change to a member, or the member joining or leaving a group. */
@@ -329,6 +355,12 @@ export type MemberChange = {
 
 export type MemberConnection = {
   __typename?: 'MemberConnection';
+  /**
+   * How many members the list's filter matches in each status, the filter's own `status` left
+   * out (a frontend's tabs: "Active 120 · Invited 3"). Statuses with none are not listed;
+   * DELETED appears only with `includeDeleted: true`. In the order of MemberStatus.
+   */
+  countsByStatus: Array<MemberStatusCount>;
   edges: Array<MemberEdge>;
   pageInfo: PageInfo;
   totalCount: Scalars['Int']['output'];
@@ -359,6 +391,24 @@ export type MemberFilter = {
   status?: InputMaybe<MemberStatus>;
 };
 
+export type MemberOrder = {
+  direction?: SortDirection;
+  field: MemberOrderField;
+};
+
+/**
+ * The order of a list. `orderBy` takes several, the first deciding first; ties go to the order
+ * objects were first seen in (createdAt, then id), so every order is total and pages never
+ * overlap. Without `orderBy` a list is in the order objects were first seen. A cursor belongs to
+ * the order it was read in: passed to a list in another order it is BAD_USER_INPUT. Objects
+ * without a name or email come after those with one going up (ASC), and before them going down.
+ */
+export type MemberOrderField =
+  | 'CREATED_AT'
+  | 'EMAIL'
+  | 'NAME'
+  | 'UPDATED_AT';
+
 export type MemberStatus =
   | 'ACTIVE'
   /** The provider deleted it (only listed with `includeDeleted: true`). */
@@ -366,6 +416,12 @@ export type MemberStatus =
   | 'INACTIVE'
   | 'INVITED'
   | 'PENDING';
+
+export type MemberStatusCount = {
+  __typename?: 'MemberStatusCount';
+  count: Scalars['Int']['output'];
+  status: MemberStatus;
+};
 
 /** A member's place in a group. Appears in the change feed when members join or leave groups. */
 export type Membership = Node & {
@@ -441,7 +497,8 @@ export type Provider =
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type Query = {
@@ -473,7 +530,8 @@ export type Query = {
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryChangesArgs = {
@@ -485,7 +543,8 @@ export type QueryChangesArgs = {
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryConnectionsArgs = {
@@ -494,13 +553,15 @@ export type QueryConnectionsArgs = {
   filter?: InputMaybe<ConnectionFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ConnectionOrder>>;
   tenantId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryDeliveriesArgs = {
@@ -512,7 +573,8 @@ export type QueryDeliveriesArgs = {
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryGroupsArgs = {
@@ -521,13 +583,15 @@ export type QueryGroupsArgs = {
   filter?: InputMaybe<GroupFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<GroupOrder>>;
   tenantId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryMembersArgs = {
@@ -536,13 +600,15 @@ export type QueryMembersArgs = {
   filter?: InputMaybe<MemberFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<MemberOrder>>;
   tenantId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryNodeArgs = {
@@ -552,7 +618,8 @@ export type QueryNodeArgs = {
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryReconcileRunsArgs = {
@@ -563,7 +630,8 @@ export type QueryReconcileRunsArgs = {
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryTenantArgs = {
@@ -573,7 +641,8 @@ export type QueryTenantArgs = {
 
 /**
  * Lists are Relay cursor connections: `first`/`after` pages forwards, `last`/`before` backwards,
- * at most 100 per page (20 when neither is given), in the order objects were first seen.
+ * at most 100 per page (20 when neither is given), in the order objects were first seen unless
+ * `orderBy` says otherwise.
  * `tenantId` narrows a list to one tenant; a tenant key is always confined to its own.
  */
 export type QueryTenantsArgs = {
@@ -654,6 +723,10 @@ export type ReplayTransition = {
   from: Scalars['String']['output'];
   to: Scalars['String']['output'];
 };
+
+export type SortDirection =
+  | 'ASC'
+  | 'DESC';
 
 /**
  * Changes pushed as they are committed, over WebSocket (graphql-ws). Every instance of the
@@ -800,6 +873,7 @@ export type TenantConnectionsArgs = {
   filter?: InputMaybe<ConnectionFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<ConnectionOrder>>;
 };
 
 
@@ -814,6 +888,7 @@ export type TenantGroupsArgs = {
   filter?: InputMaybe<GroupFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<GroupOrder>>;
 };
 
 
@@ -828,6 +903,7 @@ export type TenantMembersArgs = {
   filter?: InputMaybe<MemberFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<Array<MemberOrder>>;
 };
 
 /** A change to a tenant. */
@@ -978,6 +1054,8 @@ export type ResolversTypes = {
   ConnectionEdge: ResolverTypeWrapper<Omit<ConnectionEdge, 'node'> & { node: ResolversTypes['Connection'] }>;
   ConnectionFilter: ConnectionFilter;
   ConnectionKind: ConnectionKind;
+  ConnectionOrder: ConnectionOrder;
+  ConnectionOrderField: ConnectionOrderField;
   ConnectionStatus: ConnectionStatus;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Delivery: ResolverTypeWrapper<DeliveryRow>;
@@ -990,6 +1068,8 @@ export type ResolversTypes = {
   GroupConnection: ResolverTypeWrapper<GroupPage>;
   GroupEdge: ResolverTypeWrapper<Omit<GroupEdge, 'node'> & { node: ResolversTypes['Group'] }>;
   GroupFilter: GroupFilter;
+  GroupOrder: GroupOrder;
+  GroupOrderField: GroupOrderField;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
@@ -998,7 +1078,10 @@ export type ResolversTypes = {
   MemberConnection: ResolverTypeWrapper<MemberPage>;
   MemberEdge: ResolverTypeWrapper<Omit<MemberEdge, 'node'> & { node: ResolversTypes['Member'] }>;
   MemberFilter: MemberFilter;
+  MemberOrder: MemberOrder;
+  MemberOrderField: MemberOrderField;
   MemberStatus: MemberStatus;
+  MemberStatusCount: ResolverTypeWrapper<MemberStatusCount>;
   Membership: ResolverTypeWrapper<MembershipRow>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
@@ -1009,6 +1092,7 @@ export type ResolversTypes = {
   ReplayFilter: ReplayFilter;
   ReplayReport: ResolverTypeWrapper<ReplayReport>;
   ReplayTransition: ResolverTypeWrapper<ReplayTransition>;
+  SortDirection: SortDirection;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tenant: ResolverTypeWrapper<TenantRow>;
@@ -1031,6 +1115,7 @@ export type ResolversParentTypes = {
   ConnectionConnection: ConnectionPage;
   ConnectionEdge: Omit<ConnectionEdge, 'node'> & { node: ResolversParentTypes['Connection'] };
   ConnectionFilter: ConnectionFilter;
+  ConnectionOrder: ConnectionOrder;
   DateTime: Scalars['DateTime']['output'];
   Delivery: DeliveryRow;
   DeliveryConnection: DeliveryPage;
@@ -1041,6 +1126,7 @@ export type ResolversParentTypes = {
   GroupConnection: GroupPage;
   GroupEdge: Omit<GroupEdge, 'node'> & { node: ResolversParentTypes['Group'] };
   GroupFilter: GroupFilter;
+  GroupOrder: GroupOrder;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
@@ -1049,6 +1135,8 @@ export type ResolversParentTypes = {
   MemberConnection: MemberPage;
   MemberEdge: Omit<MemberEdge, 'node'> & { node: ResolversParentTypes['Member'] };
   MemberFilter: MemberFilter;
+  MemberOrder: MemberOrder;
+  MemberStatusCount: MemberStatusCount;
   Membership: MembershipRow;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
@@ -1160,6 +1248,7 @@ export type GroupResolvers<ContextType = GraphQLContext, ParentType extends Reso
   directory?: Resolver<Maybe<ResolversTypes['Connection']>, ParentType, ContextType>;
   externalId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  memberCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<GroupMembersArgs>>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
@@ -1223,6 +1312,7 @@ export type MemberChangeResolvers<ContextType = GraphQLContext, ParentType exten
 };
 
 export type MemberConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberConnection'] = ResolversParentTypes['MemberConnection']> = {
+  countsByStatus?: Resolver<Array<ResolversTypes['MemberStatusCount']>, ParentType, ContextType>;
   edges?: Resolver<Array<ResolversTypes['MemberEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1231,6 +1321,11 @@ export type MemberConnectionResolvers<ContextType = GraphQLContext, ParentType e
 export type MemberEdgeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberEdge'] = ResolversParentTypes['MemberEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+};
+
+export type MemberStatusCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MemberStatusCount'] = ResolversParentTypes['MemberStatusCount']> = {
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MemberStatus'], ParentType, ContextType>;
 };
 
 export type MembershipResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Membership'] = ResolversParentTypes['Membership']> = {
@@ -1379,6 +1474,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   MemberChange?: MemberChangeResolvers<ContextType>;
   MemberConnection?: MemberConnectionResolvers<ContextType>;
   MemberEdge?: MemberEdgeResolvers<ContextType>;
+  MemberStatusCount?: MemberStatusCountResolvers<ContextType>;
   Membership?: MembershipResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;

@@ -6,7 +6,6 @@ import { viewerTenant } from '../../auth/viewer.js';
 import { connections, groups, members } from '../../db/schema.js';
 import type { EntityKind, Json, Provider } from '../../directory/types.js';
 import type { GraphQLContext } from '../context.js';
-import { parseRowCursor } from '../cursors.js';
 import {
   connectionConditions,
   groupConditions,
@@ -14,10 +13,11 @@ import {
   memberConditions,
   memberOfGroup,
   tenantScope,
+  withoutStatus,
 } from '../filters.js';
 import type { Resolvers } from '../generated/resolvers.js';
 import { toGlobalId } from '../ids.js';
-import { pageWindow, type ListTable, type Page, type PageArgs, type ParentCondition } from '../pages.js';
+import { listWindow, type ListArgs, type ListSpec, type ListTable, type Page, type ParentCondition } from '../pages.js';
 import type { ConnectionRow, GroupRow, MemberRow, MembershipRow, TenantRow } from '../rows.js';
 import { visible } from '../scope.js';
 
@@ -33,14 +33,16 @@ function nestedList<T>(
   table: ListTable,
   conditions: () => SQL[],
   belongs: ParentCondition,
-  args: PageArgs,
+  args: ListArgs,
+  statusCountConditions?: () => SQL[],
 ): Promise<Page<T>> {
   const scope = viewerTenant(ctx.viewer);
   // The scope is part of the key: a subscription batch's loaders serve viewers of every tenant.
-  const spec = () => ({
+  const spec = (): ListSpec => ({
     table,
-    window: pageWindow(args, parseRowCursor),
+    ...listWindow(table, args),
     conditions: [...conditions(), ...tenantScope(table, scope)],
+    ...(statusCountConditions ? { statusCountConditions: [...statusCountConditions(), ...tenantScope(table, scope)] } : {}),
   });
   return ctx.loaders.nested(`${scope ?? '*'}|${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
 }
@@ -100,7 +102,8 @@ export const entityResolvers: Resolvers = {
         () => connectionConditions(args.filter), belongsToTenant(connections), args),
     members: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.members', t.id, ctx.loaders.member, members,
-        () => memberConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(members), args),
+        () => memberConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(members), args,
+        () => memberConditions(withoutStatus(args.filter), viewerTenant(ctx.viewer))),
     groups: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.groups', t.id, ctx.loaders.group, groups,
         () => groupConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(groups), args),
@@ -131,7 +134,16 @@ export const entityResolvers: Resolvers = {
     directory: (g, _args, ctx) => connectionOf(ctx, g.connectionId),
     members: (g, args, ctx) =>
       nestedList(ctx, 'Group.members', g.id, ctx.loaders.member, members, () => memberConditions(args.filter, viewerTenant(ctx.viewer)),
-        (parent) => memberOfGroup(parent, args.filter?.includeDeleted), args),
+        (parent) => memberOfGroup(parent, args.filter?.includeDeleted), args,
+        () => memberConditions(withoutStatus(args.filter), viewerTenant(ctx.viewer))),
+    // What `members { totalCount }` answers without a filter, batched over every group asking.
+    memberCount: (g, _args, ctx) => {
+      const scope = viewerTenant(ctx.viewer);
+      return ctx.loaders
+        .counts(`${scope ?? '*'}|Group.memberCount`, members, () => [...memberConditions(undefined, scope), ...tenantScope(members, scope)],
+          (parent) => memberOfGroup(parent))
+        .load(g.id);
+    },
   },
 
   Membership: {

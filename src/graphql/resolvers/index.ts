@@ -3,7 +3,7 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from '../generated/resolvers.js';
 import { entityResolvers } from './entities.js';
 import { feedResolvers } from './feed.js';
-import { listResolvers, pageInfoResolvers } from './pages.js';
+import { listResolvers, memberListResolvers, pageInfoResolvers } from './pages.js';
 import { queryResolvers } from './query.js';
 import { reconcileResolvers } from './reconcile.js';
 import { replayResolvers } from './replay.js';
@@ -23,7 +23,7 @@ export const resolvers: Resolvers = {
   PageInfo: pageInfoResolvers,
   TenantConnection: listResolvers,
   ConnectionConnection: listResolvers,
-  MemberConnection: listResolvers,
+  MemberConnection: memberListResolvers,
   GroupConnection: listResolvers,
   ChangeConnection: listResolvers,
   DeliveryConnection: listResolvers,

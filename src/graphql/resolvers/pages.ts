@@ -13,3 +13,8 @@ export const pageInfoResolvers: PageInfoResolvers = {
 export const listResolvers = {
   totalCount: (page: Page<unknown>) => page.totalCount(),
 };
+
+export const memberListResolvers = {
+  ...listResolvers,
+  countsByStatus: (page: Page<unknown>) => page.countsByStatus(),
+};

@@ -2,13 +2,12 @@
 import { viewerTenant } from '../../auth/viewer.js';
 import { connections, groups, members, tenants } from '../../db/schema.js';
 import type { GraphQLContext } from '../context.js';
-import { parseRowCursor } from '../cursors.js';
 import { badInput } from '../errors.js';
-import { connectionConditions, groupConditions, memberConditions, tenantConditions, tenantScope } from '../filters.js';
+import { connectionConditions, groupConditions, memberConditions, tenantConditions, tenantScope, withoutStatus } from '../filters.js';
 import type { Resolvers } from '../generated/resolvers.js';
 import { expectGlobalId, isNodeType, parseGlobalId } from '../ids.js';
 import { loadNode } from '../nodes.js';
-import { listPage, pageWindow, type ListTable, type PageArgs } from '../pages.js';
+import { listPage, listWindow, type ListArgs, type ListTable } from '../pages.js';
 import { listTenant, visible } from '../scope.js';
 import { changesPage, deliveriesPage } from './feed.js';
 import type { SQL } from 'drizzle-orm';
@@ -19,11 +18,19 @@ async function list<T>(
   table: ListTable,
   rows: DataLoader<string, T | undefined>,
   conditions: SQL[],
-  args: PageArgs & { tenantId?: string | null },
+  args: ListArgs & { tenantId?: string | null },
+  statusCountConditions?: SQL[],
 ) {
-  const window = pageWindow(args, parseRowCursor);
+  const { order, window } = listWindow(table, args);
   const tenantId = await listTenant(ctx, args.tenantId);
-  return listPage(ctx.db, rows, { table, window, conditions: [...conditions, ...tenantScope(table, tenantId)] });
+  const scope = tenantScope(table, tenantId);
+  return listPage(ctx.db, rows, {
+    table,
+    order,
+    window,
+    conditions: [...conditions, ...scope],
+    ...(statusCountConditions ? { statusCountConditions: [...statusCountConditions, ...scope] } : {}),
+  });
 }
 
 export const queryResolvers: Resolvers = {
@@ -38,13 +45,14 @@ export const queryResolvers: Resolvers = {
     tenants: (_root, args, ctx) =>
       listPage(ctx.db, ctx.loaders.tenant, {
         table: tenants,
-        window: pageWindow(args, parseRowCursor),
+        ...listWindow(tenants, args),
         conditions: [...tenantConditions(args.filter), ...tenantScope(tenants, viewerTenant(ctx.viewer))],
       }),
     connections: (_root, args, ctx) =>
       list(ctx, connections, ctx.loaders.connection, connectionConditions(args.filter), args),
     members: (_root, args, ctx) =>
-      list(ctx, members, ctx.loaders.member, memberConditions(args.filter, viewerTenant(ctx.viewer)), args),
+      list(ctx, members, ctx.loaders.member, memberConditions(args.filter, viewerTenant(ctx.viewer)), args,
+        memberConditions(withoutStatus(args.filter), viewerTenant(ctx.viewer))),
     groups: (_root, args, ctx) =>
       list(ctx, groups, ctx.loaders.group, groupConditions(args.filter, viewerTenant(ctx.viewer)), args),
     changes: (_root, args, ctx) => changesPage(ctx, args),
