@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { isUnavailable } from '../db/errors.js';
 import type { ReadPath } from '../metrics.js';
 import { compileQuery } from '../read/compile.js';
+import { PlanCache } from '../read/plan-cache.js';
 import { RawJsonData } from '../read/raw-json.js';
 import { readData, type ResolveRest } from '../read/run.js';
 import type { GraphQLContext } from './context.js';
@@ -27,13 +28,19 @@ function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionN
 async function answer(
   { operation, document, schema, contextValue, request }: GraphQLRequestContextResponseForOperation<GraphQLContext>,
   logger: Logger,
+  plans: PlanCache,
 ): Promise<{ response: GraphQLResponse; path: ReadPath } | undefined> {
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
-  // Variables that do not fit are graphql-js's error to report.
-  if (coerced.errors) return undefined;
+  const planKey = plans.key(document, request.operationName, contextValue.viewer, request.variables);
+  let plan = plans.get(planKey);
   const fragments = fragmentsOf(document);
   try {
-    const plan = compileQuery({ schema, fragments, variables: coerced.coerced }, operation.selectionSet, contextValue);
+    if (!plan) {
+      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
+      // Variables that do not fit are graphql-js's error to report.
+      if (coerced.errors) return undefined;
+      plan = compileQuery({ schema, fragments, variables: coerced.coerced }, operation.selectionSet, contextValue);
+      plans.set(planKey, plan);
+    }
     const resolveRest: ResolveRest = async (fields) => {
       const rest: OperationDefinitionNode = { ...operation, selectionSet: { kind: Kind.SELECTION_SET, selections: fields } };
       const result = await execute({
@@ -63,13 +70,16 @@ async function answer(
 }
 
 /** `enabled` false (GRAPHQL_READ_PATH=resolvers): every query is the resolvers', and counted so. */
-export const compiledReads = (logger: Logger, observe: ReadObserver = () => {}, enabled = true): ApolloServerPlugin<GraphQLContext> => ({
+export const compiledReads = (logger: Logger, observe: ReadObserver = () => {}, enabled = true): ApolloServerPlugin<GraphQLContext> => {
+  const plans = new PlanCache();
+  return {
   requestDidStart: async () => ({
     responseForOperation: async (requestContext) => {
       if (requestContext.operation.operation !== 'query') return null;
-      const answered = enabled ? await answer(requestContext, logger) : undefined;
+      const answered = enabled ? await answer(requestContext, logger, plans) : undefined;
       observe(answered?.path ?? 'resolvers');
       return answered?.response ?? null;
     },
   }),
-});
+  };
+};
