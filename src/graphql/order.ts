@@ -10,7 +10,9 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import { connections, groups, members, tenants } from '../db/schema.js';
 import { decodeCursor, encodeCursor, parseRowCursor, rowCursor } from './cursors.js';
 import { badInput } from './errors.js';
-import type { ListTable } from './pages.js';
+
+/** The tables lists are read from. */
+export type ListTable = typeof tenants | typeof connections | typeof members | typeof groups;
 
 export type OrderField = 'CREATED_AT' | 'UPDATED_AT' | 'NAME' | 'EMAIL';
 export interface OrderArg {

@@ -13,7 +13,6 @@ import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
 import { rowMapper } from '../db/map-row.js';
 import { uuidArray } from '../db/uuid-array.js';
-import type { connections, groups, members, tenants } from '../db/schema.js';
 import { statusCountsSql, type MemberStatusCount } from './aggregates.js';
 import { badInput } from './errors.js';
 import {
@@ -24,6 +23,7 @@ import {
   parseListCursor,
   positionOfRow,
   type ListOrder,
+  type ListTable,
   type OrderArg,
   type Position,
 } from './order.js';
@@ -163,7 +163,7 @@ export function assemblePage<T, P>(
 
 // --- Lists of directory entities, in their order (graphql/order.ts) ---------------------------
 
-export type ListTable = typeof tenants | typeof connections | typeof members | typeof groups;
+export type { ListTable } from './order.js';
 
 export interface ListSpec {
   table: ListTable;
