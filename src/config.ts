@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import type { ClaimSettings } from './auth/claims.js';
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, type JwtKeys, type JwtSettings } from './auth/jwt.js';
-import type { QueryLimits } from './graphql/limits.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /**
@@ -127,6 +126,21 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+/** What one GraphQL operation may ask for (graphql/limits.ts enforces them). */
+export interface QueryLimits {
+  /** Nesting of fields through fragments (which add no level), introspection's own not counted. */
+  maxDepth: number;
+  maxAliases: number;
+  /** Directives in one operation (@include, @skip, ...). */
+  maxDirectives: number;
+  /** Lexical tokens in the document: bounds parsing work and memory before anything else. */
+  maxTokens: number;
+  /** Objects the operation may load: see costOf in graphql/limits.ts. */
+  maxCost: number;
+  /** Whether `__schema` / `__type` may be asked (GraphiQL needs it). */
+  introspection: boolean;
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';

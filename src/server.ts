@@ -25,7 +25,7 @@ import { buildApp, type App } from './http/app.js';
 import { replayDeliveries } from './replay.js';
 import { createReconcileService, type ReconcileService } from './reconcile/service.js';
 import { createRetentionService, type RetentionService } from './retention/service.js';
-import { resumeUnfinished, type Unfinished } from './directory/unfinished.js';
+import { resumeUnfinished, type Unfinished } from './unfinished.js';
 import { createPullers, createSources, PULLER_SETTINGS, publicRawOf } from './sources/index.js';
 import type { SourceAdapter } from './sources/types.js';
 

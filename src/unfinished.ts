@@ -1,14 +1,14 @@
-// Deliveries left `applying`: a delivery with many events is applied in parts (store.ts,
+// Deliveries left `applying`: a delivery with many events is applied in parts (directory/store.ts,
 // ingestInParts), and a process that stopped before its last part leaves its row so, stored
 // whole and partly applied. Each is applied again whole by replay, which the ordering guard
 // makes safe: what its first parts applied comes out unchanged, the rest is applied. On the
 // embedded database, which one process owns, that is everything left at start; on Postgres,
 // where another instance may be applying one right now, only those older than a part could take.
 import type { Logger } from 'pino';
-import type { Database } from '../db/open.js';
-import { replayDeliveries } from '../replay.js';
-import type { SourceAdapter } from '../sources/types.js';
-import type { DirectoryStore } from './store.js';
+import type { Database } from './db/open.js';
+import { replayDeliveries } from './replay.js';
+import type { SourceAdapter } from './sources/types.js';
+import type { DirectoryStore } from './directory/store.js';
 
 /** How old an `applying` delivery must be before another process takes it as abandoned. */
 const ABANDONED_AFTER_MS = 2 * 60_000;

@@ -6,8 +6,9 @@ import { and, desc, eq, inArray, isNull, lte, or, sql, type SQL } from 'drizzle-
 import { z } from 'zod';
 import type { Database } from '../db/open.js';
 import { apiKeys, tenants } from '../db/schema.js';
-import { parseGlobalId } from '../graphql/ids.js';
+import { parseGlobalId } from '../lib/global-id.js';
 import { sha256Hex } from '../lib/hash.js';
+import { isUuidAnyCase } from '../lib/uuid.js';
 import { looksLikeJwt } from './jwt.js';
 import type { KeyCache } from './key-cache.js';
 import type { Viewer } from './viewer.js';
@@ -23,7 +24,6 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 /** NOTIFY channel on which a revocation announces the key's id. */
 export const API_KEY_REVOKED_CHANNEL = 'api_key_revoked';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A mistake by whoever manages keys: the message is meant to be shown to them as is. */
 export class ApiKeyError extends Error {
@@ -44,7 +44,7 @@ export function hashApiKey(key: string): string {
  */
 export function tenantIdFromRef(ref: string): string | undefined {
   const value = ref.trim();
-  if (UUID.test(value)) return value.toLowerCase();
+  if (isUuidAnyCase(value)) return value.toLowerCase();
   const parsed = parseGlobalId(value);
   return parsed?.type === 'Tenant' ? parsed.id : undefined;
 }
@@ -63,7 +63,7 @@ const createSchema = z.object({
   name: apiKeyNameSchema,
   tenantId: z
     .string()
-    .regex(UUID, 'tenant id must be a UUID (tenants.id)')
+    .refine(isUuidAnyCase, 'tenant id must be a UUID (tenants.id)')
     .transform((v) => v.toLowerCase())
     .nullish(),
 });
@@ -145,7 +145,7 @@ export interface RevokedApiKey {
 
 /** Which keys a reference given to revokeApiKey names. */
 function keysMatching(ref: string): SQL {
-  if (UUID.test(ref)) return eq(apiKeys.id, ref.toLowerCase());
+  if (isUuidAnyCase(ref)) return eq(apiKeys.id, ref.toLowerCase());
   if (API_KEY_PATTERN.test(ref)) return eq(apiKeys.keyHash, hashApiKey(ref));
   const isPrefix =
     ref.startsWith(API_KEY_PREFIX) && ref.length >= API_KEY_PREFIX.length + 4 && ref.length <= SHOWN_PREFIX_LENGTH;

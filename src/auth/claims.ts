@@ -4,7 +4,7 @@
 // a name may be a dotted path into nested claims, and a name that is itself a claim (a
 // namespaced URL, say) is taken as it is first.
 import type { JWTPayload } from 'jose';
-import { PROVIDERS, type Provider } from '../directory/types.js';
+import { PROVIDERS, type Provider } from '../db/vocabulary.js';
 
 export interface ClaimSettings {
   /** The claim naming the tenant the token may read. */

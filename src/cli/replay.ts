@@ -10,6 +10,7 @@ import type { DeliveryStatus } from '../directory/types.js';
 import { replayDeliveries, type ReplayFilter, type ReplayProgress, type ReplayReport } from '../replay.js';
 import { createSources, isSourceName, SOURCE_LIST } from '../sources/index.js';
 import { runCommand, UsageError } from './command.js';
+import { isUuidAnyCase } from '../lib/uuid.js';
 import { openForCommand } from './database.js';
 
 const USAGE = `Usage:
@@ -26,7 +27,6 @@ newer state.
   --dry-run   read them again and say what could now be read, without applying anything`;
 
 const STATUSES = ['rejected', 'stale', 'ignored', 'unchanged', 'applied', 'applying', 'all'] as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function parseFilter(argv: string[]): { filter: ReplayFilter; dryRun: boolean } | 'help' {
   const { values, positionals } = parseArgs({
@@ -58,7 +58,7 @@ function parseFilter(argv: string[]): { filter: ReplayFilter; dryRun: boolean } 
     filter.since = since;
   }
   if (values.delivery !== undefined) {
-    if (!UUID.test(values.delivery)) throw new UsageError(`--delivery: ${values.delivery} is not a delivery id (a UUID)`);
+    if (!isUuidAnyCase(values.delivery)) throw new UsageError(`--delivery: ${values.delivery} is not a delivery id (a UUID)`);
     filter.deliveryId = values.delivery;
   }
   return { filter, dryRun: values['dry-run'] ?? false };

@@ -15,17 +15,17 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { PROVIDERS } from '../directory/types.js';
-import type {
-  ChangeAction,
-  ConnectionKind,
-  ConnectionStatus,
-  DeliveryStatus,
-  EntityKind,
-  Json,
-  MemberStatus,
-  Provider,
-} from '../directory/types.js';
+import type { Json } from '../lib/json.js';
+import {
+  PROVIDERS,
+  type ChangeAction,
+  type ConnectionKind,
+  type ConnectionStatus,
+  type DeliveryStatus,
+  type EntityKind,
+  type MemberStatus,
+  type Provider,
+} from './vocabulary.js';
 
 const tz = { withTimezone: true, mode: 'date' } as const;
 /**

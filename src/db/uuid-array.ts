@@ -2,12 +2,12 @@
 // naming any number of rows has one text: prepared once per connection, planned once, and
 // built without a parameter per id.
 import { sql, type SQL } from 'drizzle-orm';
+import { isUuidAnyCase } from '../lib/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The ids as an array literal. Throws on anything that is not a uuid (it would not be one element). */
 export function uuidArrayLiteral(ids: readonly string[]): string {
-  for (const id of ids) if (!UUID.test(id)) throw new Error(`not a uuid: ${JSON.stringify(id).slice(0, 60)}`);
+  for (const id of ids) if (!isUuidAnyCase(id)) throw new Error(`not a uuid: ${JSON.stringify(id).slice(0, 60)}`);
   return `{${ids.join(',')}}`;
 }
 

@@ -299,7 +299,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
    * part at a time, each part a transaction queued behind whatever arrived meanwhile, so one
    * sender's big batch holds up other senders for one part at a time, not for all of it. The
    * last part gives the row its status. A process that stops half way leaves the row
-   * `applying`; it is applied again whole later (unfinished.ts), which the ordering guard makes
+   * `applying`; it is applied again whole later (src/unfinished.ts), which the ordering guard makes
    * safe to repeat.
    */
   async function ingestInParts(delivery: Delivery): Promise<IngestResult> {

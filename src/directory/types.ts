@@ -1,16 +1,21 @@
 // The directory core's vocabulary. Provider adapters translate their events into these
 // changes; the core applies them. Nothing here knows about HTTP or any provider's fields.
 
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+import type { Json } from '../lib/json.js';
+import {
+  PROVIDERS,
+  type ChangeAction,
+  type ConnectionKind,
+  type ConnectionStatus,
+  type DeliveryStatus,
+  type EntityKind,
+  type MemberStatus,
+  type Provider,
+} from '../db/vocabulary.js';
 
-/** Every provider the directory holds objects of (the database checks the column against it). */
-export const PROVIDERS = ['POLIS', 'STYTCH', 'WORKOS'] as const;
-export type Provider = (typeof PROVIDERS)[number];
-export type EntityKind = 'TENANT' | 'CONNECTION' | 'MEMBER' | 'GROUP' | 'MEMBERSHIP';
-export type ConnectionKind = 'SAML' | 'OIDC' | 'DIRECTORY';
-export type ConnectionStatus = 'ACTIVE' | 'INACTIVE' | 'PENDING';
-export type MemberStatus = 'ACTIVE' | 'INACTIVE' | 'INVITED' | 'PENDING';
-export type ChangeAction = 'CREATED' | 'UPDATED' | 'ACTIVATED' | 'DEACTIVATED' | 'DELETED';
+// The values the database's columns hold are the database's (db/vocabulary.ts); the core speaks them.
+export type { Json, ChangeAction, ConnectionKind, ConnectionStatus, DeliveryStatus, EntityKind, MemberStatus, Provider };
+export { PROVIDERS };
 
 /**
  * - `upsert`: the provider's full current state of the object.
@@ -151,14 +156,6 @@ export interface Delivery {
 }
 
 export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';
-/**
- * What became of a delivery, the first that holds: `rejected` (at least one of its events
- * could not be read: the delivery is kept for replay, its other events applied), `applied`,
- * `stale` (older than what is stored), `ignored` (every event of a kind not applied), else
- * `unchanged`. `applying`: a delivery with many events, stored and being applied in parts
- * (one left so by a process that stopped is applied again whole; see unfinished.ts).
- */
-export type DeliveryStatus = 'rejected' | 'applied' | 'stale' | 'unchanged' | 'ignored' | 'applying';
 
 /** The status of a delivery of two parts, each with its own: the first of the rule above. */
 export function combinedStatus(a: DeliveryStatus | undefined, b: DeliveryStatus): DeliveryStatus {

@@ -2,6 +2,7 @@
 // (created_at, id) is positioned by that pair; the change feed by its sequence number.
 // Anything a client sends back that is not one of ours is BAD_USER_INPUT, never a 500.
 import { badInput } from './errors.js';
+import { isUuid } from '../lib/uuid.js';
 
 export interface RowPosition {
   /** created_at (or received_at) in epoch milliseconds: columns are stored to the ms. */
@@ -9,7 +10,6 @@ export interface RowPosition {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const encodeCursor = (value: unknown[]): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 const encode = encodeCursor;
 
@@ -48,8 +48,7 @@ export function parseRowCursor(cursor: string, argument: string): RowPosition {
     !Number.isSafeInteger(ms) ||
     (ms as number) < 0 ||
     (ms as number) > MAX_ROW_MS ||
-    typeof id !== 'string' ||
-    !UUID.test(id)
+    !isUuid(id)
   ) {
     throw badInput(`${argument} is not a valid cursor for this list`, argument);
   }

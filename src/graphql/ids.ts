@@ -1,25 +1,9 @@
-// Global ids: opaque to clients, stable across restarts (they wrap the row's uuid, which never
-// changes), and typed, so an id of one kind is never mistaken for another.
+// Global ids as arguments: an id of the wrong kind, or none of ours, is the client's error
+// (BAD_USER_INPUT naming the argument). The encoding itself is lib/global-id.ts.
+import { parseGlobalId, type IdType } from '../lib/global-id.js';
 import { badInput } from './errors.js';
 
-export const NODE_TYPES = ['Tenant', 'Connection', 'Member', 'Group', 'Membership', 'Delivery', 'ReconcileRun'] as const;
-export type NodeType = (typeof NODE_TYPES)[number];
-export type IdType = NodeType;
-const ID_TYPES: readonly IdType[] = NODE_TYPES;
-export const isNodeType = (type: IdType): type is NodeType => (NODE_TYPES as readonly string[]).includes(type);
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export const toGlobalId = (type: IdType, id: string): string => Buffer.from(`${type}:${id}`).toString('base64url');
-
-/** Undefined for anything that is not an id this API issued. */
-export function parseGlobalId(globalId: string): { type: IdType; id: string } | undefined {
-  if (!/^[A-Za-z0-9_-]{1,100}$/.test(globalId)) return undefined;
-  const [type, id, ...rest] = Buffer.from(globalId, 'base64url').toString('utf8').split(':');
-  if (rest.length > 0 || !id || !UUID.test(id)) return undefined;
-  const known = ID_TYPES.find((t) => t === type);
-  return known ? { type: known, id } : undefined;
-}
+export { isNodeType, NODE_TYPES, parseGlobalId, toGlobalId, type IdType, type NodeType } from '../lib/global-id.js';
 
 /** The uuid inside an id that must be of `type`; BAD_USER_INPUT naming the argument otherwise. */
 export function expectGlobalId(globalId: string, type: IdType, argument: string): string {

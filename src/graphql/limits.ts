@@ -23,21 +23,10 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { QueryLimits } from '../config.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './pages.js';
 
-export interface QueryLimits {
-  /** Nesting of fields through fragments (which add no level), introspection's own not counted. */
-  maxDepth: number;
-  maxAliases: number;
-  /** Directives in one operation (@include, @skip, ...). */
-  maxDirectives: number;
-  /** Lexical tokens in the document: bounds parsing work and memory before anything else. */
-  maxTokens: number;
-  /** Objects the operation may load: see costOf. */
-  maxCost: number;
-  /** Whether `__schema` / `__type` may be asked (GraphiQL needs it). */
-  introspection: boolean;
-}
+export type { QueryLimits };
 
 /** The errors' wording, with the setting that raises each limit. */
 const limitError = (what: string, found: number, limit: number, setting: string) =>

@@ -10,6 +10,7 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import { connections, groups, members, tenants } from '../db/schema.js';
 import { decodeCursor, encodeCursor, parseRowCursor, rowCursor } from './cursors.js';
 import { badInput } from './errors.js';
+import { isUuid } from '../lib/uuid.js';
 
 /** The tables lists are read from. */
 export type ListTable = typeof tenants | typeof connections | typeof members | typeof groups;
@@ -119,7 +120,6 @@ export function listCursor(order: ListOrder, p: Position): string {
 }
 
 const MAX_ROW_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function parseListCursor(order: ListOrder, cursor: string, argument: string): Position {
   if (!order.custom) {
@@ -136,7 +136,7 @@ export function parseListCursor(order: ListOrder, cursor: string, argument: stri
         if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > MAX_ROW_MS) throw invalid();
         return value as number;
       case 'id':
-        if (typeof value !== 'string' || !UUID.test(value)) throw invalid();
+        if (!isUuid(value)) throw invalid();
         return value;
       case 'text': {
         if (value === null) return null;

@@ -9,7 +9,7 @@
 //    secret scanners know (`sk_live_`, `whsec_`, `ghp_`, `AKIA`...); keys of that shape too.
 // The name lists follow what secret scanners (gitleaks, detect-secrets) treat as secret
 // keywords, narrowed to names whose value is the secret itself.
-import type { Json } from '../directory/types.js';
+import type { Json } from './json.js';
 
 export const REDACTED = '[redacted]';
 

@@ -7,7 +7,7 @@
 /** Far deeper than any provider's event (a SCIM user in a Polis event is about 6 levels). */
 export const MAX_JSON_DEPTH = 64;
 
-import type { Json } from '../directory/types.js';
+import type { Json } from './json.js';
 import { truncate } from './truncate.js';
 
 const NUL = '\u0000';

@@ -3,7 +3,7 @@
 // few times with backoff, and every error worded for an operator: which provider, which
 // request (never its credentials), what came back.
 import type { z } from 'zod';
-import { describeZodError } from '../sources/zod-error.js';
+import { describeZodError } from '../lib/zod-error.js';
 import { truncate } from '../lib/truncate.js';
 
 export class ProviderError extends Error {

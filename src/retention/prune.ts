@@ -7,7 +7,7 @@
 // late retry (DELIVERY_KEY_RETENTION_DAYS) and while changes in the feed point at it. Then the
 // row goes, and its keys with it. A `rejected` delivery is kept whole for much longer
 // (REJECTED_RETENTION_DAYS): it is the copy a replay needs, and replaying it changes its status.
-// One `applying` is left alone: it is being applied, or is about to be finished (unfinished.ts).
+// One `applying` is left alone: it is being applied, or is about to be finished (src/unfinished.ts).
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';

@@ -23,7 +23,7 @@ import type {
 } from '../../directory/types.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { readActive, readEmail, readRoles, readText, type Warnings } from '../lenient.js';
-import { describeZodError } from '../zod-error.js';
+import { describeZodError } from '../../lib/zod-error.js';
 import {
   connectionEventSchema,
   directoryEventSchema,

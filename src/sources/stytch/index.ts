@@ -22,7 +22,7 @@ import type {
   Version,
 } from '../../directory/types.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
-import { describeZodError } from '../zod-error.js';
+import { describeZodError } from '../../lib/zod-error.js';
 import { stytchPublicRaw } from './public-raw.js';
 import {
   connectionSchema,

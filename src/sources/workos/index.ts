@@ -28,7 +28,7 @@ import { redact } from '../../lib/redact.js';
 import { MAX_ID_LENGTH } from '../fields.js';
 import { readEmail, readRoles, readText, type Warnings } from '../lenient.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
-import { describeZodError } from '../zod-error.js';
+import { describeZodError } from '../../lib/zod-error.js';
 import {
   connectionSchema,
   directoryGroupSchema,
