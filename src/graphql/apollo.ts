@@ -2,7 +2,7 @@
 // per-request loaders. Transport-free: src/http/graphql.ts mounts it on Fastify.
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/api-keys.js';
 import type { Database } from '../db/open.js';
@@ -12,8 +12,6 @@ import { apiError } from './errors.js';
 import { createErrorFormatter, outageStatus } from './format-error.js';
 import { costError, limitRules, parseOptions, type QueryLimits } from './limits.js';
 import { Loaders } from './loaders.js';
-import { compiledReads, type ReadObserver } from './compiled-reads.js';
-import { stringifyResult } from '../read/raw-json.js';
 
 /** Turns an Authorization header into a viewer, or says why not. */
 export type Authenticate = (authorization: string | undefined) => Promise<AuthResult>;
@@ -25,17 +23,16 @@ export interface GraphQLOptions {
   logger: Logger;
   production: boolean;
   limits: QueryLimits;
+  /** After the service's own: the read path's (src/read), the drain, metrics. */
   plugins?: ApolloServerPlugin<GraphQLContext>[];
+  /** How a result is written out (the read path's writes its JSON text as Postgres wrote it). */
+  stringifyResult?: (result: FormattedExecutionResult) => string;
   /** Backs the replayDeliveries mutation. */
   replay?: ReplayRunner;
   /** Backs the reconcile mutation. */
   reconcile?: ReconcileStarter;
   /** What of `raw` tenant keys see. */
   publicRaw: PublicRaw;
-  /** Queries answered by one compiled statement (src/read); false: by the resolvers alone. */
-  compiledReads?: boolean;
-  /** Told how each query was answered (metrics). */
-  onRead?: ReadObserver;
 }
 
 /** Apollo would run a subscription over HTTP as if it were a query; say where they live. */
@@ -85,12 +82,10 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       subscriptionsOverWebSocketOnly,
       costLimit(options.limits),
       outageStatus,
-      compiledReads(options.logger, options.onRead, options.compiledReads !== false),
       ...(options.plugins ?? []),
     ],
     formatError: createErrorFormatter(options),
-    // A compiled read's data is JSON text from Postgres, written out as it came.
-    stringifyResult,
+    ...(options.stringifyResult ? { stringifyResult: options.stringifyResult } : {}),
   });
 }
 

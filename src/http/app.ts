@@ -5,6 +5,8 @@ import { MAX_BODY_BYTES, MAX_GRAPHQL_BYTES } from '../config.js';
 import type { DatabaseHandle } from '../db/open.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { createApollo, createContext, type GraphQLOptions } from '../graphql/apollo.js';
+import { compiledReads } from '../read/apollo-plugin.js';
+import { stringifyResult } from '../read/raw-json.js';
 import { createErrorFormatter } from '../graphql/format-error.js';
 import type { Fanout } from '../graphql/live/fanout.js';
 import type { Priority } from '../lib/priority.js';
@@ -30,8 +32,10 @@ export interface AppDeps {
   storeTimeoutMs?: number;
   /** See WebhookDeps.urgent. */
   urgent?: Priority;
-  graphql: Omit<GraphQLOptions, 'plugins' | 'schema'> & {
+  graphql: Omit<GraphQLOptions, 'plugins' | 'schema' | 'stringifyResult'> & {
     corsOrigins: string[];
+    /** Queries answered by one compiled statement (src/read); false: by the resolvers alone. */
+    compiledReads?: boolean;
     /** GraphQL HTTP requests one key may have in progress at once (default: no limit). */
     maxConcurrentPerKey?: number;
     /**
@@ -193,9 +197,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const apollo = createApollo({
     ...deps.graphql,
-    ...(metrics ? { onRead: metrics.graphqlRead } : {}),
     schema,
+    stringifyResult,
     plugins: [
+      compiledReads(deps.graphql.logger, metrics?.graphqlRead, deps.graphql.compiledReads !== false),
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.dispose() }) },
       ...(metrics ? [operationMetrics(metrics.graphqlOperation)] : []),

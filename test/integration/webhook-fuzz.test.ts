@@ -152,11 +152,15 @@ function workosHeaders(secret: string, body: Buffer, t = Date.now()): HeaderList
   return [['WorkOS-Signature', `t=${t}, v1=${createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex')}`]];
 }
 
-/** src/sources/workos: the event id when the body is an object with one, else the body's hash. */
+/**
+ * src/sources/workos: the event id when the body is an object with one that text can hold (no
+ * NUL, no half of a surrogate pair), else the body's hash.
+ */
 function workosKey(body: Buffer): string {
   try {
     const id = (JSON.parse(body.toString('utf8')) as { id?: unknown } | null)?.id;
-    if (typeof id === 'string' && id !== '' && id.length <= 256) return `workos:${id}`;
+    const storable = typeof id === 'string' && !id.includes('\u0000') && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(id);
+    if (typeof id === 'string' && id !== '' && id.length <= 256 && storable) return `workos:${id}`;
   } catch {
     // not JSON
   }

@@ -29,6 +29,7 @@ import { MAX_ID_LENGTH } from '../fields.js';
 import { readEmail, readRoles, readText, type Warnings } from '../lenient.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { describeZodError } from '../../lib/zod-error.js';
+import { unstorable } from '../../lib/storable-json.js';
 import {
   connectionSchema,
   directoryGroupSchema,
@@ -113,7 +114,8 @@ export function createWorkosSource(options: WorkosOptions): SourceAdapter {
 function deliveryKey(body: Buffer): string {
   try {
     const id = (JSON.parse(body.toString('utf8')) as { id?: unknown } | null)?.id;
-    if (typeof id === 'string' && id !== '' && id.length <= MAX_ID_LENGTH) return `workos:${id}`;
+    // An id no text column can hold (a NUL, half a surrogate pair) keys by the body instead.
+    if (typeof id === 'string' && id !== '' && id.length <= MAX_ID_LENGTH && unstorable(id) === undefined) return `workos:${id}`;
   } catch {
     // Not JSON: parse() says so; the key is the body's hash.
   }

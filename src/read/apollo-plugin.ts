@@ -1,4 +1,4 @@
-// The read path (src/read) inside Apollo: after validation, the cost limit and the viewer's
+// The read path inside Apollo (http/app.ts plugs it in, with raw-json.ts's stringifyResult): after validation, the cost limit and the viewer's
 // authentication, a query is compiled to one statement and answered with the JSON Postgres
 // built. Root fields the compiler leaves are executed by graphql-js beside it; anything unusual
 // (an argument error, a tenant the guard did not find, a failed statement) is handed back to
@@ -7,12 +7,12 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextResponseF
 import { execute, getVariableValues, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from 'pino';
 import { isUnavailable } from '../db/errors.js';
+import type { GraphQLContext } from '../graphql/context.js';
 import type { ReadPath } from '../metrics.js';
-import { compileQuery } from '../read/compile.js';
-import { PlanCache } from '../read/plan-cache.js';
-import { RawJsonData } from '../read/raw-json.js';
-import { readData, type ResolveRest } from '../read/run.js';
-import type { GraphQLContext } from './context.js';
+import { compileQuery } from './compile.js';
+import { PlanCache } from './plan-cache.js';
+import { RawJsonData } from './raw-json.js';
+import { readData, type ResolveRest } from './run.js';
 
 /** Told how each query was answered (the metrics' graphql_server_reads_total). */
 export type ReadObserver = (path: ReadPath) => void;
