@@ -12,10 +12,12 @@ import type { DatabaseHandle } from './db/open.js';
 import { changes } from './db/schema.js';
 import { metricsRoutes } from './http/metrics.js';
 import { createMetrics } from './metrics.js';
-import { followFeed } from './directory/feed-follower.js';
 import { createDirectoryStore } from './directory/store.js';
-import { Fanout } from './graphql/live/fanout.js';
-import { createLiveHub } from './graphql/live/hub.js';
+import { batchLoaders } from './graphql/subscriptions/batch.js';
+import { Fanout } from './live/fanout.js';
+import { followFeed } from './live/follower.js';
+import { createLiveHub } from './live/hub.js';
+import type { GraphQLFanout } from './graphql/context.js';
 import { parseGlobalId } from './graphql/ids.js';
 import { createJwtVerifier } from './auth/jwt.js';
 import { withTokens } from './auth/jwt-authenticator.js';
@@ -85,14 +87,16 @@ export async function startServer(config: Config, logger: Logger, options: Start
     pollIntervalMs: options.feedPollMs,
     onError: (error) => logger.warn({ err: error }, 'could not read the change feed; retrying'),
   });
+  const onHubError = (error: unknown) => logger.warn({ err: error }, 'subscription hub: a batch could not be preloaded or handed to a subscriber');
   const hub = createLiveHub(follower, database.db, {
     bufferLimit: config.subscriptionBuffer,
-    onError: (error) => logger.warn({ err: error }, 'subscription hub: a batch could not be preloaded or handed to a subscriber'),
+    prepare: batchLoaders(database.db, onHubError),
+    onError: onHubError,
   });
   // Webhooks first: fan-out waits while deliveries are being stored (lib/priority.ts).
   const ingestFirst = new Priority();
   const metrics = config.metrics ? createMetrics() : undefined;
-  const fanout = new Fanout(hub, { urgent: ingestFirst, ...(metrics ? { onPushed: metrics.pushed } : {}) });
+  const fanout: GraphQLFanout = new Fanout(hub, { urgent: ingestFirst, ...(metrics ? { onPushed: metrics.pushed } : {}) });
   const stopLive = async () => {
     await hub.stop();
     await follower.stop();

@@ -29,3 +29,7 @@ export const limitKeyOf = (viewer: Viewer): string => viewer.limitKey ?? (viewer
 
 /** The tenant a viewer is confined to, or null for an admin (all tenants). */
 export const viewerTenant = (viewer: Viewer): string | null => (viewer.kind === 'tenant' ? viewer.tenantId : null);
+
+/** Is a row of tenant `tenantId` visible to this viewer? Rows of no tenant are admin-only. */
+export const canSee = (viewer: Viewer, tenantId: string | null): boolean =>
+  viewer.kind === 'admin' || (tenantId !== null && tenantId === viewer.tenantId);

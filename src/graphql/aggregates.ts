@@ -1,7 +1,10 @@
 // Aggregates over a list, in SQL both read paths use: the resolvers run it as its own
 // statement, the compiled read (src/read) embeds it in the operation's one statement.
 import { sql, type SQL } from 'drizzle-orm';
-import type { MemberStatus } from './generated/resolvers.js';
+import type { MemberStatus as StoredStatus } from '../db/vocabulary.js';
+
+/** A member's status as the API says it: DELETED once its provider deleted it. */
+type MemberStatus = StoredStatus | 'DELETED';
 
 export interface MemberStatusCount {
   status: MemberStatus;

@@ -1,16 +1,20 @@
 // What every resolver receives: who is asking, the database, and this request's loaders.
+import type { ExecutionResult } from 'graphql';
 import type { Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
+import type { Fanout, PushTarget } from '../live/fanout.js';
 import type { PublicRaw } from '../sources/types.js';
-import type { Fanout, PushTarget } from './live/fanout.js';
 import type { Loaders } from './loaders.js';
 import type { ReconcileRunRow, TenantRow } from './rows.js';
 import type { ReplayFilter, ReplayReport } from '../replay.js';
 
+/** The process's fan-out (src/live) as GraphQL uses it: batches read through loaders, payloads results. */
+export type GraphQLFanout = Fanout<Loaders, ExecutionResult>;
+
 /** What a WebSocket operation adds: the process's fan-out, and where this operation's pushes go. */
 export interface LiveSession {
-  fanout: Fanout;
-  target: PushTarget;
+  fanout: GraphQLFanout;
+  target: PushTarget<ExecutionResult>;
 }
 
 /**
@@ -37,7 +41,7 @@ export interface GraphQLContext {
   publicRaw: PublicRaw;
   /**
    * Per request; each event of a subscription is executed with the event's own (shared with
-   * every subscriber of that batch, see live/fanout.ts), so nothing cached outlives it.
+   * every subscriber of that batch, see src/live/fanout.ts), so nothing cached outlives it.
    */
   loaders: Loaders;
   /** Present on WebSocket operations only. */

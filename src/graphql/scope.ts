@@ -1,13 +1,11 @@
 // Tenant isolation, in one place: which tenant a request is confined to, and whether a row
 // may be shown. Every resolver that reads rows goes through these.
-import type { Viewer } from '../auth/viewer.js';
+import { canSee, type Viewer } from '../auth/viewer.js';
 import { apiError } from './errors.js';
 import { expectGlobalId } from './ids.js';
 import type { GraphQLContext } from './context.js';
 
-/** Is a row of tenant `tenantId` visible to this viewer? Rows of no tenant are admin-only. */
-export const canSee = (viewer: Viewer, tenantId: string | null): boolean =>
-  viewer.kind === 'admin' || (tenantId !== null && tenantId === viewer.tenantId);
+export { canSee };
 
 /** The row if the viewer may see it. */
 export function visible<T>(viewer: Viewer, row: T | undefined, tenantOf: (row: T) => string | null): T | null {

@@ -8,7 +8,7 @@ import { createApollo, createContext, type GraphQLOptions } from '../graphql/apo
 import { compiledReads } from '../read/apollo-plugin.js';
 import { stringifyResult } from '../read/raw-json.js';
 import { createErrorFormatter } from '../graphql/format-error.js';
-import type { Fanout } from '../graphql/live/fanout.js';
+import type { GraphQLFanout } from '../graphql/context.js';
 import type { Priority } from '../lib/priority.js';
 import { buildSchema } from '../graphql/schema.js';
 import type { SourceAdapter } from '../sources/types.js';
@@ -45,7 +45,7 @@ export interface AppDeps {
     ratePerKeyPerMinute?: number;
   };
   /** Where subscriptions join to hear of changes. */
-  fanout: Fanout;
+  fanout: GraphQLFanout;
   /** Operations one WebSocket may run at once. */
   wsMaxSubscriptions: number;
   /** WebSockets one key may hold open (default: no limit). */

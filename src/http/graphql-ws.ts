@@ -1,10 +1,11 @@
 // GraphQL over WebSocket (the graphql-ws protocol) at /graphql, on the same HTTP server as
 // everything else: graphql-ws's `use/ws` adapter over ws, with who-is-asking settled once, on
 // connect, from the connection params. Subscriptions join the process's fan-out, which writes
-// their live messages to the socket itself (pushSink below).
+// their live messages to the socket itself (pushSink below), in graphql-ws's own format.
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { MessageType, stringifyMessage } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -12,12 +13,12 @@ import { limitKeyOf, type Viewer } from '../auth/viewer.js';
 import type { Database } from '../db/open.js';
 import { isUnavailable } from '../db/errors.js';
 import type { Authenticate } from '../graphql/apollo.js';
-import type { GraphQLContext, PublicRaw } from '../graphql/context.js';
+import type { GraphQLContext, GraphQLFanout, PublicRaw } from '../graphql/context.js';
 import type { ErrorFormatter } from '../graphql/format-error.js';
 import { costError, introspectionRules, limitRules, parseOptions, type QueryLimits } from '../graphql/limits.js';
-import { createDocumentCache } from '../graphql/live/documents.js';
-import { subscribeShared } from '../graphql/live/execute.js';
-import type { Fanout, Frame, PushSink } from '../graphql/live/fanout.js';
+import { createDocumentCache } from '../graphql/subscriptions/documents.js';
+import { subscribeShared } from '../graphql/subscriptions/execute.js';
+import type { Frame, PushSink } from '../live/fanout.js';
 import { Loaders } from '../graphql/loaders.js';
 import { truncate } from '../lib/truncate.js';
 import { rateLimitMessage, type KeyRateLimit } from './key-rate-limit.js';
@@ -41,7 +42,7 @@ export interface GraphqlWsDeps {
   path: string;
   schema: GraphQLSchema;
   db: Database;
-  fanout: Fanout;
+  fanout: GraphQLFanout;
   authenticate: Authenticate;
   formatError: ErrorFormatter;
   logger: Logger;
@@ -116,7 +117,11 @@ function serverSockets(logger: Logger): typeof WebSocket {
 }
 
 // A type alias, not an interface: graphql-ws wants an index-signature-compatible record.
-type Extra = { viewer?: Viewer; started?: Set<string> };
+/**
+ * `stream`: the connection's TCP socket (the upgrade request's, which ws writes to), kept when
+ * the request is let go, for corking a batch of pushes (pushSink).
+ */
+type Extra = { viewer?: Viewer; started?: Set<string>; stream?: Duplex };
 
 /** `authorization` from the connection params, whatever its case (GraphiQL sends `Authorization`). */
 function authorizationOf(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
@@ -128,15 +133,26 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
 }
 
 /**
+ * The text of a `next` message up to its payload, as graphql-ws writes it (its own
+ * stringifyMessage, so the protocol's format lives there alone): a pushed payload is already
+ * JSON, and is written after it without being parsed and written again.
+ */
+function nextMessagePrefix(id: string): string {
+  const empty = stringifyMessage<MessageType.Next>({ id, type: MessageType.Next, payload: {} });
+  const tail = '{}}';
+  if (!empty.endsWith(tail)) throw new Error(`graphql-ws wrote a next message this server cannot extend: ${empty}`);
+  return empty.slice(0, -tail.length);
+}
+
+/**
  * Where one operation's live messages go: straight onto its socket, as graphql-ws would write
  * them (byte for byte), without an await per message. A batch's messages are written under one
- * cork, so a socket gets them in one system call. Messages ws has not yet handed to the
- * operating system are counted: a client that stops reading is cut off at the buffer limit.
+ * cork of the connection's TCP socket (the upgrade request's, which ws writes to), so a socket
+ * gets them in one system call. Messages ws has not yet handed to the operating system are
+ * counted: a client that stops reading is cut off at the buffer limit.
  */
-function pushSink(socket: WebSocket, id: string): PushSink {
-  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-  // ws keeps its net socket here; corking it is the one use of ws internals.
-  const stream = (socket as unknown as { _socket?: Duplex })._socket;
+function pushSink(socket: WebSocket, stream: Duplex, id: string): PushSink {
+  const prefix = nextMessagePrefix(id);
   let unsent = 0;
   const sent = () => {
     unsent--;
@@ -147,12 +163,12 @@ function pushSink(socket: WebSocket, id: string): PushSink {
     },
     push(frames: readonly Frame[], from: number) {
       if (socket.readyState !== WebSocket.OPEN) return;
-      stream?.cork();
+      stream.cork();
       for (let i = from; i < frames.length; i++) {
         unsent++;
         socket.send(`${prefix}${frames[i]!.payload}}`, sent);
       }
-      stream?.uncork();
+      stream.uncork();
     },
   };
 }
@@ -224,6 +240,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         byKey.set(key, sockets);
         ctx.extra.viewer = result;
         // Settled: the upgrade request (its headers and all) need not live as long as the socket.
+        ctx.extra.stream = ctx.extra.request.socket;
         (ctx.extra as { request?: unknown }).request = undefined;
         sessions.set(socket, result);
         // A token's socket lasts as long as the token: then 4403, and the client reconnects
@@ -303,9 +320,9 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
         return { schema: deps.schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       context: (ctx, id): GraphQLContext => {
-        const { socket, viewer } = ctx.extra;
+        const { socket, stream, viewer } = ctx.extra;
         // onConnect ran first: graphql-ws refuses operations before the connection is acked.
-        if (!viewer) throw new Error('operation on an unauthenticated socket');
+        if (!viewer || !stream) throw new Error('operation on an unauthenticated socket');
         // Made on first use: a subscription reads through each event's loaders instead, and
         // ten thousand idle subscriptions should not each hold a set of empty ones.
         let loaders: Loaders | undefined;
@@ -319,7 +336,7 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
           live: {
             fanout,
             target: {
-              sink: pushSink(socket, id),
+              sink: pushSink(socket, stream, id),
               render,
               overflow: () => {
                 logger.warn({ key: viewer.name }, 'WebSocket closed: subscriber too slow, buffer overflowed');

@@ -3,7 +3,7 @@
 import { sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { followFeed, type FeedFollower, type FeedRow } from '../../src/directory/feed-follower.js';
+import { followFeed, type FeedFollower, type FeedRow } from '../../src/live/follower.js';
 import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { sendAll, stytchEvent } from '../support/directory.js';

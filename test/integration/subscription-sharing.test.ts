@@ -5,7 +5,7 @@
 // operations are capped per instance, with a clear refusal.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveExecutions } from '../../src/graphql/live/execute.js';
+import { liveExecutions } from '../../src/graphql/subscriptions/execute.js';
 import { backend } from '../support/backend.js';
 import { sendAll, stytchEvent } from '../support/directory.js';
 import { connect, eventually, subscribe, warmUp, type LiveSubscription, type MemberChangedEvent } from '../support/live.js';

@@ -1,6 +1,6 @@
 // Operations over WebSocket are parsed and validated once per distinct text and shared.
 import { describe, expect, it } from 'vitest';
-import { createDocumentCache } from '../../src/graphql/live/documents.js';
+import { createDocumentCache } from '../../src/graphql/subscriptions/documents.js';
 import { buildSchema } from '../../src/graphql/schema.js';
 
 const schema = buildSchema();

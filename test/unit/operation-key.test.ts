@@ -3,7 +3,7 @@
 import { parse, type ExecutionArgs } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
-import { operationKey } from '../../src/graphql/live/execute.js';
+import { operationKey } from '../../src/graphql/subscriptions/execute.js';
 import { buildSchema } from '../../src/graphql/schema.js';
 
 const schema = buildSchema();

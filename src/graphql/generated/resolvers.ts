@@ -3,7 +3,7 @@
 import type { Json } from '../../directory/types.js';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { TenantRow, ConnectionRow, MemberRow, GroupRow, MembershipRow, DeliveryRow, ReconcileRunRow, ChangeRow, TenantPage, ConnectionPage, MemberPage, GroupPage, ChangePage, DeliveryPage } from '../rows.js';
-import type { ConnectionChangeEvent, MemberChangeEvent, GroupChangeEvent, TenantChangeEvent } from '../live/events.js';
+import type { ConnectionChangeEvent, MemberChangeEvent, GroupChangeEvent, TenantChangeEvent } from '../subscriptions/events.js';
 import type { Viewer as ViewerSource } from '../../auth/viewer.js';
 import type { PageInfoSource } from '../pages.js';
 import type { GraphQLContext } from '../context.js';

@@ -6,8 +6,8 @@ import { apiError, cursorExpired } from '../errors.js';
 import { isUnavailable } from '../../db/errors.js';
 import { readFeedHorizon } from '../../directory/feed-horizon.js';
 import type { Resolvers } from '../generated/resolvers.js';
-import type { LiveEvent, LiveEventOf, LiveKind } from '../live/events.js';
-import { LiveRequest } from '../live/request.js';
+import type { LiveEvent, LiveEventOf, LiveKind } from '../subscriptions/events.js';
+import { LiveRequest } from '../subscriptions/request.js';
 import { listTenant } from '../scope.js';
 
 interface SubscriptionArgs {

@@ -1,11 +1,11 @@
 // What a subscription yields for each change: the feed row, the object it is about (loaded
 // once per batch for every subscriber of this process), and the loaders the payload's nested
 // fields read through.
+import type { LiveKind } from '../../live/spec.js';
 import type { Loaders } from '../loaders.js';
 import type { ChangeRow, ConnectionRow, GroupRow, MemberRow, MembershipRow, TenantRow } from '../rows.js';
 
-/** The four kinds a client can subscribe to. */
-export type LiveKind = 'TENANT' | 'CONNECTION' | 'MEMBER' | 'GROUP';
+export type { LiveKind };
 
 export interface LiveEvent<T> {
   change: ChangeRow;

@@ -11,17 +11,17 @@
 // its history first, through the transport's own loop (one message at a time, each waiting
 // for the socket), and live changes wait for it in a bounded list.
 //
-// Sharing is sound because a payload can depend only on the event, the operation and the
-// viewer's tenant scope: no field reachable from a subscription payload reads anything else of
-// the viewer (which key, its name).
+// Sharing is sound because the caller keys groups by everything a payload depends on (for
+// GraphQL: the operation, its variables and the viewer's tenant scope; see
+// graphql/subscriptions/execute.ts). Nothing here knows what a payload is: the transport gives
+// each subscription the function that makes one for a row, and how to write it out.
 import { setImmediate as giveWay } from 'node:timers/promises';
-import { execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import type { GraphQLContext } from '../context.js';
-import type { LiveEvent, LiveKind } from './events.js';
-import type { Priority } from '../../lib/priority.js';
-import { History, waitingOutOutages } from './history.js';
+import type { Priority } from '../lib/priority.js';
+import type { FeedRow } from './follower.js';
+import { History } from './history.js';
 import type { LiveBatch, LiveHub } from './hub.js';
-import { eventFor, matches, type LiveSpec } from './subject.js';
+import { waitingOutOutages } from './outages.js';
+import { matches, type LiveKind, type LiveSpec } from './spec.js';
 
 /** A change ready to push: its seq and its payload as JSON. */
 export interface Frame {
@@ -38,16 +38,19 @@ export interface PushSink {
 }
 
 /** What the transport gives each subscription. */
-export interface PushTarget {
+export interface PushTarget<R> {
   sink: PushSink;
   /** A payload as the transport sends it (errors formatted), as JSON. */
-  render(result: ExecutionResult): string;
+  render(result: R): string;
   /** The member fell too far behind: cut it off. */
   overflow(): void;
 }
 
-/** Executions of subscription payloads in this process, shared or not (for tests and metrics). */
-export const liveExecutions = { count: 0 };
+/**
+ * A subscription's payload for a feed row, read through the batch's shared state `S`; null
+ * when there is nothing to send (its object is gone, or not visible to the subscriber).
+ */
+export type Payload<S, R> = (row: FeedRow, shared: S) => Promise<R | null>;
 
 /** Fan-out work between two chances for the rest of the process to run. */
 const SLICE_MS = 4;
@@ -57,11 +60,11 @@ const SLICE_MS = 4;
  */
 const URGENT_WAIT_MS = 20;
 
-export class Fanout {
-  readonly hub: LiveHub;
+export class Fanout<S, R> {
+  readonly hub: LiveHub<S>;
   readonly #urgent: Priority | undefined;
   readonly #onPushed: ((messages: number) => void) | undefined;
-  readonly #groups = new Map<string, PushGroup>();
+  readonly #groups = new Map<string, PushGroup<S, R>>();
   readonly #byKind: Record<LiveKind, number> = { TENANT: 0, CONNECTION: 0, MEMBER: 0, GROUP: 0 };
   #sliceStart = performance.now();
 
@@ -69,7 +72,7 @@ export class Fanout {
    * `urgent`: work fan-out gives way to (webhooks being stored). `onPushed`: told how many
    * live messages were written to subscribers' sockets (for the metrics).
    */
-  constructor(hub: LiveHub, options: { urgent?: Priority; onPushed?: (messages: number) => void } = {}) {
+  constructor(hub: LiveHub<S>, options: { urgent?: Priority; onPushed?: (messages: number) => void } = {}) {
     this.hub = hub;
     this.#urgent = options.urgent;
     this.#onPushed = options.onPushed;
@@ -80,17 +83,19 @@ export class Fanout {
   }
 
   /**
-   * Adds a subscription to the group of its operation `key` (made on first use) and returns
-   * the iterator its transport drives: history (if any) as results, then nothing until it ends.
+   * Adds a subscription to the group of `key` (made on first use: its payloads are made with
+   * the first member's `payload`, for all) and returns the iterator its transport drives:
+   * history (if any) as results, then nothing until it ends. Synchronous up to the join, so the
+   * hub's position is read as the member joins.
    */
-  join(key: string, spec: LiveSpec, args: ExecutionArgs, target: PushTarget): AsyncIterableIterator<ExecutionResult> {
+  join(key: string, spec: LiveSpec, payload: Payload<S, R>, target: PushTarget<R>): AsyncIterableIterator<R> {
     let group = this.#groups.get(key);
     if (!group) {
-      group = new PushGroup(this, spec, args, target.render, () => this.#groups.delete(key));
+      group = new PushGroup(this, spec, payload, target.render, () => this.#groups.delete(key));
       this.#groups.set(key, group);
     }
     this.#byKind[spec.kind]++;
-    return group.add(spec, args, target, () => this.#byKind[spec.kind]--);
+    return group.add(spec, payload, target, () => this.#byKind[spec.kind]--);
   }
 
   /** Open subscriptions here, by what they follow (for the metrics). */
@@ -110,31 +115,26 @@ export class Fanout {
   }
 }
 
-class PushGroup {
-  readonly #fanout: Fanout;
+class PushGroup<S, R> {
+  readonly #fanout: Fanout<S, R>;
   readonly #spec: LiveSpec;
-  readonly #args: Omit<ExecutionArgs, 'contextValue'>;
-  readonly #context: GraphQLContext;
-  readonly #render: (result: ExecutionResult) => string;
-  readonly #members = new Set<Member>();
+  readonly #payload: Payload<S, R>;
+  readonly #render: (result: R) => string;
+  readonly #members = new Set<Member<S, R>>();
   readonly #leaveHub: () => void;
   readonly #onEmpty: () => void;
 
-  constructor(fanout: Fanout, spec: LiveSpec, args: ExecutionArgs, render: (result: ExecutionResult) => string, onEmpty: () => void) {
+  constructor(fanout: Fanout<S, R>, spec: LiveSpec, payload: Payload<S, R>, render: (result: R) => string, onEmpty: () => void) {
     this.#fanout = fanout;
     this.#spec = spec;
-    // Not the first member's context (its socket, its sink): only what an execution reads.
-    const { contextValue, ...rest } = args;
-    this.#args = rest;
-    const { viewer, db, publicRaw, loaders } = contextValue as GraphQLContext;
-    this.#context = { viewer, db, publicRaw, loaders };
+    this.#payload = payload;
     this.#render = render;
     this.#onEmpty = onEmpty;
     this.#leaveHub = fanout.hub.join((batch) => this.#deliver(batch));
   }
 
-  add(spec: LiveSpec, args: ExecutionArgs, target: PushTarget, onLeave: () => void): Member {
-    const member = new Member(this.#fanout, spec, args, target, () => {
+  add(spec: LiveSpec, payload: Payload<S, R>, target: PushTarget<R>, onLeave: () => void): Member<S, R> {
+    const member = new Member(this.#fanout, spec, payload, target, () => {
       if (!this.#members.delete(member)) return;
       onLeave();
       if (this.#members.size === 0) {
@@ -150,16 +150,14 @@ class PushGroup {
     return this.#members.size > 0;
   }
 
-  async #deliver(batch: LiveBatch): Promise<void> {
+  async #deliver(batch: LiveBatch<S>): Promise<void> {
     await this.#fanout.giveWayIfDue();
     const frames: Frame[] = [];
     for (const row of batch.rows) {
       if (!this.#wanted) return;
       if (!matches(this.#spec, row)) continue;
-      const event = await waitingOutOutages(() => eventFor(this.#spec, row, batch.loaders), () => this.#wanted);
-      if (!event) continue;
-      const result = await execute({ ...this.#args, rootValue: event, contextValue: { ...this.#context, loaders: batch.loaders } });
-      liveExecutions.count++;
+      const result = await waitingOutOutages(() => this.#payload(row, batch.shared), () => this.#wanted);
+      if (result === null || result === undefined) continue;
       frames.push({ seq: row.seq, payload: this.#render(result) });
     }
     if (frames.length === 0) return;
@@ -177,26 +175,24 @@ class PushGroup {
   }
 }
 
-class Member implements AsyncIterableIterator<ExecutionResult> {
-  readonly #fanout: Fanout;
-  readonly #spec: LiveSpec;
-  readonly #args: ExecutionArgs;
-  readonly #target: PushTarget;
+class Member<S, R> implements AsyncIterableIterator<R> {
+  readonly #fanout: Fanout<S, R>;
+  readonly #payload: Payload<S, R>;
+  readonly #target: PushTarget<R>;
   readonly #limit: number;
   readonly #leave: () => void;
   /** The last seq pushed or passed over. */
   #position: number;
-  #history: History | undefined;
+  #history: History<S> | undefined;
   /** Live frames held while history is read. */
   #held: Frame[] | undefined;
   #closed = false;
-  #ended: ((result: IteratorResult<ExecutionResult, undefined>) => void) | undefined;
+  #ended: ((result: IteratorResult<R, undefined>) => void) | undefined;
 
-  constructor(fanout: Fanout, spec: LiveSpec, args: ExecutionArgs, target: PushTarget, leave: () => void) {
+  constructor(fanout: Fanout<S, R>, spec: LiveSpec, payload: Payload<S, R>, target: PushTarget<R>, leave: () => void) {
     const { hub } = fanout;
     this.#fanout = fanout;
-    this.#spec = spec;
-    this.#args = args;
+    this.#payload = payload;
     this.#target = target;
     this.#limit = hub.bufferLimit;
     this.#leave = leave;
@@ -235,7 +231,7 @@ class Member implements AsyncIterableIterator<ExecutionResult> {
     return frames.length - from;
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult, undefined>> {
+  async next(): Promise<IteratorResult<R, undefined>> {
     if (this.#history) {
       const result = await this.#nextOfHistory();
       if (result) return { value: result, done: false };
@@ -253,28 +249,26 @@ class Member implements AsyncIterableIterator<ExecutionResult> {
     return new Promise((resolve) => (this.#ended = resolve));
   }
 
-  async return(): Promise<IteratorResult<ExecutionResult, undefined>> {
+  async return(): Promise<IteratorResult<R, undefined>> {
     this.#close();
     return { value: undefined, done: true };
   }
 
-  async throw(error: unknown): Promise<IteratorResult<ExecutionResult, undefined>> {
+  async throw(error: unknown): Promise<IteratorResult<R, undefined>> {
     this.#close();
     throw error;
   }
 
-  async #nextOfHistory(): Promise<ExecutionResult | undefined> {
+  async #nextOfHistory(): Promise<R | undefined> {
     const history = this.#history!;
     const wanted = () => !this.#closed;
     try {
       while (!this.#closed) {
         const item = await waitingOutOutages(() => history.next(), wanted);
         if (!item) return undefined;
-        const event: LiveEvent<unknown> | null | undefined = await waitingOutOutages(() => eventFor(this.#spec, item.row, item.loaders), wanted);
-        if (!event) continue;
-        const context = { ...(this.#args.contextValue as GraphQLContext), loaders: item.loaders };
-        liveExecutions.count++;
-        return await execute({ ...this.#args, rootValue: event, contextValue: context });
+        const result = await waitingOutOutages(() => this.#payload(item.row, item.shared), wanted);
+        if (result === null || result === undefined) continue;
+        return result;
       }
       return undefined;
     } catch (error) {

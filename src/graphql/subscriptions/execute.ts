@@ -1,9 +1,10 @@
 // Runs a subscription as graphql-js's own subscribe() would (the field's subscribe resolver
 // checks the arguments and says what to follow), except that the events are not an
 // execution per subscriber: the subscription joins the push group of its operation key
-// (fanout.ts), which executes each change once for every subscriber with the same key.
+// (src/live/fanout.ts), which executes each change once for every subscriber with the same key.
 import {
   createSourceEventStream,
+  execute,
   getOperationAST,
   getVariableValues,
   Kind,
@@ -15,10 +16,16 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { viewerTenant } from '../../auth/viewer.js';
+import type { Payload } from '../../live/fanout.js';
+import { HistoryPruned } from '../../live/history.js';
 import type { GraphQLContext } from '../context.js';
+import { cursorExpired } from '../errors.js';
+import type { Loaders } from '../loaders.js';
 import { LiveRequest } from './request.js';
+import { eventFor } from './subject.js';
 
-export { liveExecutions } from './fanout.js';
+/** Executions of subscription payloads in this process, shared or not (for tests and metrics). */
+export const liveExecutions = { count: 0 };
 
 // Documents are shared between subscriptions (documents.ts): print each once.
 const printed = new WeakMap<DocumentNode, string>();
@@ -89,8 +96,35 @@ export async function subscribeShared(args: ExecutionArgs): Promise<AsyncIterabl
     if (Symbol.asyncIterator in source) throw new Error('a subscription field must return a LiveRequest');
     return source;
   }
-  const { live } = args.contextValue as GraphQLContext;
+  const context = args.contextValue as GraphQLContext;
+  const { live } = context;
   if (!live) throw new Error('a subscription outside a WebSocket session');
+  const { spec } = source;
+  // Not this socket's context (its sink, its session): only what an execution reads, so that a
+  // group's first member's payload serves every member.
+  const { viewer, db, publicRaw } = context;
+  const { contextValue: _own, ...operation } = args;
+  const payload: Payload<Loaders, ExecutionResult> = async (row, loaders) => {
+    const event = await eventFor(spec, row, loaders);
+    if (!event) return null;
+    liveExecutions.count++;
+    return execute({ ...operation, rootValue: event, contextValue: { viewer, db, publicRaw, loaders } satisfies GraphQLContext });
+  };
   // Synchronous from here to the join: the hub's position is read as the member joins.
-  return live.fanout.join(operationKey(args), source.spec, args, live.target);
+  return cursorExpiredAsGraphQL(live.fanout.join(operationKey(args), spec, payload, live.target));
+}
+
+/** A history the feed no longer reaches back to is CURSOR_EXPIRED, as `changes(after:)` says it. */
+function cursorExpiredAsGraphQL<R>(events: AsyncIterableIterator<R>): AsyncIterableIterator<R> {
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () =>
+      events.next().catch((error: unknown) => {
+        throw error instanceof HistoryPruned ? cursorExpired('after') : error;
+      }),
+    return: () => events.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+    throw: (error: unknown) => events.throw?.(error) ?? Promise.reject(error),
+  };
 }

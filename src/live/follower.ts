@@ -3,14 +3,15 @@
 // reads every row after the last one it saw and hands them, in sequence order, to its
 // listeners. One reader per process however many subscribers: they share what it reads.
 //
-// Reading `seq > last` never skips or repeats only because feed.ts makes sequence order commit
-// order (see the note there). The follower starts at the feed's current end: what came before
-// is history, which a subscriber asks for explicitly (`after`) and reads from the table.
+// Reading `seq > last` never skips or repeats only because directory/feed.ts makes sequence
+// order commit order (see the note there). The follower starts at the feed's current end: what
+// came before is history, which a subscriber asks for explicitly (`after`) and reads from the
+// table.
 import { asc, gt, max } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/open.js';
 import { changes } from '../db/schema.js';
-import { readFeedHorizon } from './feed-horizon.js';
-import { FEED_CHANNEL } from './feed.js';
+import { readFeedHorizon } from '../directory/feed-horizon.js';
+import { FEED_CHANNEL } from '../directory/feed.js';
 
 export type FeedRow = typeof changes.$inferSelect;
 
