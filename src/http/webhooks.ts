@@ -1,4 +1,5 @@
-// POST /webhooks/<source>: raw body -> verify -> parse -> store -> answer.
+// POST /webhooks/<source>: raw body -> readDelivery (src/sources: verify, parse, scope) -> store
+// -> answer. Only HTTP here: status codes, the store's deadline, shutdown.
 // The order of checks is the contract's: 415 and 413 before anything is read, 401 before the
 // body is parsed, 400 only for a body that is not JSON, 503 when storage fails. A signed JSON
 // body is always stored: events that cannot be read are `rejected` (2xx) and kept for replay.
@@ -7,11 +8,9 @@ import { MAX_BODY_BYTES } from '../config.js';
 import { isUnavailable } from '../db/errors.js';
 import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
 import type { Priority } from '../lib/priority.js';
-import { redact } from '../lib/redact.js';
-import { storableCopy, unstorable } from '../lib/storable-json.js';
 import { truncate } from '../lib/truncate.js';
-import type { Delivery } from '../directory/types.js';
 import type { DirectoryStore } from '../directory/store.js';
+import { readDelivery } from '../sources/read-delivery.js';
 import type { SourceAdapter } from '../sources/types.js';
 
 export interface WebhookDeps {
@@ -40,7 +39,6 @@ export interface WebhookDeps {
   urgent?: Priority;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isJsonContentType(value: string | undefined): boolean {
   const mediaType = value?.split(';')[0]?.trim().toLowerCase();
@@ -105,38 +103,12 @@ export const webhookRoutes =
         }
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
-        const verification = source.verify({ headers: request.headers, body, now: new Date() });
-        if (!verification.ok) {
-          request.log.warn({ source: source.name, reason: verification.reason }, 'webhook refused');
-          return fail(reply, 401, verification.reason);
+        const reading = readDelivery(source, { headers: request.headers, body, now: new Date() });
+        if (!reading.ok) {
+          if (reading.status === 401) request.log.warn({ source: source.name, reason: reading.reason }, 'webhook refused');
+          return fail(reply, reading.status, reading.reason);
         }
-
-        let payload: unknown;
-        try {
-          payload = JSON.parse(utf8.decode(body));
-        } catch {
-          return fail(reply, 400, 'body is not valid JSON');
-        }
-        // A secret scoped to some tenants proves the sender only for those.
-        const outside = verification.verified.outsideScope?.(payload);
-        if (outside !== undefined) {
-          request.log.warn({ source: source.name, reason: outside }, 'webhook refused');
-          return fail(reply, 401, outside);
-        }
-        // Signed and JSON: from here on the delivery is kept, whatever it holds. What cannot be
-        // read is rejected (2xx, stored with its reason, replayable), never refused: a sender
-        // drops a refused event for good.
-        const problem = unstorable(payload);
-        const delivery: Delivery = problem
-          ? {
-              source: source.name,
-              keys: verification.verified.keys,
-              signedAt: verification.verified.signedAt,
-              body: redact(storableCopy(payload)),
-              events: [{ type: '', changes: [], rejected: `body cannot be stored as sent: ${problem} (kept with that part replaced)` }],
-            }
-          : source.parse(payload, verification.verified);
-        delivery.bytes = body.length;
+        const { delivery } = reading;
 
         const waitingSince = performance.now();
         deps.urgent?.begin();

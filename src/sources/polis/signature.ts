@@ -1,7 +1,6 @@
 // Ory Polis (formerly BoxyHQ Jackson) signatures: `t=<unix ms>,s=<hex HMAC-SHA256>` over
-// "<t>.<body>" with the secret's UTF-8 bytes as the key.
-import { timingSafeEqual } from 'node:crypto';
-import { timestampedHmac } from '../timestamped-hmac.js';
+// "<t>.<body>" with the secret's UTF-8 bytes as the key (../timestamped-hmac.ts).
+import { secretsThatSigned, timestampedHmac, timestampedSignatureReader, type TimestampedSignature } from '../timestamped-hmac.js';
 
 /** Polis sends the first two; its docs name the third. Any one valid signature suffices. */
 export const POLIS_SIGNATURE_HEADERS = [
@@ -17,26 +16,9 @@ export function polisSignatureHeader(secret: string, timestampMs: number, body: 
   return `t=${timestampMs},s=${polisSignature(secret, timestampMs, body)}`;
 }
 
-export interface ParsedSignature {
-  timestampMs: number;
-  signature: Buffer;
-}
+export type ParsedSignature = TimestampedSignature;
 
-const HEADER = /^\s*t\s*=\s*(\d{1,16})\s*,\s*s\s*=\s*([0-9a-fA-F]{64})\s*$/;
-
-export function parsePolisSignatureHeader(value: string): ParsedSignature | undefined {
-  const m = HEADER.exec(value);
-  if (!m) return undefined;
-  return { timestampMs: Number(m[1]), signature: Buffer.from(m[2]!, 'hex') };
-}
+export const parsePolisSignatureHeader = timestampedSignatureReader('s');
 
 /** Constant-time check of one parsed header against each secret: the indexes that match. */
-export function matchingSecrets(parsed: ParsedSignature, secrets: string[], body: Buffer): number[] {
-  const matched: number[] = [];
-  secrets.forEach((secret, i) => {
-    const expected = Buffer.from(polisSignature(secret, parsed.timestampMs, body), 'hex');
-    // Every secret is checked, so timing does not reveal which one matched.
-    if (timingSafeEqual(expected, parsed.signature)) matched.push(i);
-  });
-  return matched;
-}
+export const matchingSecrets = secretsThatSigned;
