@@ -245,7 +245,7 @@ interface SimulatedOutcome {
 /**
  * What applying `events` in order would do, for a dry run: each change decided by the core's own
  * rule (decide.ts) against the stored row as the changes before it left it, and a directory's
- * end ending what it provisioned, as the core does (store.ts, endedWith). So a dry run predicts
+ * end ending what it provisioned, as the core does (directory/ends.ts, endedWith). So a dry run predicts
  * the run's counts exactly, unless an event arrives between the two.
  */
 function simulate(stored: Map<string, StoredRow>, events: InboundEvent[]): SimulatedOutcome[] {
