@@ -1,5 +1,6 @@
 // Ingest throughput and latency: signed webhook events posted at a fixed concurrency for a
-// fixed time against a running server, on the embedded database and on Postgres; on Postgres,
+// fixed time against a running server, on the embedded database and on Postgres (and with
+// BENCH_BASELINE_DIR=<another checkout> on that build too, for a ratio in one run); on Postgres,
 // in the same run, pgbench replays one delivery's statements (bench/ingest-ceiling.sql) at the
 // same concurrency on a fresh database: what Postgres can do for the same work, the ceiling
 // the service is measured against. Figures from different runs or machines do not compare;
@@ -61,15 +62,21 @@ const TUNING = Object.fromEntries(
     .map((name) => [name, process.env[name]!]),
 );
 
-const startServer = (env: Record<string, string>): Promise<BenchServer> =>
-  startBenchServer({
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-    POLIS_WEBHOOK_SECRET: polisSecret,
-    STYTCH_WEBHOOK_SECRET: stytchSecret,
-    ...TUNING,
-    ...env,
-  });
+/** Another checkout (its node_modules in place) measured on Postgres in the same run, for a ratio. */
+const BASELINE = process.env.BENCH_BASELINE_DIR || undefined;
+
+const startServer = (env: Record<string, string>, root?: string): Promise<BenchServer> =>
+  startBenchServer(
+    {
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      POLIS_WEBHOOK_SECRET: polisSecret,
+      STYTCH_WEBHOOK_SECRET: stytchSecret,
+      ...TUNING,
+      ...env,
+    },
+    root,
+  );
 
 // ---- the load -------------------------------------------------------------------------------
 
@@ -408,8 +415,8 @@ async function main() {
     } else {
       notes.push('pgbench not found: no ceiling measured (Debian: apt-get install -y postgresql-client)');
     }
-    const service = await withFreshDatabase(pgUrl, async (url, name) => {
-      const server = await startServer({ DATABASE_URL: url, DATA_DIR: tmpdir() });
+    const onPostgres = (root?: string) => withFreshDatabase(pgUrl, async (url, name) => {
+      const server = await startServer({ DATABASE_URL: url, DATA_DIR: tmpdir() }, root);
       let result: LoadResult;
       try {
         result = await load(server, () => postgresProcesses(name));
@@ -425,7 +432,16 @@ async function main() {
       }
       return result;
     });
+    const service = await onPostgres();
     rows.push(serviceRow('service on Postgres', service));
+    if (BASELINE) {
+      const baseline = await onPostgres(BASELINE);
+      rows.push(serviceRow(`baseline ${BASELINE} on Postgres`, baseline));
+      notes.push(
+        `ratio to the baseline: events/s ${(service.ok / baseline.ok).toFixed(2)} × its; ` +
+          `p99 ${(percentile(service.latencies, 99) / percentile(baseline.latencies, 99)).toFixed(2)} × its p99`,
+      );
+    }
     if (ceilingResult) {
       const rate = service.ok / SECONDS;
       notes.push(
