@@ -18,6 +18,7 @@ import {
 import type { Json } from '../lib/json.js';
 import {
   PROVIDERS,
+  type AttributeMapping,
   type ChangeAction,
   type ConnectionKind,
   type ConnectionStatus,
@@ -25,6 +26,7 @@ import {
   type EntityKind,
   type MemberStatus,
   type Provider,
+  type RoleRule,
 } from './vocabulary.js';
 
 const tz = { withTimezone: true, mode: 'date' } as const;
@@ -87,6 +89,22 @@ export const tenants = pgTable(
     check('tenants_provider', providerCheck('provider')),
   ],
 );
+
+/**
+ * What an app made of a tenant's directory (Tenant.roleRules, Tenant.attributeMappings): its
+ * own settings, set by an admin, never by a provider. One row per tenant that has any.
+ */
+export const tenantRules = pgTable('tenant_rules', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  /** `[{ group, role, priority }]` in the order given (directory/app-roles.ts). */
+  roleRules: jsonb('role_rules').$type<RoleRule[]>().notNull().default(sql`'[]'::jsonb`),
+  defaultRole: text('default_role'),
+  /** `[{ name, path }]`; null: the provider's defaults (sources/<provider>/attributes.ts). */
+  attributeMappings: jsonb('attribute_mappings').$type<AttributeMapping[]>(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
 
 export const connections = pgTable(
   'connections',

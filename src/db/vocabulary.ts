@@ -18,3 +18,18 @@ export type ChangeAction = 'CREATED' | 'UPDATED' | 'ACTIVATED' | 'DEACTIVATED' |
  * (one left so by a process that stopped is applied again whole; see src/unfinished.ts).
  */
 export type DeliveryStatus = 'rejected' | 'applied' | 'stale' | 'unchanged' | 'ignored' | 'applying';
+
+/** A rule of Tenant.roleRules (directory/app-roles.ts applies them). */
+export interface RoleRule {
+  /** A group's externalId, or its exact name. */
+  group: string;
+  role: string;
+  /** Lower wins; rules of equal priority keep their order in the list. */
+  priority: number;
+}
+
+/** A mapping of Tenant.attributeMappings (directory/attributes.ts reads them). */
+export interface AttributeMapping {
+  name: string;
+  path: string;
+}

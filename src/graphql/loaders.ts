@@ -4,10 +4,12 @@
 // it. Rows by id are unscoped (resolvers check visibility); a nested list's key carries the
 // viewer's tenant scope, so sharing loaders between viewers never shares a scoped list.
 import DataLoader from 'dataloader';
-import { getTableName, sql, type SQL } from 'drizzle-orm';
+import { getTableName, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
-import { uuidArrayLiteral } from '../db/uuid-array.js';
-import { connections, deliveries, groups, members, memberships, tenants } from '../db/schema.js';
+import { resultRows } from '../db/result.js';
+import { uuidArray, uuidArrayLiteral } from '../db/uuid-array.js';
+import type { GroupIdentity } from '../directory/app-roles.js';
+import { connections, deliveries, groups, members, memberships, tenantRules, tenants } from '../db/schema.js';
 import type {
   ConnectionRow,
   DeliveryRow,
@@ -55,8 +57,33 @@ function byId<T extends { id: string }>(db: Database, table: ByIdTable): DataLoa
   });
 }
 
+/** A tenant's app settings (db/schema.ts tenantRules), by tenant id. */
+export type TenantRulesRow = typeof tenantRules.$inferSelect;
+
+/** The groups a member is live in (a live membership of a live group), by member id. */
+function liveGroupsOf(db: Database): DataLoader<string, GroupIdentity[]> {
+  return new DataLoader<string, GroupIdentity[]>(async (memberIds) => {
+    const rows = resultRows<{ member_id: string; external_id: string; name: string | null }>(
+      await db.execute(sql`
+        select m.member_id, g.external_id, g.name from ${memberships} m join ${groups} g on g.id = m.group_id
+        where m.member_id = any(${uuidArray(memberIds)}) and m.deleted_at is null and g.deleted_at is null
+        order by g.created_at, g.id`),
+    );
+    const byMember = new Map<string, GroupIdentity[]>();
+    for (const r of rows) {
+      const list = byMember.get(r.member_id) ?? [];
+      list.push({ externalId: r.external_id, name: r.name });
+      byMember.set(r.member_id, list);
+    }
+    return memberIds.map((id) => byMember.get(id) ?? []);
+  });
+}
+
 export class Loaders {
   readonly tenant: DataLoader<string, TenantRow | undefined>;
+  /** Undefined: the tenant has set nothing (no rules, the provider's default mappings). */
+  readonly tenantRules: DataLoader<string, TenantRulesRow | undefined>;
+  readonly liveGroups: DataLoader<string, GroupIdentity[]>;
   readonly connection: DataLoader<string, ConnectionRow | undefined>;
   readonly member: DataLoader<string, MemberRow | undefined>;
   readonly group: DataLoader<string, GroupRow | undefined>;
@@ -67,6 +94,12 @@ export class Loaders {
 
   constructor(private readonly db: Database) {
     this.tenant = byId(db, tenants);
+    this.tenantRules = new DataLoader(async (ids) => {
+      const rows = await db.select().from(tenantRules).where(inArray(tenantRules.tenantId, [...ids]));
+      const found = new Map(rows.map((r) => [r.tenantId, r]));
+      return ids.map((id) => found.get(id));
+    });
+    this.liveGroups = liveGroupsOf(db);
     this.connection = byId(db, connections);
     this.member = byId(db, members);
     this.group = byId(db, groups);

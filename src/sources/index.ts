@@ -1,12 +1,16 @@
 import type { Config } from '../config.js';
+import type { AttributeMapping } from '../directory/attributes.js';
 import type { EntityKind, Provider } from '../directory/types.js';
 import { pick } from '../lib/pick.js';
 import type { Puller } from '../reconcile/types.js';
+import { polisDefaultAttributes } from './polis/attributes.js';
 import { createPolisSource } from './polis/index.js';
 import { createPolisPuller } from './polis/reconcile.js';
 import { createStytchPuller, stytchApiUrl } from './stytch/reconcile.js';
+import { stytchDefaultAttributes } from './stytch/attributes.js';
 import { createStytchSource } from './stytch/index.js';
 import type { PublicRaw, SourceAdapter } from './types.js';
+import { workosDefaultAttributes } from './workos/attributes.js';
 import { createWorkosSource } from './workos/index.js';
 import { createWorkosPuller } from './workos/reconcile.js';
 
@@ -70,4 +74,19 @@ export function publicRawOf(sources: readonly SourceAdapter[]): PublicRaw {
       return allowed && raw !== null ? pick(raw, allowed) : null;
     },
   };
+}
+
+/**
+ * Where a member's attributes are read from when its tenant has not set its own mappings: the
+ * SCIM enterprise extension as each provider carries it, and WorkOS's predefined attributes.
+ */
+export function defaultAttributeMappings(provider: Provider): readonly AttributeMapping[] {
+  switch (provider) {
+    case 'POLIS':
+      return polisDefaultAttributes;
+    case 'STYTCH':
+      return stytchDefaultAttributes;
+    case 'WORKOS':
+      return workosDefaultAttributes;
+  }
 }

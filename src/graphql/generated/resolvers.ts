@@ -24,6 +24,22 @@ export type Scalars = {
   JSON: { input: Json; output: Json; }
 };
 
+/**
+ * An attribute read from members' provider objects: `path` is dotted, a segment may be a SCIM
+ * schema URN taken whole (`raw.urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department`
+ * for Polis), and a number indexes a list.
+ */
+export type AttributeMapping = {
+  __typename?: 'AttributeMapping';
+  name: Scalars['String']['output'];
+  path: Scalars['String']['output'];
+};
+
+export type AttributeMappingInput = {
+  name: Scalars['String']['input'];
+  path: Scalars['String']['input'];
+};
+
 /** One entry of the change feed. */
 export type Change = {
   __typename?: 'Change';
@@ -301,6 +317,20 @@ export type GroupOrderField =
 /** A person in a tenant's directory. */
 export type Member = Node & {
   __typename?: 'Member';
+  /**
+   * The app role its tenant's rules give it: the role of its highest-priority group (the lowest
+   * priority number) among the groups it is live in, else the tenant's defaultRole, else null.
+   * Null for a deleted member.
+   */
+  appRole: Maybe<Scalars['String']['output']>;
+  /** Every role its live groups give it under the tenant's rules, by priority, each once. */
+  appRoles: Array<Scalars['String']['output']>;
+  /**
+   * Its attributes as the tenant's attributeMappings read them from its provider object (secrets
+   * removed before anything is stored, so no mapping reaches them): { name: value } for each
+   * mapping that finds a value.
+   */
+  attributes: Scalars['JSON']['output'];
   createdAt: Scalars['DateTime']['output'];
   deletedAt: Maybe<Scalars['DateTime']['output']>;
   /** The DIRECTORY connection that provisioned this member, if any. */
@@ -456,6 +486,17 @@ export type Mutation = {
    * (default: the rejected ones). `dryRun` reads them again without applying anything. Over HTTP.
    */
   replayDeliveries: ReplayReport;
+  /**
+   * Admin only. Replaces a tenant's attribute mappings (at most 50, names unique, each path one
+   * Tenant.attributeMappings describes); an empty list maps nothing. Until a tenant's mappings are
+   * set, its provider's defaults apply.
+   */
+  setAttributeMappings: Tenant;
+  /**
+   * Admin only. Replaces a tenant's role rules (at most 200) and its default role (null: none).
+   * A rule's group is a group's externalId or its exact name; its role a non-empty name.
+   */
+  setRoleRules: Tenant;
 };
 
 
@@ -470,6 +511,19 @@ export type MutationReplayDeliveriesArgs = {
   dryRun?: InputMaybe<Scalars['Boolean']['input']>;
   filter?: InputMaybe<ReplayFilter>;
   id?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type MutationSetAttributeMappingsArgs = {
+  mappings: Array<AttributeMappingInput>;
+  tenantId: Scalars['ID']['input'];
+};
+
+
+export type MutationSetRoleRulesArgs = {
+  defaultRole?: InputMaybe<Scalars['String']['input']>;
+  rules: Array<RoleRuleInput>;
+  tenantId: Scalars['ID']['input'];
 };
 
 /** An object with a global id, fetchable with `node(id:)`. */
@@ -724,6 +778,21 @@ export type ReplayTransition = {
   to: Scalars['String']['output'];
 };
 
+/** A role rule: members of `group` (its externalId, or its exact name) have `role`. */
+export type RoleRule = {
+  __typename?: 'RoleRule';
+  group: Scalars['String']['output'];
+  /** Lower wins when a member is in several mapped groups; rules of equal priority keep their order. */
+  priority: Scalars['Int']['output'];
+  role: Scalars['String']['output'];
+};
+
+export type RoleRuleInput = {
+  group: Scalars['String']['input'];
+  priority: Scalars['Int']['input'];
+  role: Scalars['String']['input'];
+};
+
 export type SortDirection =
   | 'ASC'
   | 'DESC';
@@ -841,9 +910,18 @@ export type SubscriptionTenantChangedArgs = {
  */
 export type Tenant = Node & {
   __typename?: 'Tenant';
+  /**
+   * Where Member.attributes are read from: the mappings an admin set with setAttributeMappings,
+   * or, until then, the provider's defaults (the SCIM enterprise extension's department,
+   * employeeNumber, costCenter, organization, division, manager, and the title; WorkOS's
+   * predefined custom attributes).
+   */
+  attributeMappings: Array<AttributeMapping>;
   connections: ConnectionConnection;
   /** When this service first heard of it. */
   createdAt: Scalars['DateTime']['output'];
+  /** The role of a member that no rule gives one; null: none. */
+  defaultRole: Maybe<Scalars['String']['output']>;
   /** When the provider deleted it; null while it exists. */
   deletedAt: Maybe<Scalars['DateTime']['output']>;
   /** The provider's own id (Stytch `organization_id`, Polis `tenant`). */
@@ -857,6 +935,8 @@ export type Tenant = Node & {
   provider: Provider;
   /** The provider's object as last received, secrets removed: all of it for admin keys, what a frontend needs for tenant keys. */
   raw: Maybe<Scalars['JSON']['output']>;
+  /** The app's roles from groups (Member.appRole), set by an admin with setRoleRules; in priority order. */
+  roleRules: Array<RoleRule>;
   slug: Maybe<Scalars['String']['output']>;
   updatedAt: Scalars['DateTime']['output'];
 };
@@ -1043,6 +1123,8 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AttributeMapping: ResolverTypeWrapper<AttributeMapping>;
+  AttributeMappingInput: AttributeMappingInput;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Change: ResolverTypeWrapper<ChangeRow>;
   ChangeAction: ChangeAction;
@@ -1092,6 +1174,8 @@ export type ResolversTypes = {
   ReplayFilter: ReplayFilter;
   ReplayReport: ResolverTypeWrapper<ReplayReport>;
   ReplayTransition: ResolverTypeWrapper<ReplayTransition>;
+  RoleRule: ResolverTypeWrapper<RoleRule>;
+  RoleRuleInput: RoleRuleInput;
   SortDirection: SortDirection;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -1106,6 +1190,8 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AttributeMapping: AttributeMapping;
+  AttributeMappingInput: AttributeMappingInput;
   Boolean: Scalars['Boolean']['output'];
   Change: ChangeRow;
   ChangeConnection: ChangePage;
@@ -1146,6 +1232,8 @@ export type ResolversParentTypes = {
   ReplayFilter: ReplayFilter;
   ReplayReport: ReplayReport;
   ReplayTransition: ReplayTransition;
+  RoleRule: RoleRule;
+  RoleRuleInput: RoleRuleInput;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
   Tenant: TenantRow;
@@ -1154,6 +1242,11 @@ export type ResolversParentTypes = {
   TenantEdge: Omit<TenantEdge, 'node'> & { node: ResolversParentTypes['Tenant'] };
   TenantFilter: TenantFilter;
   Viewer: ViewerSource;
+};
+
+export type AttributeMappingResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['AttributeMapping'] = ResolversParentTypes['AttributeMapping']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type ChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Change'] = ResolversParentTypes['Change']> = {
@@ -1283,6 +1376,9 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type MemberResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Member'] = ResolversParentTypes['Member']> = {
+  appRole?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  appRoles?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  attributes?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   directory?: Resolver<Maybe<ResolversTypes['Connection']>, ParentType, ContextType>;
@@ -1345,6 +1441,8 @@ export type MembershipResolvers<ContextType = GraphQLContext, ParentType extends
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   reconcile?: Resolver<ResolversTypes['ReconcileRun'], ParentType, ContextType, RequireFields<MutationReconcileArgs, 'dryRun' | 'source' | 'tenantId'>>;
   replayDeliveries?: Resolver<ResolversTypes['ReplayReport'], ParentType, ContextType, RequireFields<MutationReplayDeliveriesArgs, 'dryRun'>>;
+  setAttributeMappings?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationSetAttributeMappingsArgs, 'mappings' | 'tenantId'>>;
+  setRoleRules?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType, RequireFields<MutationSetRoleRulesArgs, 'rules' | 'tenantId'>>;
 };
 
 export type NodeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
@@ -1404,6 +1502,12 @@ export type ReplayTransitionResolvers<ContextType = GraphQLContext, ParentType e
   to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type RoleRuleResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RoleRule'] = ResolversParentTypes['RoleRule']> = {
+  group?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  priority?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   connectionChanged?: SubscriptionResolver<ResolversTypes['ConnectionChange'], "connectionChanged", ParentType, ContextType, Partial<SubscriptionConnectionChangedArgs>>;
   groupChanged?: SubscriptionResolver<ResolversTypes['GroupChange'], "groupChanged", ParentType, ContextType, Partial<SubscriptionGroupChangedArgs>>;
@@ -1412,8 +1516,10 @@ export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType exten
 };
 
 export type TenantResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Tenant'] = ResolversParentTypes['Tenant']> = {
+  attributeMappings?: Resolver<Array<ResolversTypes['AttributeMapping']>, ParentType, ContextType>;
   connections?: Resolver<ResolversTypes['ConnectionConnection'], ParentType, ContextType, Partial<TenantConnectionsArgs>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  defaultRole?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   externalId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   groups?: Resolver<ResolversTypes['GroupConnection'], ParentType, ContextType, Partial<TenantGroupsArgs>>;
@@ -1423,6 +1529,7 @@ export type TenantResolvers<ContextType = GraphQLContext, ParentType extends Res
   product?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
   raw?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  roleRules?: Resolver<Array<ResolversTypes['RoleRule']>, ParentType, ContextType>;
   slug?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -1454,6 +1561,7 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  AttributeMapping?: AttributeMappingResolvers<ContextType>;
   Change?: ChangeResolvers<ContextType>;
   ChangeConnection?: ChangeConnectionResolvers<ContextType>;
   ChangeEdge?: ChangeEdgeResolvers<ContextType>;
@@ -1483,6 +1591,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ReconcileRun?: ReconcileRunResolvers<ContextType>;
   ReplayReport?: ReplayReportResolvers<ContextType>;
   ReplayTransition?: ReplayTransitionResolvers<ContextType>;
+  RoleRule?: RoleRuleResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   TenantChange?: TenantChangeResolvers<ContextType>;

@@ -1,6 +1,7 @@
 // All resolvers, typed by the code generated from schema.graphql.
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from '../generated/resolvers.js';
+import { appRulesResolvers } from './app-rules.js';
 import { entityResolvers } from './entities.js';
 import { feedResolvers } from './feed.js';
 import { listResolvers, memberListResolvers, pageInfoResolvers } from './pages.js';
@@ -17,7 +18,9 @@ export const resolvers: Resolvers = {
   ...feedResolvers,
   ...subscriptionResolvers,
   ...replayResolvers,
-  Mutation: { ...replayResolvers.Mutation, ...reconcileResolvers.Mutation },
+  Tenant: { ...entityResolvers.Tenant, ...appRulesResolvers.Tenant },
+  Member: { ...entityResolvers.Member, ...appRulesResolvers.Member },
+  Mutation: { ...replayResolvers.Mutation, ...reconcileResolvers.Mutation, ...appRulesResolvers.Mutation },
   Query: { ...queryResolvers.Query, ...reconcileResolvers.Query },
   ReconcileRun: reconcileResolvers.ReconcileRun,
   PageInfo: pageInfoResolvers,

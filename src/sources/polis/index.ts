@@ -24,6 +24,7 @@ import type {
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { readActive, readEmail, readRoles, readText, type Warnings } from '../lenient.js';
 import { describeZodError } from '../../lib/zod-error.js';
+import { outsideWindow } from '../signing-window.js';
 import {
   connectionEventSchema,
   directoryEventSchema,
@@ -84,8 +85,9 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     for (const { value } of present) {
       const parsed = parsePolisSignatureHeader(value);
       if (!parsed) continue;
-      if (Math.abs(now.getTime() - parsed.timestampMs) > toleranceSeconds * 1000) {
-        reason = `signature timestamp is outside the ${toleranceSeconds} s window`;
+      const late = outsideWindow(now, parsed.timestampMs, toleranceSeconds);
+      if (late) {
+        reason = late;
         continue;
       }
       // Every secret is tried whatever matches, so timing does not tell which kind signed.

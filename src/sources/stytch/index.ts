@@ -23,6 +23,7 @@ import type {
 } from '../../directory/types.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { describeZodError } from '../../lib/zod-error.js';
+import { outsideWindow } from '../signing-window.js';
 import { stytchPublicRaw } from './public-raw.js';
 import {
   connectionSchema,
@@ -84,9 +85,8 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
     }
     // Our own window, so WEBHOOK_TOLERANCE_SECONDS applies; the svix library also enforces
     // its fixed 5 minutes, so a wider setting cannot widen it for Stytch.
-    if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > toleranceSeconds) {
-      return { ok: false, reason: `signature timestamp is outside the ${toleranceSeconds} s window` };
-    }
+    const late = outsideWindow(now, Number(timestamp) * 1000, toleranceSeconds);
+    if (late) return { ok: false, reason: late };
     const svixHeaders = { 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': signature };
     for (const webhook of webhooks) {
       try {

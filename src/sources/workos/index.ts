@@ -29,6 +29,7 @@ import { MAX_ID_LENGTH } from '../fields.js';
 import { readEmail, readRoles, readText, type Warnings } from '../lenient.js';
 import { header, type SourceAdapter, type Verification, type Verified } from '../types.js';
 import { describeZodError } from '../../lib/zod-error.js';
+import { outsideWindow } from '../signing-window.js';
 import { unstorable } from '../../lib/storable-json.js';
 import {
   connectionSchema,
@@ -85,9 +86,8 @@ export function createWorkosSource(options: WorkosOptions): SourceAdapter {
     const parsed = parseWorkosSignatureHeader(value);
     if (!parsed) return { ok: false, reason: 'malformed WorkOS-Signature header: expected "t=<unix ms>, v1=<hex>"' };
     // Both directions: the SDK refuses only old signatures; one from the future is as suspect.
-    if (Math.abs(now.getTime() - parsed.timestampMs) > toleranceSeconds * 1000) {
-      return { ok: false, reason: `signature timestamp is outside the ${toleranceSeconds} s window` };
-    }
+    const late = outsideWindow(now, parsed.timestampMs, toleranceSeconds);
+    if (late) return { ok: false, reason: late };
     if (!signedByAny(parsed, secrets, body)) return { ok: false, reason: 'signature does not match' };
     return { ok: true, verified: { keys: [deliveryKey(body)], signedAt: new Date(parsed.timestampMs) } };
   }
