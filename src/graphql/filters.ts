@@ -2,7 +2,7 @@
 // filter a client passed. Each returns plain SQL conditions so the same ones serve a top-level
 // list, a nested one and its count.
 import { and, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
-import { connections, groups, members, memberships, memberSearchText, tenants } from '../db/schema.js';
+import { connections, groups, members, memberships, memberSearchText, tenantRules, tenants } from '../db/schema.js';
 import type {
   ConnectionFilter,
   GroupFilter,
@@ -124,6 +124,22 @@ export const memberOfGroupRow = (group: { id: SQL; deletedAt: SQL }, includeDele
 const visibleRow = (table: typeof groups | typeof members, id: string, tenantId: string | null) =>
   tenantId === null ? sql`true` : sql`exists (select 1 from ${table} as named where named.id = ${id}::uuid and named.tenant_id = ${tenantId}::uuid)`;
 
+/**
+ * A member's app role (directory/app-roles.ts, appRoleOf) in SQL, for the member row whose
+ * columns are given: the role of the first rule, by priority then position, naming a group it
+ * is live in (a live membership of a live group; by the group's externalId or exact name), else
+ * its tenant's default role; null for a deleted member. Filters by appRole use it, and the
+ * compiled read path answers Member.appRole with it.
+ */
+export const appRoleSql = (member: { id: SQL; tenantId: SQL; deletedAt: SQL }) => sql`case when ${member.deletedAt} is null then coalesce(
+    (select r.rule ->> 'role' from ${tenantRules} as tr cross join lateral jsonb_array_elements(tr.role_rules) with ordinality as r (rule, n)
+      where tr.tenant_id = ${member.tenantId} and exists (
+        select 1 from ${memberships} as am join ${groups} as ag on ag.id = am.group_id
+        where am.member_id = ${member.id} and am.deleted_at is null and ag.deleted_at is null
+          and (ag.external_id = r.rule ->> 'group' or ag.name = r.rule ->> 'group'))
+      order by (r.rule ->> 'priority')::int, r.n limit 1),
+    (select dr.default_role from ${tenantRules} as dr where dr.tenant_id = ${member.tenantId})) end`;
+
 /** The filter with its status left out: countsByStatus counts every status the rest matches. */
 export const withoutStatus = (filter: MemberFilter | null | undefined): MemberFilter | null | undefined =>
   filter?.status ? { ...filter, status: null } : filter;
@@ -142,6 +158,10 @@ export function memberConditions(filter: MemberFilter | null | undefined, tenant
   if (filter?.search) {
     const pattern = contains(filter.search);
     out.push(sql`${memberSearchText(members)} ilike ${pattern}`);
+  }
+  if (filter?.appRole) {
+    const role = textArgument(filter.appRole, 'filter.appRole', MAX_ID_LENGTH);
+    out.push(sql`${appRoleSql({ id: sql`${members.id}`, tenantId: sql`${members.tenantId}`, deletedAt: sql`${members.deletedAt}` })} = ${role}`);
   }
   return out;
 }

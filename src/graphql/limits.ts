@@ -112,7 +112,9 @@ const estimateObjects =
     const whole = BIG_LISTS_UNDER.has(type.name);
     const filter = args.filter as { search?: unknown } | null | undefined;
     const searching = typeof filter?.search === 'string' && filter.search !== '';
-    const search = searching ? searchCost(whole ? SEARCH_COST : MAX_PAGE_SIZE, filter.search as string) : 0;
+    // A filter by appRole works out every member's role: as much as a search of the list.
+    const byRole = typeof (filter as { appRole?: unknown } | null | undefined)?.appRole === 'string' ? (whole ? SEARCH_COST : MAX_PAGE_SIZE) : 0;
+    const search = (searching ? searchCost(whole ? SEARCH_COST : MAX_PAGE_SIZE, filter.search as string) : 0) + byRole;
     if (!field.args.some((a) => a.name === 'first' || a.name === 'last')) return own + search + childComplexity;
     const requested = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE);
     // Beyond the maximum page the resolver refuses anyway; do not let a typo look like an attack.

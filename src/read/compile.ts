@@ -26,6 +26,7 @@ import type { PublicRaw } from '../sources/types.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
 import { statusCountsSql } from '../graphql/aggregates.js';
 import {
+  appRoleSql,
   connectionConditions,
   groupConditions,
   groupOfMemberRow,
@@ -200,6 +201,10 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
           return `case when ${col(members.deletedAt)} is not null then 'DELETED' else ${col(members.status)} end`;
         case 'roles':
           return col(members.roles);
+        case 'appRole':
+          return c.statement.fragment(
+            appRoleSql({ id: sql.raw(col(members.id)), tenantId: sql.raw(col(members.tenantId)), deletedAt: sql.raw(col(members.deletedAt)) }),
+          );
         case 'directory':
           return rowLookup(c, 'Connection', col(members.connectionId), selections);
         case 'groups': {

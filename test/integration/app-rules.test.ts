@@ -55,6 +55,30 @@ describe(`role rules and attribute mappings (${backend})`, () => {
       [a.emails[2]!]: { appRole: 'viewer', appRoles: [] },
       [a.emails[3]!]: { appRole: 'viewer', appRoles: [] },
     });
+    // Asked alone, appRole is answered by the compiled statement (graphql/filters.ts, appRoleSql):
+    // the same roles; and members filter by it.
+    const compiled = await gqlData<{ members: { edges: { node: { email: string; appRole: string | null } }[] } }>(
+      server,
+      'query ($t: ID!) { members(tenantId: $t) { edges { node { email appRole } } } }',
+      { t },
+    );
+    expect(Object.fromEntries(compiled.members.edges.map((e) => [e.node.email, e.node.appRole]))).toEqual({
+      [a.emails[0]!]: 'admin',
+      [a.emails[1]!]: 'editor',
+      [a.emails[2]!]: 'viewer',
+      [a.emails[3]!]: 'viewer',
+    });
+    const filtered = async (role: string) =>
+      (
+        await gqlData<{ members: { edges: { node: { email: string } }[] } }>(
+          server,
+          'query ($t: ID!, $r: String!) { members(tenantId: $t, filter: { appRole: $r }) { edges { node { email } } } }',
+          { t, r: role },
+        )
+      ).members.edges.map((e) => e.node.email).sort();
+    expect(await filtered('editor')).toEqual([a.emails[1]]);
+    expect(await filtered('viewer')).toEqual([a.emails[2], a.emails[3]].sort());
+    expect(await filtered('reviewer')).toEqual([]);
     // Another tenant's members are untouched by these rules.
     expect(Object.values(await rolesByEmail(b))).toEqual([
       { appRole: null, appRoles: [] },

@@ -133,6 +133,19 @@ beforeAll(async () => {
   ]);
   orgs = await seedDirectory(compiled);
   pools = await poolsOf(database);
+  // Role rules for two of the organizations (Member.appRole and filters by it compile): groups
+  // by name and by id, equal priorities, a default for one.
+  for (const [i, org] of orgs.slice(0, 2).entries()) {
+    const rules = org.groupIds.flatMap((id, g) => [
+      { group: g % 2 === 0 ? (org.groupNames[g] as string) : id, role: ['admin', 'editor', 'viewer'][g % 3] as string, priority: g % 2 },
+    ]);
+    const set = await gql(compiled, 'mutation ($t: ID!, $r: [RoleRuleInput!]!, $d: String) { setRoleRules(tenantId: $t, rules: $r, defaultRole: $d) { id } }', {
+      t: toGlobalId('Tenant', org.tenantUuid),
+      r: rules,
+      d: i === 0 ? 'viewer' : null,
+    }, compiled.adminKey);
+    expect(set.errors).toBeUndefined();
+  }
   const [a, b] = orgs as [SeededOrg, SeededOrg];
   const apiKey = await tenantKey(compiled, a.tenantUuid);
   const tenantToken = await token({ dsync_tenant: toGlobalId('Tenant', b.tenantUuid) });

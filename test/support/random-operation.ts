@@ -27,7 +27,7 @@ export type Gen = (arb: fc.Arbitrary<unknown>) => unknown;
 const SCALARS: Record<string, string[]> = {
   Tenant: ['id', 'provider', 'externalId', 'name', 'slug', 'product', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
   Connection: ['id', 'provider', 'externalId', 'kind', 'status', 'name', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
-  Member: ['id', 'provider', 'externalId', 'email', 'name', 'firstName', 'lastName', 'status', 'roles', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
+  Member: ['id', 'provider', 'externalId', 'email', 'name', 'firstName', 'lastName', 'status', 'roles', 'appRole', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
   Group: ['id', 'provider', 'externalId', 'name', 'memberCount', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
   Membership: ['id', 'provider', 'externalId', 'createdAt', 'updatedAt', 'deletedAt', 'raw'],
 };
@@ -201,6 +201,7 @@ export class OperationBuilder {
         return this.chance(0.3) ? email.toUpperCase() : email;
       };
       fields.groupId = () => (this.chance(0.85) ? this.id('Group') : this.anyId());
+      fields.appRole = () => this.pick(['admin', 'editor', 'viewer', 'none']);
     }
     if (type === 'Group') fields.memberId = () => (this.chance(0.85) ? this.id('Member') : this.anyId());
     const chosen = this.some(Object.keys(fields), 1, 3);

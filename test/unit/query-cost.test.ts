@@ -74,6 +74,8 @@ describe('query cost', () => {
     expect(cost(ordered, { o: [] })).toBe(1 + 2);
     expect(cost(ordered, { o: [{ field: 'EMAIL' }] })).toBe(1 + COUNT_COST + 2);
     expect(cost('{ groups(first: 10) { edges { node { memberCount } } } }')).toBe(1 + 10 * (1 + 1 + 1));
+    // A filter by appRole works out every member's role: a search's worth on a whole list.
+    expect(cost('{ members(first: 1, filter: { appRole: "admin" }) { edges { node { id } } } }')).toBe(1 + SEARCH_COST + 2);
   });
 
   it('charges a longer search more: once per started 20 characters of its text', () => {

@@ -403,6 +403,8 @@ export type MemberEdge = {
 };
 
 export type MemberFilter = {
+  /** Only members whose appRole (under their tenant's role rules) is this role. */
+  appRole?: InputMaybe<Scalars['String']['input']>;
   /** Exact email, case-insensitive. */
   email?: InputMaybe<Scalars['String']['input']>;
   /** The provider's own id, exactly. */
