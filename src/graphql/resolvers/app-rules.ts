@@ -1,23 +1,16 @@
 // What an app makes of a tenant's directory: role rules and attribute mappings (admin only to
 // set), and each member's app role, roles and attributes under them, computed from its live
 // groups and its stored provider object as they are when asked.
-import { sql } from 'drizzle-orm';
-import { attributesOf, pathSegments, type AttributeMapping } from '../../directory/attributes.js';
-import { appRoleOf, appRolesOf, type RoleRule } from '../../directory/app-roles.js';
-import { tenantRules } from '../../db/schema.js';
+import { attributesOf, type AttributeMapping } from '../../directory/attributes.js';
+import { appRoleOf, appRolesOf } from '../../directory/app-roles.js';
+import { InvalidSetting, storeAttributeMappings, storeRoleRules } from '../../directory/app-settings.js';
 import type { Provider } from '../../directory/types.js';
 import { defaultAttributeMappings } from '../../sources/index.js';
 import type { GraphQLContext } from '../context.js';
 import { apiError, badInput } from '../errors.js';
-import { textArgument } from '../filters.js';
 import type { Resolvers } from '../generated/resolvers.js';
 import { expectGlobalId } from '../ids.js';
 import type { MemberRow, TenantRow } from '../rows.js';
-
-const MAX_RULES = 200;
-const MAX_MAPPINGS = 50;
-const MAX_NAME = 256;
-const MAX_PATH = 1024;
 
 const rulesOf = async (ctx: GraphQLContext, tenantId: string | null) => (tenantId === null ? undefined : ctx.loaders.tenantRules.load(tenantId));
 
@@ -39,29 +32,14 @@ async function tenantFor(ctx: GraphQLContext, tenantId: string): Promise<TenantR
   return tenant;
 }
 
-function checkedRules(rules: readonly RoleRule[]): RoleRule[] {
-  if (rules.length > MAX_RULES) throw badInput(`${rules.length} rules; a tenant has at most ${MAX_RULES}`, 'rules');
-  return rules.map((rule, i) => {
-    const group = textArgument(rule.group, `rules[${i}].group`, MAX_NAME);
-    const role = textArgument(rule.role, `rules[${i}].role`, MAX_NAME);
-    if (group === '' || role === '') throw badInput(`rules[${i}]: group and role must not be empty`, 'rules');
-    return { group, role, priority: rule.priority };
-  });
-}
-
-function checkedMappings(mappings: readonly AttributeMapping[]): AttributeMapping[] {
-  if (mappings.length > MAX_MAPPINGS) throw badInput(`${mappings.length} mappings; a tenant has at most ${MAX_MAPPINGS}`, 'mappings');
-  const names = new Set<string>();
-  return mappings.map((mapping, i) => {
-    const name = textArgument(mapping.name, `mappings[${i}].name`, MAX_NAME);
-    const path = textArgument(mapping.path, `mappings[${i}].path`, MAX_PATH);
-    if (name === '') throw badInput(`mappings[${i}].name must not be empty`, 'mappings');
-    if (names.has(name)) throw badInput(`mappings name ${JSON.stringify(name)} twice`, 'mappings');
-    names.add(name);
-    const segments = pathSegments(path);
-    if ('error' in segments) throw badInput(`mappings[${i}].path: ${segments.error}`, 'mappings');
-    return { name, path };
-  });
+/** A setting refused: BAD_USER_INPUT naming it, nothing stored. */
+async function storing(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof InvalidSetting) throw badInput(error.message, error.argument);
+    throw error;
+  }
 }
 
 export const appRulesResolvers: Resolvers = {
@@ -83,23 +61,14 @@ export const appRulesResolvers: Resolvers = {
     setRoleRules: async (_root, args, ctx) => {
       requireAdmin(ctx, 'setRoleRules');
       const tenant = await tenantFor(ctx, args.tenantId);
-      const rules = checkedRules(args.rules);
-      const defaultRole = args.defaultRole === null || args.defaultRole === undefined ? null : textArgument(args.defaultRole, 'defaultRole', MAX_NAME) || null;
-      await ctx.db
-        .insert(tenantRules)
-        .values({ tenantId: tenant.id, roleRules: rules, defaultRole })
-        .onConflictDoUpdate({ target: tenantRules.tenantId, set: { roleRules: rules, defaultRole, updatedAt: sql`now()` } });
+      await storing(() => storeRoleRules(ctx.db, tenant.id, args.rules, args.defaultRole ?? null));
       ctx.loaders.tenantRules.clear(tenant.id);
       return tenant;
     },
     setAttributeMappings: async (_root, args, ctx) => {
       requireAdmin(ctx, 'setAttributeMappings');
       const tenant = await tenantFor(ctx, args.tenantId);
-      const mappings = checkedMappings(args.mappings);
-      await ctx.db
-        .insert(tenantRules)
-        .values({ tenantId: tenant.id, attributeMappings: mappings })
-        .onConflictDoUpdate({ target: tenantRules.tenantId, set: { attributeMappings: mappings, updatedAt: sql`now()` } });
+      await storing(() => storeAttributeMappings(ctx.db, tenant.id, args.mappings));
       ctx.loaders.tenantRules.clear(tenant.id);
       return tenant;
     },
