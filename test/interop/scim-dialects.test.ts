@@ -53,6 +53,21 @@ async function scim(directory: Directory, request: ScimRequest) {
   return reply.data;
 }
 
+interface AppView {
+  members: { edges: { node: { externalId: string; appRole: string | null; appRoles: string[]; attributes: Record<string, unknown> } }[] };
+}
+
+/** What an app reads of a tenant's members (issue 33): appRole, appRoles and attributes by externalId. */
+async function appView(tenant: string) {
+  const data = await gqlData<{ tenants: { edges: { node: AppView }[] } }>(
+    server,
+    'query ($x: String!) { tenants(filter: { externalId: $x }) { edges { node { members { edges { node { externalId appRole appRoles attributes } } } } } } }',
+    { x: tenant },
+  );
+  const members = data.tenants.edges[0]?.node.members.edges ?? [];
+  return Object.fromEntries(members.map((e) => [e.node.externalId, { appRole: e.node.appRole, appRoles: e.node.appRoles, attributes: e.node.attributes }]));
+}
+
 const person = (key: string, givenName: string, familyName: string, tenant: string, roles?: string[]): Person => ({
   key,
   givenName,
@@ -110,8 +125,28 @@ describe(`the real Polis, SCIM dialect by dialect (${backend})`, () => {
       await scim(directory, dialect.addMembers(operators, [grace, linus]));
       await same('groups created and members added');
 
+      // Roles and attributes an app reads of them: rules naming one group by its name and one by
+      // Polis's id for it; attributes by the Polis defaults (the enterprise extension Entra sends).
+      const tenantId = (
+        await gqlData<{ tenants: { edges: { node: { id: string } }[] } }>(server, 'query ($x: String!) { tenants(filter: { externalId: $x }) { edges { node { id } } } }', { x: tenant })
+      ).tenants.edges[0]!.node.id;
+      await gqlData(server, 'mutation ($t: ID!, $r: [RoleRuleInput!]!) { setRoleRules(tenantId: $t, rules: $r, defaultRole: "member") { id } }', {
+        t: tenantId,
+        r: [
+          { group: 'Engineers', role: 'engineer', priority: 1 },
+          { group: operators, role: 'operator', priority: 2 },
+        ],
+      });
+      const enterprise = (key: string) => (dialect.type === 'azure-scim-v2' ? { department: 'Engineering', employeeNumber: key } : {});
+      expect(await appView(tenant)).toEqual({
+        [ada]: { appRole: 'engineer', appRoles: ['engineer'], attributes: enterprise('ada') },
+        [grace]: { appRole: 'engineer', appRoles: ['engineer', 'operator'], attributes: enterprise('grace') },
+        [linus]: { appRole: 'operator', appRoles: ['operator'], attributes: enterprise('linus') },
+      });
+
       await scim(directory, dialect.removeMember(engineers, grace));
       await same('a member removed from a group');
+      expect((await appView(tenant))[grace]).toMatchObject({ appRole: 'operator', appRoles: ['operator'] });
 
       await scim(directory, dialect.renameGroup(operators, 'Site Reliability'));
       await same('a group renamed');
