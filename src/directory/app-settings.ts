@@ -4,6 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { tenantRules } from '../db/schema.js';
 import type { AttributeMapping, RoleRule } from '../db/vocabulary.js';
+import { textProblem } from '../lib/storable-json.js';
 import { pathSegments } from './attributes.js';
 
 export const MAX_RULES = 200;
@@ -21,13 +22,10 @@ export class InvalidSetting extends Error {
   }
 }
 
-/** Half of a surrogate pair, alone: not a character, and not encodable for the database. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 function text(value: string, argument: string, max: number): string {
   if (value === '') throw new InvalidSetting(`${argument} must not be empty`, argument);
   if (value.length > max) throw new InvalidSetting(`${argument} is ${value.length} characters long; it may have at most ${max}`, argument);
-  if (value.includes('\u0000') || LONE_SURROGATE.test(value)) {
+  if (textProblem(value)) {
     throw new InvalidSetting(`${argument} holds a character no text can (NUL, or half of a surrogate pair)`, argument);
   }
   return value;

@@ -9,6 +9,7 @@ import type {
   MemberFilter,
   TenantFilter,
 } from './generated/resolvers.js';
+import { textProblem } from '../lib/storable-json.js';
 import { badInput } from './errors.js';
 import { expectGlobalId } from './ids.js';
 import type { ListTable } from './pages.js';
@@ -19,9 +20,6 @@ export const MAX_SEARCH_LENGTH = 100;
 const MAX_EMAIL_LENGTH = 320;
 const MAX_ID_LENGTH = 256;
 
-/** Half of a surrogate pair, alone: not a character, and not encodable for the database. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * A string a client sent, checked before it meets SQL: no longer than `max`, and without what
  * Postgres text cannot hold (NUL, half a surrogate pair), which would otherwise fail the
@@ -29,7 +27,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export function textArgument(value: string, argument: string, max: number): string {
   if (value.length > max) throw badInput(`${argument} is ${value.length} characters long; it may have at most ${max}`, argument);
-  if (value.includes('\u0000') || LONE_SURROGATE.test(value)) {
+  if (textProblem(value)) {
     throw badInput(`${argument} holds a character no text can (NUL, or half of a surrogate pair)`, argument);
   }
   return value;

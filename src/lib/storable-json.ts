@@ -14,7 +14,8 @@ const NUL = '\u0000';
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function textProblem(text: string): string | undefined {
+/** Why a text cannot be stored in a text or jsonb column (NUL, half a surrogate pair), or undefined. */
+export function textProblem(text: string): string | undefined {
   if (text.includes(NUL)) return 'contains a NUL character (\\u0000), which cannot be stored';
   if (UNPAIRED_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate, which is not valid Unicode';
   return undefined;
