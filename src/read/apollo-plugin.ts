@@ -32,20 +32,22 @@ async function answer(
 ): Promise<{ response: GraphQLResponse; path: ReadPath } | undefined> {
   const planKey = plans.key(document, request.operationName, contextValue.viewer, request.variables);
   let plan = plans.get(planKey);
-  const fragments = fragmentsOf(document);
+  // Only a compile and the root fields left to the resolvers need them: not a plan reused.
+  let fragments: Record<string, FragmentDefinitionNode> | undefined;
+  const fragmentsOnce = () => (fragments ??= fragmentsOf(document));
   try {
     if (!plan) {
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
       // Variables that do not fit are graphql-js's error to report.
       if (coerced.errors) return undefined;
-      plan = compileQuery({ schema, fragments, variables: coerced.coerced }, operation.selectionSet, contextValue);
+      plan = compileQuery({ schema, fragments: fragmentsOnce(), variables: coerced.coerced }, operation.selectionSet, contextValue);
       plans.set(planKey, plan);
     }
     const resolveRest: ResolveRest = async (fields) => {
       const rest: OperationDefinitionNode = { ...operation, selectionSet: { kind: Kind.SELECTION_SET, selections: fields } };
       const result = await execute({
         schema,
-        document: { kind: Kind.DOCUMENT, definitions: [rest, ...Object.values(fragments)] },
+        document: { kind: Kind.DOCUMENT, definitions: [rest, ...Object.values(fragmentsOnce())] },
         contextValue,
         variableValues: request.variables ?? {},
       });

@@ -172,7 +172,7 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
             type: listType,
             ...listWindow(listTable, args as ListArgs),
             conditions: [...listConditions(c, listType, args), ...tenantScope(listTable, c.scope), parent],
-            statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(listTable, c.scope), parent],
+            ...(listType === 'Member' ? { statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(listTable, c.scope), parent] } : {}),
           });
         }
       }

@@ -135,21 +135,21 @@ export async function listRuns(db: DatabaseHandle['db'], options: { id?: string;
     .limit(options.limit);
 }
 
+/** The tenant's runs with this source that succeeded and changed the directory (not dry runs). */
+const succeededRunsOf = (source: string, tenant: TenantKey) => [
+  eq(reconcileRuns.source, source),
+  eq(reconcileRuns.tenantExternalId, tenant.externalId),
+  eq(reconcileRuns.product, tenant.product),
+  eq(reconcileRuns.status, 'succeeded'),
+  eq(reconcileRuns.dryRun, false),
+];
+
 /** Where the provider's log stood after the tenant's last successful run that kept a position. */
 async function lastCursor(db: DatabaseHandle['db'], source: string, tenant: TenantKey): Promise<string | undefined> {
   const [row] = await db
     .select({ cursor: reconcileRuns.cursor })
     .from(reconcileRuns)
-    .where(
-      and(
-        eq(reconcileRuns.source, source),
-        eq(reconcileRuns.tenantExternalId, tenant.externalId),
-        eq(reconcileRuns.product, tenant.product),
-        eq(reconcileRuns.status, 'succeeded'),
-        eq(reconcileRuns.dryRun, false),
-        isNotNull(reconcileRuns.cursor),
-      ),
-    )
+    .where(and(...succeededRunsOf(source, tenant), isNotNull(reconcileRuns.cursor)))
     .orderBy(desc(reconcileRuns.startedAt))
     .limit(1);
   return row?.cursor ?? undefined;
@@ -160,15 +160,7 @@ export async function lastSucceeded(db: DatabaseHandle['db'], source: string, te
   const [row] = await db
     .select({ at: reconcileRuns.startedAt })
     .from(reconcileRuns)
-    .where(
-      and(
-        eq(reconcileRuns.source, source),
-        eq(reconcileRuns.tenantExternalId, tenant.externalId),
-        eq(reconcileRuns.product, tenant.product),
-        eq(reconcileRuns.status, 'succeeded'),
-        eq(reconcileRuns.dryRun, false),
-      ),
-    )
+    .where(and(...succeededRunsOf(source, tenant)))
     .orderBy(desc(reconcileRuns.startedAt))
     .limit(1);
   return row?.at;
