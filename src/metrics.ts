@@ -46,6 +46,8 @@ export interface Metrics {
   pruned(what: 'delivery_bodies' | 'deliveries' | 'changes' | 'reconcile_runs' | 'rejected_deliveries', rows: number): void;
   /** A retention round ended: completed, skipped (another instance held the lock), or failed. */
   retentionRun(outcome: 'completed' | 'skipped' | 'failed', seconds: number): void;
+  /** A chunk of a tenant's app values recomputed in the background: members worked out, and moved (fed). */
+  appRecomputed(cause: string, members: number, moved: number): void;
   /** Starts reading the service's state at scrape time. */
   attach(sources: MetricSources): void;
 }
@@ -225,6 +227,23 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const recomputed = new Counter({
+    name: 'directory_app_values_recomputed_members_total',
+    help: "Members whose app values (appRole, appRoles, attributes) were worked out again in the background, by cause: changes (read from the change feed: the member, a membership or a group changed), settings (a tenant's role rules or mappings changed), group (a group of more than 1,000 members changed), upgrade.",
+    labelNames: ['cause'],
+    registers: [registry],
+  });
+  const moved = new Counter({
+    name: 'directory_app_values_moved_total',
+    help: 'Members fed as UPDATED because their app values moved, by cause (changes, settings, group, upgrade).',
+    labelNames: ['cause'],
+    registers: [registry],
+  });
+  for (const cause of ['changes', 'settings', 'group', 'upgrade']) {
+    recomputed.inc({ cause }, 0);
+    moved.inc({ cause }, 0);
+  }
+
   return {
     registry,
     contentType: registry.contentType,
@@ -255,6 +274,10 @@ export function createMetrics(): Metrics {
         retentionDuration.observe(seconds);
         retentionLast.set(Date.now() / 1000);
       }
+    },
+    appRecomputed: (cause, members, movedMembers) => {
+      recomputed.inc({ cause }, members);
+      moved.inc({ cause }, movedMembers);
     },
     attach: (s) => {
       sources = s;

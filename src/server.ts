@@ -28,7 +28,8 @@ import { replayDeliveries } from './replay.js';
 import { createReconcileService, type ReconcileService } from './reconcile/service.js';
 import { createRetentionService, type RetentionService } from './retention/service.js';
 import { resumeUnfinished, type Unfinished } from './unfinished.js';
-import { createPullers, createSources, PULLER_SETTINGS, publicRawOf } from './sources/index.js';
+import { createPullers, createSources, defaultAttributeMappings, PULLER_SETTINGS, publicRawOf } from './sources/index.js';
+import { startAppRecompute, type AppRecomputeService } from './recompute.js';
 import type { SourceAdapter } from './sources/types.js';
 
 export interface RunningServer {
@@ -42,6 +43,8 @@ export interface RunningServer {
   retention: RetentionService;
   /** Finishing deliveries a stopped process left half applied (resume() for a look now). */
   unfinished: Unfinished;
+  /** Recomputing tenants' app values after their settings changed (idle() to wait for it). */
+  recompute: AppRecomputeService;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -54,6 +57,8 @@ export interface StartOptions {
   feedPollMs?: number;
   /** How often open WebSockets' keys are re-checked for revocation (default 60 s). */
   keyRecheckMs?: number;
+  /** See AppValuesOptions.inlineGroupMax (tests make it small). */
+  inlineGroupMax?: number;
   /** See AppDeps.requestTimeoutMs (default 30 s). */
   requestTimeoutMs?: number;
   /**
@@ -108,6 +113,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let metricsServer: FastifyInstance | undefined;
   let retention: RetentionService | undefined;
   let unfinished: Unfinished | undefined;
+  let recompute: AppRecomputeService | undefined;
   try {
     const store = createDirectoryStore(database.db, {
       batchMax: config.ingestBatchMax,
@@ -118,6 +124,15 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const sources = options.sources ?? createSources(config);
     reconciler = createReconcileService({ database, store }, createPullers(config), PULLER_SETTINGS, logger, config.reconcileIntervalMs);
     const runs = reconciler;
+    recompute = startAppRecompute(database.db, logger, {
+      attributeDefaults: defaultAttributeMappings,
+      ...(options.inlineGroupMax !== undefined ? { inlineGroupMax: options.inlineGroupMax } : {}),
+      urgent: ingestFirst,
+      ...(metrics ? { events: { recomputed: metrics.appRecomputed } } : {}),
+    });
+    const recomputing = recompute;
+    // Each batch of feed rows any instance committed may have moved members' values.
+    follower.follow(() => recomputing.kick());
     app = await buildApp({
       database,
       store,
@@ -132,6 +147,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           runs.start({ source, tenant: { provider: tenant.provider, externalId: tenant.externalId, product: tenant.product }, dryRun, trigger }),
         authenticate,
         publicRaw: publicRawOf(sources),
+        appSettingsChanged: () => recomputing.kick(),
         logger,
         production: config.env === 'production',
         limits: config.graphqlLimits,
@@ -185,6 +201,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       metrics ? { pruned: metrics.pruned, run: metrics.retentionRun } : undefined,
     );
   } catch (error) {
+    await recompute?.stop();
     await retention?.stop();
     await unfinished?.stop();
     await revocations?.stop();
@@ -206,7 +223,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
     database,
     retention,
     unfinished,
+    recompute,
     close: async () => {
+      await recompute.stop();
       await retention.stop();
       await unfinished.stop();
       app.stopAccepting();

@@ -26,6 +26,10 @@ map   replaces the attribute mappings: Member.attributes.<name> is read at <path
       member's provider object (dotted; a SCIM schema URN is one segment). No --attribute maps
       nothing.
 
+After set or map, the service works out the tenant's members again and pushes each whose
+appRole, appRoles or attributes moved to memberChanged subscribers: a running one within 2 s,
+on the embedded database when it next starts.
+
 --tenant takes a tenants.id (uuid) or a Tenant's GraphQL id. Uses DATABASE_URL, or the
 embedded database in DATA_DIR, which the service must not have open: stop \`npm start\` first.`;
 
@@ -100,6 +104,10 @@ runCommand('roles', USAGE, parse, async (args) => {
     console.log(`default role: ${settings?.defaultRole ?? 'none'}`);
     console.log(settings?.attributeMappings ? 'attribute mappings:' : `attribute mappings: the ${tenant.provider} defaults`);
     for (const m of mappings) console.log(`  ${m.name}\t${m.path}`);
+    if (args.command !== 'show') {
+      const when = handle.kind === 'pglite' ? 'when it next starts' : 'within 2 s if it is running';
+      console.log(`members whose values this moves are pushed to memberChanged subscribers by the service, ${when}`);
+    }
     return 0;
   } finally {
     await handle.close();

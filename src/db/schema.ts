@@ -206,6 +206,46 @@ export const memberships = pgTable(
   ],
 );
 
+/**
+ * Each member's app values (Member.appRole, appRoles, attributes) as last put on the feed, by
+ * hash: a recompute (directory/app-values.ts) feeds a member UPDATED only when the hash moves.
+ * Null: not known yet (a member from before this table, or one first seen), set without a push.
+ */
+export const memberAppValues = pgTable('member_app_values', {
+  memberId: uuid('member_id')
+    .primaryKey()
+    .references(() => members.id),
+  hash: text('hash'),
+});
+
+/**
+ * How far the change feed has been read for what it does to members' app values
+ * (directory/app-changes.ts): every change at or below `seq` has been. One row.
+ */
+export const appValuesPosition = pgTable('app_values_position', {
+  id: integer('id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+});
+
+/**
+ * Tenants whose members' app values are to be recomputed, in (created_at, id) order from after
+ * the position given: their settings changed, or a big group did. Any instance works through
+ * them, a chunk per transaction (directory/app-recompute.ts). A new request starts the tenant over.
+ */
+export const appRecomputes = pgTable('app_recomputes', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  /** Why: 'settings', 'group' or 'upgrade' (members from before app values were kept). */
+  cause: text('cause').notNull(),
+  afterCreatedAt: timestamp('after_created_at', tzMs),
+  afterId: uuid('after_id'),
+  requestedAt: timestamp('requested_at', tz).notNull().defaultNow(),
+  /** Members recomputed and members whose values moved, since the request. */
+  done: integer('done').notNull().default(0),
+  moved: integer('moved').notNull().default(0),
+});
+
 /** Every accepted delivery, so nothing that arrived signed is lost and it can be replayed. */
 export const deliveries = pgTable(
   'deliveries',
@@ -265,9 +305,11 @@ export const changes = pgTable(
     /** When the provider says it happened. */
     occurredAt: timestamp('occurred_at', tz).notNull(),
     recordedAt: timestamp('recorded_at', tz).notNull().defaultNow(),
-    deliveryId: uuid('delivery_id')
-      .notNull()
-      .references(() => deliveries.id),
+    /**
+     * The delivery whose change this is; null for a member UPDATED fed because its tenant's app
+     * settings changed (or a big group did, recomputed after its delivery's commit).
+     */
+    deliveryId: uuid('delivery_id').references(() => deliveries.id),
   },
   (t) => [
     index('changes_tenant_seq').on(t.tenantId, t.seq),

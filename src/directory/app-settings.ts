@@ -5,7 +5,9 @@ import type { Database } from '../db/open.js';
 import { tenantRules } from '../db/schema.js';
 import type { AttributeMapping, RoleRule } from '../db/vocabulary.js';
 import { textProblem } from '../lib/storable-json.js';
+import { requestRecompute } from './app-recompute.js';
 import { pathSegments } from './attributes.js';
+import type { Tx } from './rows.js';
 
 export const MAX_RULES = 200;
 export const MAX_MAPPINGS = 50;
@@ -54,23 +56,38 @@ export function checkedMappings(mappings: readonly AttributeMapping[]): Attribut
   });
 }
 
+/**
+ * Stores a setting and, in the same transaction, asks for the tenant's members to be worked out
+ * again (app-recompute.ts): whoever's values it moves is fed as a member UPDATED, soon after.
+ */
+async function storing(db: Database, tenantId: string, store: (tx: Tx) => Promise<unknown>): Promise<void> {
+  await db.transaction(async (tx) => {
+    await store(tx);
+    await tx.execute(requestRecompute(sql`select ${tenantId}::uuid as tenant_id`, 'settings'));
+  });
+}
+
 /** Replaces a tenant's role rules and default role (null or empty: none). */
 export async function storeRoleRules(db: Database, tenantId: string, rules: readonly RoleRule[], defaultRole: string | null): Promise<void> {
   const checked = checkedRules(rules);
   const fallback = defaultRole === null || defaultRole === '' ? null : text(defaultRole, 'defaultRole', MAX_NAME);
-  await db
-    .insert(tenantRules)
-    .values({ tenantId, roleRules: checked, defaultRole: fallback })
-    .onConflictDoUpdate({ target: tenantRules.tenantId, set: { roleRules: checked, defaultRole: fallback, updatedAt: sql`now()` } });
+  await storing(db, tenantId, (tx) =>
+    tx
+      .insert(tenantRules)
+      .values({ tenantId, roleRules: checked, defaultRole: fallback })
+      .onConflictDoUpdate({ target: tenantRules.tenantId, set: { roleRules: checked, defaultRole: fallback, updatedAt: sql`now()` } }),
+  );
 }
 
 /** Replaces a tenant's attribute mappings. */
 export async function storeAttributeMappings(db: Database, tenantId: string, mappings: readonly AttributeMapping[]): Promise<void> {
   const checked = checkedMappings(mappings);
-  await db
-    .insert(tenantRules)
-    .values({ tenantId, attributeMappings: checked })
-    .onConflictDoUpdate({ target: tenantRules.tenantId, set: { attributeMappings: checked, updatedAt: sql`now()` } });
+  await storing(db, tenantId, (tx) =>
+    tx
+      .insert(tenantRules)
+      .values({ tenantId, attributeMappings: checked })
+      .onConflictDoUpdate({ target: tenantRules.tenantId, set: { attributeMappings: checked, updatedAt: sql`now()` } }),
+  );
 }
 
 /** What a tenant has set; undefined when it has set nothing. */

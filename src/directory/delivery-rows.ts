@@ -120,5 +120,5 @@ export async function finish(work: Work, records: DeliveryRecord[]): Promise<voi
       event_types = case when (r.v ->> 5)::boolean then d.event_types else array(select jsonb_array_elements_text(r.v -> 4)) end
     from jsonb_array_elements(${rows}::jsonb) as r (v)
     where d.id = (r.v ->> 0)::uuid and d.id = any(${uuidArray(records.map((r) => r.id))})`;
-  await appendToFeed(work.tx, work.feed, record);
+  await appendToFeed(work.tx, work.feed, [record]);
 }

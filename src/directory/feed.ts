@@ -25,8 +25,8 @@ export const FEED_CHANNEL = 'directory_changes';
 const FEED_LOCK = 7_255_810_002;
 
 export interface FeedEntry {
-  /** The delivery whose change this is. */
-  deliveryId: string;
+  /** The delivery whose change this is; null for one an app settings change caused. */
+  deliveryId: string | null;
   tenantId: string | null;
   entity: EntityKind;
   entityId: string;
@@ -35,18 +35,22 @@ export interface FeedEntry {
 }
 
 /**
- * Appends the entries and notifies listeners, running `alongside` (another data-modifying
- * statement of the same transaction) in the same round trip. Returns the highest seq written,
+ * Appends the entries and notifies listeners, running `alongside` (other data-modifying
+ * statements of the same transaction) in the same round trip. Returns the highest seq written,
  * or undefined when there was nothing to write. The entries travel as one JSON parameter, so
  * the statement's text is the same for any number of them (prepared once per connection).
  */
 export async function appendToFeed(
   tx: Tx,
   entries: FeedEntry[],
-  alongside?: SQL,
+  alongside: SQL[] = [],
 ): Promise<number | undefined> {
   if (entries.length === 0) {
-    if (alongside) await tx.execute(alongside);
+    // One statement still: each as a step of it.
+    if (alongside.length === 1) await tx.execute(alongside[0]!);
+    else if (alongside.length > 1) {
+      await tx.execute(sql`with ${sql.join(alongside.map((s, i) => sql`${sql.raw(`alongside${i}`)} as (${s})`), sql`, `)} select 1`);
+    }
     return undefined;
   }
   const rows = JSON.stringify(
@@ -57,7 +61,7 @@ export async function appendToFeed(
   const [row] = resultRows<{ seq: string }>(
     await tx.execute(sql`
       with lock as (select pg_advisory_xact_lock(${FEED_LOCK}::bigint))
-      ${alongside ? sql`, alongside as (${alongside})` : sql``}
+      ${sql.join(alongside.map((s, i) => sql`, ${sql.raw(`alongside${i}`)} as (${s})`))}
       , inserted as (
         insert into ${changes} (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
         select (e.v ->> 0)::uuid, e.v ->> 1, (e.v ->> 2)::uuid, e.v ->> 3, (e.v ->> 4)::timestamptz, (e.v ->> 5)::uuid

@@ -33,6 +33,8 @@ export interface GraphQLOptions {
   reconcile?: ReconcileStarter;
   /** What of `raw` tenant keys see. */
   publicRaw: PublicRaw;
+  /** Told when a mutation changed a tenant's app settings: recompute its members now. */
+  appSettingsChanged?: () => void;
 }
 
 /** Apollo would run a subscription over HTTP as if it were a query; say where they live. */
@@ -91,7 +93,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
 
 /** The per-request context, or the refusal: 401 UNAUTHENTICATED, 403 FORBIDDEN (a token that may read nothing), 503. */
 export async function createContext(
-  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw'>,
+  options: Pick<GraphQLOptions, 'authenticate' | 'db' | 'replay' | 'reconcile' | 'publicRaw' | 'appSettingsChanged'>,
   /** The Authorization header, or its authentication already under way (the HTTP route's, for its limits). */
   credential: string | undefined | Promise<AuthResult>,
 ): Promise<GraphQLContext> {
@@ -114,5 +116,6 @@ export async function createContext(
     loaders: new Loaders(options.db),
     ...(options.replay ? { replay: options.replay } : {}),
     ...(options.reconcile ? { reconcile: options.reconcile } : {}),
+    ...(options.appSettingsChanged ? { appSettingsChanged: options.appSettingsChanged } : {}),
   };
 }

@@ -50,4 +50,6 @@ export interface GraphQLContext {
   replay?: ReplayRunner;
   /** Starts reconciliation runs; HTTP operations only. */
   reconcile?: ReconcileStarter;
+  /** A tenant's app settings changed: its members are recomputed now, not at the next poll. */
+  appSettingsChanged?: () => void;
 }

@@ -1,9 +1,11 @@
 // `npm run roles` as a real process on the embedded database the service used (stopped first:
-// PGlite allows one process): it sets what the mutations set, and the service then answers by it.
+// PGlite allows one process): it sets what the mutations set, and the service then answers by it
+// and, as it starts, feeds the member whose values that moved.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backend, onPostgres } from '../support/backend.js';
+import { eventually } from '../support/live.js';
 import { runScript, seededDataDir, spawnService } from '../support/process.js';
 import { polisRequest, post } from '../support/server.js';
 
@@ -56,6 +58,18 @@ describe.skipIf(onPostgres)(`npm run roles (${backend})`, () => {
       body: JSON.stringify({ query: '{ members { edges { node { appRole appRoles attributes } } } }' }),
     });
     expect(((await answer.json()) as { data: unknown }).data).toEqual({ members: { edges: [{ node: { appRole: 'admin', appRoles: ['admin'], attributes: { title: 'Analyst' } } }] } });
+    // As it starts, it works out the tenant's members again and feeds the one whose values moved, once.
+    expect(set.stdout).toContain('pushed to memberChanged subscribers by the service, when it next starts');
+    const fed = async () => {
+      const changes = await fetch(`${again.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ query: '{ changes(first: 50) { edges { node { entity action } } } }' }),
+      });
+      return ((await changes.json()) as { data: { changes: { edges: { node: { entity: string; action: string } }[] } } }).data.changes.edges.map((e) => `${e.node.entity} ${e.node.action}`);
+    };
+    await eventually(async () => (await fed()).at(-1) === 'MEMBER UPDATED', 30_000, 'the recompute to feed the member');
+    expect((await fed()).filter((c) => c === 'MEMBER UPDATED')).toHaveLength(1);
     expect(await again.stop()).toBe(0);
   });
 });

@@ -42,6 +42,8 @@ export interface TestServerOptions {
   feedPollMs?: number;
   /** How long a request may take to arrive (default 30 s). */
   requestTimeoutMs?: number;
+  /** See StartOptions.inlineGroupMax. */
+  inlineGroupMax?: number;
   /** Replaces the service's webhook readers (given the ones it would use), e.g. with a broken one. */
   wrapSources?: (sources: SourceAdapter[]) => SourceAdapter[];
 }
@@ -71,6 +73,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     storeTimeoutMs: options.storeTimeoutMs,
     feedPollMs: options.feedPollMs,
     requestTimeoutMs: options.requestTimeoutMs,
+    ...(options.inlineGroupMax !== undefined ? { inlineGroupMax: options.inlineGroupMax } : {}),
     ...(options.wrapSources ? { sources: options.wrapSources(createSources(config)) } : {}),
   });
   return {

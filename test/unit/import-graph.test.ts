@@ -22,6 +22,7 @@ const ROOMS = [
   'replay',
   'unfinished',
   'retention',
+  'recompute',
   'samples',
   'live',
   'graphql',

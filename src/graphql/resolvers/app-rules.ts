@@ -63,6 +63,7 @@ export const appRulesResolvers: Resolvers = {
       const tenant = await tenantFor(ctx, args.tenantId);
       await storing(() => storeRoleRules(ctx.db, tenant.id, args.rules, args.defaultRole ?? null));
       ctx.loaders.tenantRules.clear(tenant.id);
+      ctx.appSettingsChanged?.();
       return tenant;
     },
     setAttributeMappings: async (_root, args, ctx) => {
@@ -70,6 +71,7 @@ export const appRulesResolvers: Resolvers = {
       const tenant = await tenantFor(ctx, args.tenantId);
       await storing(() => storeAttributeMappings(ctx.db, tenant.id, args.mappings));
       ctx.loaders.tenantRules.clear(tenant.id);
+      ctx.appSettingsChanged?.();
       return tenant;
     },
   },
