@@ -106,6 +106,9 @@ const envSchema = z.object({
   // How queries are answered: 'sql' (one compiled statement, src/read) or 'resolvers' (the
   // resolver path the compiled one is tested against: a way back should a compiled answer be wrong).
   GRAPHQL_READ_PATH: optionalString.pipe(z.enum(['sql', 'resolvers']).optional()),
+  // A manifest of trusted documents (@apollo/generate-persisted-query-manifest's format): when
+  // set, viewers other than admin keys run only its operations (graphql/trusted-documents.ts).
+  GRAPHQL_TRUSTED_DOCUMENTS: optionalString,
   // Unset: on, except under NODE_ENV=production.
   GRAPHQL_INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   // Operations (subscriptions or queries) one WebSocket may run at once.
@@ -192,6 +195,8 @@ export interface Config {
   graphqlMaxConcurrentPerKey: number;
   /** GRAPHQL_READ_PATH: queries answered by a compiled statement (true) or by the resolvers. */
   graphqlCompiledReads: boolean;
+  /** GRAPHQL_TRUSTED_DOCUMENTS: the manifest's path, when only its operations may run (admin keys aside). */
+  graphqlTrustedDocuments: string | undefined;
   /** Named prepared statements on Postgres (false behind a pooler that cannot keep them). */
   databasePreparedStatements: boolean;
   /** Most deliveries applied in one transaction (group commit). */
@@ -372,6 +377,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
     graphqlMaxConcurrentPerKey: e.GRAPHQL_MAX_CONCURRENT_PER_KEY,
     graphqlCompiledReads: e.GRAPHQL_READ_PATH !== 'resolvers',
+    graphqlTrustedDocuments: e.GRAPHQL_TRUSTED_DOCUMENTS,
     databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS !== 'false',
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestConcurrency: e.INGEST_CONCURRENCY,

@@ -27,7 +27,7 @@ export interface AppRecomputeService {
 export interface AppRecomputeOptions extends AppValuesOptions {
   /** How often to look for requests made elsewhere (default 2 s). */
   pollMs?: number;
-  /** Webhooks being stored: a step waits for them (up to a second) before it starts. */
+  /** Webhooks being stored: a step waits for them (up to 5 s) before it starts. */
   urgent?: Priority;
   events?: RecomputeEvents;
 }
@@ -54,7 +54,7 @@ export function startAppRecompute(db: Database, logger: Logger, options: AppReco
 
   const drain = async (): Promise<void> => {
     while (!stopped) {
-      await options.urgent?.clear(1000);
+      await options.urgent?.clear(5000);
       // The feed first: what webhooks just changed is pushed before a long recompute goes on.
       const followed = await retried(() => followStep(db, options));
       if (followed) {

@@ -1,6 +1,7 @@
 // Wires the pieces together: directory store -> sources -> feed follower and subscription hub
 // -> HTTP app (with WebSocket) -> listening, on a database the caller opened (main.ts waits for
 // it; tests bring their own) and still owns.
+import { loadTrustedDocuments } from './graphql/trusted-documents.js';
 import { desc } from 'drizzle-orm';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -88,6 +89,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
         }),
       })
     : apiKeys;
+  const trustedDocuments = config.graphqlTrustedDocuments ? await loadTrustedDocuments(config.graphqlTrustedDocuments) : undefined;
+  if (trustedDocuments) {
+    logger.info({ path: trustedDocuments.path, operations: trustedDocuments.count }, 'trusted documents: keys and tokens other than admin keys run only these operations');
+  }
   const follower = await followFeed(database, {
     pollIntervalMs: options.feedPollMs,
     onError: (error) => logger.warn({ err: error }, 'could not read the change feed; retrying'),
@@ -148,6 +153,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         authenticate,
         publicRaw: publicRawOf(sources),
         appSettingsChanged: () => recomputing.kick(),
+        ...(trustedDocuments ? { trustedDocuments } : {}),
         logger,
         production: config.env === 'production',
         limits: config.graphqlLimits,

@@ -30,7 +30,7 @@ export interface AppValuesOptions {
 
 export const INLINE_GROUP_MAX = 1000;
 /** Feed rows read per transaction. */
-const FOLLOW_BATCH = 1000;
+const FOLLOW_BATCH = 250;
 
 export interface FollowStep {
   /** Feed rows read, members worked out, and members fed as UPDATED. */

@@ -1,5 +1,6 @@
 // Apollo Server over the directory schema: who may ask (API keys), what errors may say, and
 // per-request loaders. Transport-free: src/http/graphql.ts mounts it on Fastify.
+import { trustedDocumentsPlugin, type TrustedDocuments } from './trusted-documents.js';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
@@ -35,6 +36,8 @@ export interface GraphQLOptions {
   publicRaw: PublicRaw;
   /** Told when a mutation changed a tenant's app settings: recompute its members now. */
   appSettingsChanged?: () => void;
+  /** GRAPHQL_TRUSTED_DOCUMENTS, read: what viewers other than admin keys may run. */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /** Apollo would run a subscription over HTTP as if it were a query; say where they live. */
@@ -82,6 +85,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       // field to work out the same (no field has a cache hint), a measurable share of a page's CPU.
       ApolloServerPluginCacheControlDisabled(),
       subscriptionsOverWebSocketOnly,
+      ...(options.trustedDocuments ? [trustedDocumentsPlugin(options.trustedDocuments)] : []),
       costLimit(options.limits),
       outageStatus,
       ...(options.plugins ?? []),

@@ -17,6 +17,8 @@ const OWN_CODES = new Set([
   'CURSOR_EXPIRED',
   'TOO_MANY_SUBSCRIPTIONS',
   'TOO_MANY_REQUESTS',
+  // graphql/trusted-documents.ts
+  'PERSISTED_QUERY_NOT_ALLOWED',
 ]);
 // Apollo's own codes for requests it rejects before any resolver runs.
 const APOLLO_CODES = new Set([

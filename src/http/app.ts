@@ -191,6 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxSocketsPerKey: deps.wsMaxSocketsPerKey ?? Number.POSITIVE_INFINITY,
     maxSubscriptionsPerKey: deps.wsMaxSubscriptionsPerKey ?? Number.POSITIVE_INFINITY,
     publicRaw: deps.graphql.publicRaw,
+    trustedDocuments: deps.graphql.trustedDocuments,
     maxPayload: MAX_GRAPHQL_BYTES,
     rateLimit: keyRateLimit(deps.graphql.ratePerKeyPerMinute ?? 0),
     ...(metrics ? { onOverflow: metrics.subscriptionOverflow, onOperationStarted: metrics.graphqlWsOperation } : {}),

@@ -2,6 +2,7 @@
 // everything else: graphql-ws's `use/ws` adapter over ws, with who-is-asking settled once, on
 // connect, from the connection params. Subscriptions join the process's fan-out, which writes
 // their live messages to the socket itself (pushSink below), in graphql-ws's own format.
+import { trustedText, type TrustedDocuments } from '../graphql/trusted-documents.js';
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -64,6 +65,8 @@ export interface GraphqlWsDeps {
   onOverflow?: () => void;
   /** Told how each operation started: its type (unknown when it never parsed) and outcome. */
   onOperationStarted?: (type: string, outcome: 'success' | 'error') => void;
+  /** GRAPHQL_TRUSTED_DOCUMENTS, read: what viewers other than admin keys may run. */
+  trustedDocuments?: TrustedDocuments | undefined;
 }
 
 export interface GraphqlWs {
@@ -313,7 +316,15 @@ export function attachGraphqlWs(deps: GraphqlWsDeps): GraphqlWs {
             ];
           }
         }
-        const document = documents.get(payload.query);
+        let query = payload.query;
+        if (deps.trustedDocuments && viewer) {
+          // graphql-ws needs a query string: a trusted id comes with an empty one.
+          const persisted = payload.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined;
+          const text = trustedText(deps.trustedDocuments, viewer, query, typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash : undefined);
+          if (text instanceof GraphQLError) return [text];
+          if (text !== undefined) query = text;
+        }
+        const document = documents.get(query);
         if (!('kind' in document)) return document;
         const tooCostly = costError(deps.limits, deps.schema, document, payload.operationName, payload.variables);
         if (tooCostly) return [tooCostly];

@@ -59,6 +59,7 @@ export function subscribe<T = Record<string, unknown>>(
   query: string,
   variables: Record<string, unknown> = {},
   params?: Record<string, unknown>,
+  extensions?: Record<string, unknown>,
 ): LiveSubscription<T> {
   const { client, closed } = connect(httpUrl, key, params);
   const events: T[] = [];
@@ -69,7 +70,7 @@ export function subscribe<T = Record<string, unknown>>(
   void closed.then(() => finish());
 
   client.subscribe<T>(
-    { query, variables },
+    { query, variables, ...(extensions ? { extensions } : {}) },
     {
       next: (result) => {
         if (result.errors) errors.push(...result.errors);
