@@ -1,6 +1,7 @@
 // What a verified token may read, from its claims: an admin claim, or a tenant claim naming
 // one tenant by its global id (the `id` this API gives it) or by provider and external id (so
-// a company can put its own organization id in the token). The claims' names are configured;
+// a company can put its own organization id in the token), or a list of such (a reseller's or
+// a support tool's token, for several organisations). The claims' names are configured;
 // a name may be a dotted path into nested claims, and a name that is itself a claim (a
 // namespaced URL, say) is taken as it is first.
 import type { JWTPayload } from 'jose';
@@ -15,7 +16,10 @@ export interface ClaimSettings {
 
 export type TenantRef = { globalId: string } | { provider: Provider; externalId: string; product: string };
 
-export type Claimed = { admin: true } | { tenant: TenantRef } | { error: string };
+export type Claimed = { admin: true } | { tenant: TenantRef } | { tenants: TenantRef[] } | { error: string };
+
+/** Most tenants one token may name. */
+export const MAX_TOKEN_TENANTS = 100;
 
 function claimAt(payload: JWTPayload, path: string): unknown {
   if (path in payload) return payload[path];
@@ -58,7 +62,17 @@ export function readClaims(payload: JWTPayload, settings: ClaimSettings): Claime
     return { error: `the token has no "${settings.tenantClaim}" claim naming the tenant it may read (nor "${settings.adminClaim}": true)` };
   }
   if (Array.isArray(tenant)) {
-    return { error: `the token's "${settings.tenantClaim}" claim names several tenants; a token may read one (sign one per tenant)` };
+    if (tenant.length === 0) return { error: `the token's "${settings.tenantClaim}" claim is an empty list: it names no tenant` };
+    if (tenant.length > MAX_TOKEN_TENANTS) {
+      return { error: `the token's "${settings.tenantClaim}" claim names ${tenant.length} tenants; a token may name at most ${MAX_TOKEN_TENANTS}` };
+    }
+    const refs: TenantRef[] = [];
+    for (const [i, value] of tenant.entries()) {
+      const ref = tenantRef(value, `${settings.tenantClaim}[${i}]`);
+      if ('error' in ref) return ref;
+      refs.push(ref);
+    }
+    return refs.length === 1 ? { tenant: refs[0]! } : { tenants: refs };
   }
   const ref = tenantRef(tenant, settings.tenantClaim);
   return 'error' in ref ? ref : { tenant: ref };

@@ -39,11 +39,15 @@ export function withTokens(apiKeys: Authenticate, tokens: TokenOptions): Authent
     const limitKey = (scope: string) =>
       `jwt:${createHash('sha256').update(JSON.stringify([payload.iss ?? null, sub ?? null, scope])).digest('base64url')}`;
     if ('admin' in claimed) return { kind: 'admin', keyId: null, name, limitKey: limitKey('admin'), ...expiry };
-    const tenantId = await tokens.findTenant(claimed.tenant);
-    if (!tenantId) {
-      return { error: `the tenant the token names (${describe(claimed.tenant)}) is not in this directory`, code: 'FORBIDDEN' };
-    }
-    return { kind: 'tenant', keyId: null, name, tenantId, limitKey: limitKey(tenantId), ...expiry };
+    const refs = 'tenant' in claimed ? [claimed.tenant] : claimed.tenants;
+    const found = await Promise.all(refs.map((ref) => tokens.findTenant(ref)));
+    const missing = refs.find((_, i) => found[i] === undefined);
+    // The token is refused whole: confined to fewer tenants than it names, a console would show
+    // a partial directory as if it were complete.
+    if (missing) return { error: `the tenant the token names (${describe(missing)}) is not in this directory`, code: 'FORBIDDEN' };
+    const ids = [...new Set(found as string[])].sort();
+    if (ids.length === 1) return { kind: 'tenant', keyId: null, name, tenantId: ids[0]!, limitKey: limitKey(ids[0]!), ...expiry };
+    return { kind: 'tenant', keyId: null, name, tenantId: ids[0]!, tenantIds: ids, limitKey: limitKey(ids.join(',')), ...expiry };
   };
   return Object.assign(authenticate, { flush: () => apiKeys.flush() });
 }

@@ -20,16 +20,35 @@ export type Viewer =
   | (ViewerCommon & { kind: 'admin' })
   | (ViewerCommon & {
       kind: 'tenant';
-      /** tenants.id of the one tenant this key can see. */
+      /** tenants.id of the one tenant this key can see; for a token naming several, the first. */
       tenantId: string;
+      /**
+       * A token naming several tenants: all of them (two or more, sorted, tenantId among them).
+       * Absent for one tenant, the common case, which keeps its plain comparisons.
+       */
+      tenantIds?: readonly string[];
     });
+
+/** The tenants a viewer is confined to (null: all, an admin). */
+export type Scope = readonly string[] | null;
 
 /** The identity limits count a viewer under (see ViewerCommon.limitKey). */
 export const limitKeyOf = (viewer: Viewer): string => viewer.limitKey ?? (viewer.keyId ? `key:${viewer.keyId}` : `bootstrap:${viewer.name}`);
 
-/** The tenant a viewer is confined to, or null for an admin (all tenants). */
-export const viewerTenant = (viewer: Viewer): string | null => (viewer.kind === 'tenant' ? viewer.tenantId : null);
+/** The tenants a viewer is confined to, or null for an admin (all tenants). */
+export const viewerScope = (viewer: Viewer): Scope => (viewer.kind === 'admin' ? null : (viewer.tenantIds ?? [viewer.tenantId]));
+
+/**
+ * The one tenant a viewer is confined to, or null for an admin; undefined for a viewer of several
+ * (what needs one tenant, the compiled read path, leaves those to the resolvers).
+ */
+export const viewerTenant = (viewer: Viewer): string | null | undefined =>
+  viewer.kind === 'admin' ? null : viewer.tenantIds ? undefined : viewer.tenantId;
+
+/** A scope as a cache key's part: the same for the same tenants, whatever the viewer. */
+export const scopeKey = (scope: Scope): string => (scope === null ? '*' : scope.join(','));
 
 /** Is a row of tenant `tenantId` visible to this viewer? Rows of no tenant are admin-only. */
 export const canSee = (viewer: Viewer, tenantId: string | null): boolean =>
-  viewer.kind === 'admin' || (tenantId !== null && tenantId === viewer.tenantId);
+  viewer.kind === 'admin' ||
+  (tenantId !== null && (viewer.tenantIds ? viewer.tenantIds.includes(tenantId) : tenantId === viewer.tenantId));

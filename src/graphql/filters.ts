@@ -2,7 +2,9 @@
 // filter a client passed. Each returns plain SQL conditions so the same ones serve a top-level
 // list, a nested one and its count.
 import { and, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import type { Scope } from '../auth/viewer.js';
 import { connections, groups, members, memberships, memberSearchText, tenantRules, tenants } from '../db/schema.js';
+import { oneOf, uuidArray } from '../db/uuid-array.js';
 import type {
   ConnectionFilter,
   GroupFilter,
@@ -42,9 +44,9 @@ const id = (value: string) => textArgument(value, 'filter.externalId', MAX_ID_LE
  * Confines a list to one tenant: the viewer's own for a tenant key (whatever was asked), or
  * the `tenantId` argument for an admin. Null: no confinement.
  */
-export function tenantScope(table: ListTable, tenantId: string | null): SQL[] {
-  if (tenantId === null) return [];
-  return [eq(table === tenants ? tenants.id : (table as typeof members).tenantId, tenantId)];
+export function tenantScope(table: ListTable, scope: Scope): SQL[] {
+  if (scope === null) return [];
+  return [oneOf(table === tenants ? tenants.id : (table as typeof members).tenantId, scope)];
 }
 
 /** Deleted rows are hidden unless asked for; asking for status DELETED means only those. */
@@ -119,8 +121,12 @@ export const memberOfGroupRow = (group: { id: SQL; deletedAt: SQL }, includeDele
  * A group or member named in a filter must itself be visible: a membership row of tenant A
  * that points at tenant B's group must not let A's key probe B's ids.
  */
-const visibleRow = (table: typeof groups | typeof members, id: string, tenantId: string | null) =>
-  tenantId === null ? sql`true` : sql`exists (select 1 from ${table} as named where named.id = ${id}::uuid and named.tenant_id = ${tenantId}::uuid)`;
+const visibleRow = (table: typeof groups | typeof members, id: string, scope: Scope) =>
+  scope === null
+    ? sql`true`
+    : scope.length === 1
+      ? sql`exists (select 1 from ${table} as named where named.id = ${id}::uuid and named.tenant_id = ${scope[0]}::uuid)`
+      : sql`exists (select 1 from ${table} as named where named.id = ${id}::uuid and named.tenant_id = any(${uuidArray(scope)}))`;
 
 /**
  * A member's app role (directory/app-roles.ts, appRoleOf) in SQL, for the member row whose
@@ -142,8 +148,8 @@ export const appRoleSql = (member: { id: SQL; tenantId: SQL; deletedAt: SQL }) =
 export const withoutStatus = (filter: MemberFilter | null | undefined): MemberFilter | null | undefined =>
   filter?.status ? { ...filter, status: null } : filter;
 
-/** `tenantId`: the viewer's scope (null: all tenants), for ids named in the filter. */
-export function memberConditions(filter: MemberFilter | null | undefined, tenantId: string | null): SQL[] {
+/** `scope`: the viewer's tenants (null: all), for ids named in the filter. */
+export function memberConditions(filter: MemberFilter | null | undefined, scope: Scope): SQL[] {
   const status = filter?.status;
   const out = deletedRule(members, filter?.includeDeleted, status === 'DELETED');
   if (status && status !== 'DELETED') out.push(eq(members.status, status), isNull(members.deletedAt));
@@ -151,7 +157,7 @@ export function memberConditions(filter: MemberFilter | null | undefined, tenant
   if (filter?.email) out.push(sql`lower(${members.email}) = lower(${textArgument(filter.email, 'filter.email', MAX_EMAIL_LENGTH)})`);
   if (filter?.groupId) {
     const group = expectGlobalId(filter.groupId, 'Group', 'filter.groupId');
-    out.push(memberOfGroup(sql`${group}::uuid`, filter.includeDeleted), visibleRow(groups, group, tenantId));
+    out.push(memberOfGroup(sql`${group}::uuid`, filter.includeDeleted), visibleRow(groups, group, scope));
   }
   if (filter?.search) {
     const pattern = contains(filter.search);
@@ -164,12 +170,12 @@ export function memberConditions(filter: MemberFilter | null | undefined, tenant
   return out;
 }
 
-export function groupConditions(filter: GroupFilter | null | undefined, tenantId: string | null): SQL[] {
+export function groupConditions(filter: GroupFilter | null | undefined, scope: Scope): SQL[] {
   const out = deletedRule(groups, filter?.includeDeleted, false);
   if (filter?.externalId) out.push(eq(groups.externalId, id(filter.externalId)));
   if (filter?.memberId) {
     const member = expectGlobalId(filter.memberId, 'Member', 'filter.memberId');
-    out.push(groupOfMember(sql`${member}::uuid`, filter.includeDeleted), visibleRow(members, member, tenantId));
+    out.push(groupOfMember(sql`${member}::uuid`, filter.includeDeleted), visibleRow(members, member, scope));
   }
   if (filter?.search) out.push(sql`${groups.name} ilike ${contains(filter.search)}`);
   return out;

@@ -1,6 +1,8 @@
 // A subscription's history: the feed's rows after its cursor up to where the live rows start,
 // read from the changes table a page at a time, confined as live rows are (same kinds, same
 // tenant), each page's objects loaded together.
+import { viewerScope } from '../auth/viewer.js';
+import { oneOf } from '../db/uuid-array.js';
 import { and, asc, eq, gt, inArray, lte } from 'drizzle-orm';
 import { changes } from '../db/schema.js';
 import { readFeedHorizon } from '../directory/feed-horizon.js';
@@ -50,6 +52,7 @@ export class History<S> {
 
   async #readPage(): Promise<void> {
     const { tenantId, kind } = this.#spec;
+    const scope = viewerScope(this.#spec.viewer);
     const from = this.#position;
     const rows = await this.#hub.db
       .select()
@@ -59,7 +62,7 @@ export class History<S> {
           gt(changes.seq, from),
           lte(changes.seq, this.#until),
           inArray(changes.entity, entitiesOf(kind)),
-          tenantId === null ? undefined : eq(changes.tenantId, tenantId),
+          tenantId !== null ? eq(changes.tenantId, tenantId) : scope === null ? undefined : oneOf(changes.tenantId, scope),
         ),
       )
       .orderBy(asc(changes.seq))

@@ -20,7 +20,7 @@ import {
 } from 'graphql';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import { viewerTenant, type Viewer } from '../auth/viewer.js';
+import { viewerTenant, type Scope, type Viewer } from '../auth/viewer.js';
 import { PROVIDERS, type EntityKind } from '../directory/types.js';
 import type { PublicRaw } from '../sources/types.js';
 import { connections, groups, members, memberships, tenants } from '../db/schema.js';
@@ -68,7 +68,12 @@ const TABLE_NAMES: Record<EntityType, string> = {
 
 class Compiler {
   #aliases = 0;
+  /** The viewer's one tenant, or null for an admin. */
   readonly scope: string | null;
+  /** The same as graphql/filters.ts takes it. */
+  readonly tenants: Scope;
+  /** A viewer of several tenants (a token's): the resolvers answer it, this compiles nothing. */
+  readonly several: boolean;
   readonly guards: string[] = [];
   readonly statement = new Statement();
 
@@ -77,7 +82,11 @@ class Compiler {
     readonly viewer: Viewer,
     readonly publicRaw: PublicRaw,
   ) {
-    this.scope = viewerTenant(viewer);
+    const tenant = viewerTenant(viewer);
+    this.several = tenant === undefined;
+    // Never broader than the viewer: for several tenants (not compiled), just the first.
+    this.scope = tenant === undefined ? (viewer as { tenantId: string }).tenantId : tenant;
+    this.tenants = this.scope === null ? null : [this.scope];
   }
 
   alias(): string {
@@ -171,8 +180,8 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
           return connectionJson(c, c.fieldType(objectType, node), selections, {
             type: listType,
             ...listWindow(listTable, args as ListArgs),
-            conditions: [...listConditions(c, listType, args), ...tenantScope(listTable, c.scope), parent],
-            ...(listType === 'Member' ? { statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(listTable, c.scope), parent] } : {}),
+            conditions: [...listConditions(c, listType, args), ...tenantScope(listTable, c.tenants), parent],
+            ...(listType === 'Member' ? { statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(listTable, c.tenants), parent] } : {}),
           });
         }
       }
@@ -214,8 +223,8 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
             type: 'Group',
             ...listWindow(groups, args as ListArgs),
             conditions: [
-              ...groupConditions(filter, c.scope),
-              ...tenantScope(groups, c.scope),
+              ...groupConditions(filter, c.tenants),
+              ...tenantScope(groups, c.tenants),
               groupOfMemberRow({ id: sql.raw(col(members.id)), deletedAt: sql.raw(col(members.deletedAt)) }, filter?.includeDeleted),
             ],
           });
@@ -235,14 +244,14 @@ function entityField(c: Compiler, type: EntityType, objectType: GraphQLObjectTyp
           return connectionJson(c, c.fieldType(objectType, node), selections, {
             type: 'Member',
             ...listWindow(members, args as ListArgs),
-            conditions: [...memberConditions(filter, c.scope), ...tenantScope(members, c.scope), parent],
-            statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(members, c.scope), parent],
+            conditions: [...memberConditions(filter, c.tenants), ...tenantScope(members, c.tenants), parent],
+            statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(members, c.tenants), parent],
           });
         }
         case 'memberCount': {
           const live = [
-            ...memberConditions(undefined, c.scope),
-            ...tenantScope(members, c.scope),
+            ...memberConditions(undefined, c.tenants),
+            ...tenantScope(members, c.tenants),
             memberOfGroupRow({ id: sql.raw(col(groups.id)), deletedAt: sql.raw(col(groups.deletedAt)) }),
           ];
           return `(select count(*)::int from "members" where ${c.statement.where(live)})`;
@@ -302,7 +311,7 @@ interface ListSource {
 
 /** A member list's filter without its status, as countsByStatus counts (graphql/filters.ts). */
 const statusCountConditions = (c: Compiler, args: Record<string, unknown>): SQL[] =>
-  memberConditions(withoutStatus(args.filter as MemberFilter | null | undefined), c.scope);
+  memberConditions(withoutStatus(args.filter as MemberFilter | null | undefined), c.tenants);
 
 function listConditions(c: Compiler, type: ListType, args: Record<string, unknown>): SQL[] {
   switch (type) {
@@ -311,9 +320,9 @@ function listConditions(c: Compiler, type: ListType, args: Record<string, unknow
     case 'Connection':
       return connectionConditions(args.filter as ConnectionFilter | null | undefined);
     case 'Member':
-      return memberConditions(args.filter as MemberFilter | null | undefined, c.scope);
+      return memberConditions(args.filter as MemberFilter | null | undefined, c.tenants);
     case 'Group':
-      return groupConditions(args.filter as GroupFilter | null | undefined, c.scope);
+      return groupConditions(args.filter as GroupFilter | null | undefined, c.tenants);
   }
 }
 
@@ -494,8 +503,8 @@ function rootField(c: Compiler, query: GraphQLObjectType, nodes: FieldNode[]): s
       return connectionJson(c, c.fieldType(query, node), selections, {
         type,
         ...ordered,
-        conditions: [...listConditions(c, type, args), ...tenantScope(table, tenant)],
-        ...(type === 'Member' ? { statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(table, tenant)] } : {}),
+        conditions: [...listConditions(c, type, args), ...tenantScope(table, tenant === null ? null : [tenant])],
+        ...(type === 'Member' ? { statusCounts: () => [...statusCountConditions(c, args), ...tenantScope(table, tenant === null ? null : [tenant])] } : {}),
       });
     }
     case 'viewer': {
@@ -552,6 +561,10 @@ export function compileQuery(
   const keys: RootKey[] = [];
   const columns: string[] = [];
   for (const [key, nodes] of c.fields(query, [rootSelection])) {
+    if (c.several) {
+      keys.push({ key, fields: nodes, reason: 'a viewer of several tenants' });
+      continue;
+    }
     const guards = c.guards.length;
     try {
       const json = rootField(c, query, nodes);

@@ -27,7 +27,7 @@ export class PlanCache {
   key(document: DocumentNode, operationName: string | null | undefined, viewer: Viewer, variables: Record<string, unknown> | undefined): string {
     let id = this.#documentIds.get(document);
     if (id === undefined) this.#documentIds.set(document, (id = this.#nextDocument++));
-    const who = viewer.kind === 'tenant' ? `t:${viewer.tenantId}` : 'a';
+    const who = viewer.kind === 'tenant' ? `t:${(viewer.tenantIds ?? [viewer.tenantId]).join(',')}` : 'a';
     return `${id}\u0000${operationName ?? ''}\u0000${who}\u0000${viewer.name}\u0000${variables ? JSON.stringify(variables) : ''}`;
   }
 

@@ -23,6 +23,7 @@ import {
 import { backend } from '../support/backend.js';
 import { seedStytchOrg, type SeededOrg } from '../support/directory.js';
 import { subscribe } from '../support/live.js';
+import { hmacSignIn } from '../support/sign.js';
 import { gql as post, startTestServer, tenantKey, type TestServer } from '../support/server.js';
 
 const MEMBERS = `query TenantMembers($t: ID!) { members(tenantId: $t, first: 10) { edges { node { id email } } } }`;
@@ -34,6 +35,8 @@ let manifest: PersistedQueryManifest;
 let server: TestServer;
 let org: SeededOrg;
 let key: string;
+let jwt: string;
+const signIn = hmacSignIn();
 
 beforeAll(async () => {
   // The client's documents, as a frontend's source tree holds them; the manifest its build writes.
@@ -43,9 +46,10 @@ beforeAll(async () => {
   manifest = await generatePersistedQueryManifest({ documents: [join(dir, '*.graphql')] }, undefined);
   const manifestPath = join(dir, 'persisted-query-manifest.json');
   await writeFile(manifestPath, JSON.stringify(manifest));
-  server = await startTestServer({ env: { GRAPHQL_TRUSTED_DOCUMENTS: manifestPath } });
+  server = await startTestServer({ env: { GRAPHQL_TRUSTED_DOCUMENTS: manifestPath, ...signIn.env } });
   org = await seedStytchOrg(server, { members: 2, groups: 1 });
   key = await tenantKey(server, org.tenantUuid);
+  jwt = await signIn.token({ dsync_tenant: `stytch:${org.organizationId}` });
 });
 afterAll(async () => {
   await server?.close();
@@ -87,6 +91,13 @@ describe(`trusted documents (${backend})`, () => {
     // The manifest's identical text runs without its id.
     const body = manifest.operations.find((o) => o.name === 'TenantMembers')!.body;
     expect((await post(server, body, { t: toGlobalId('Tenant', org.tenantUuid) }, key)).status).toBe(200);
+  });
+
+  it('holds for a sign-in token (JWT) as for a tenant key', async () => {
+    const result = await client(trustedLink(), jwt).query<{ members: { edges: unknown[] } }>({ query: gql(MEMBERS), variables: { t: toGlobalId('Tenant', org.tenantUuid) } });
+    expect(result.data.members.edges).toHaveLength(2);
+    const reply = await post(server, UNLISTED, {}, jwt);
+    expect(reply.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_ALLOWED');
   });
 
   it('lets an admin key run anything (GraphiQL), its own automatic persisted queries too', async () => {

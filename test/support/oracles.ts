@@ -23,7 +23,7 @@ export function oraclesInstalled(): boolean {
 /** Installs test/oracles from its lockfile unless that exact tree is there; says so when it does. */
 export function installOracles(say: (line: string) => void = (line) => console.log(line)): void {
   if (oraclesInstalled()) return;
-  say("Installing the tests' oracles (Polis, dynalite, WorkOS's SDK, playwright-core) into test/oracles/node_modules: once, about a minute…");
+  say("Installing the tests' oracles (Polis, dynalite, WorkOS's SDK, Apollo Client, playwright-core) into test/oracles/node_modules: once, about a minute…");
   const started = Date.now();
   // Install scripts are skipped: none is needed, and better-sqlite3's (a Polis store the tests
   // do not use) would compile it from source. Engine warnings are the oracles' own business.

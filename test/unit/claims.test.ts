@@ -15,6 +15,17 @@ describe('readClaims', () => {
     });
   });
 
+  it('reads a list of tenants, each in any of those forms; a list of one is one tenant', () => {
+    expect(readClaims({ dsync_tenant: ['stytch:a', 'VGVuYW50OmFiYw', { provider: 'polis', externalId: 'acme.com', product: 'crm' }] }, settings)).toEqual({
+      tenants: [
+        { provider: 'STYTCH', externalId: 'a', product: '' },
+        { globalId: 'VGVuYW50OmFiYw' },
+        { provider: 'POLIS', externalId: 'acme.com', product: 'crm' },
+      ],
+    });
+    expect(readClaims({ dsync_tenant: ['stytch:a'] }, settings)).toEqual({ tenant: { provider: 'STYTCH', externalId: 'a', product: '' } });
+  });
+
   it('finds a nested claim by a dotted path, and a namespaced claim by its whole name first', () => {
     expect(readClaims({ org: { dir: 'workos:org_1' } }, { ...settings, tenantClaim: 'org.dir' })).toEqual({
       tenant: { provider: 'WORKOS', externalId: 'org_1', product: '' },
@@ -31,7 +42,9 @@ describe('readClaims', () => {
   });
 
   it('refuses a claim it cannot read, saying what it wants', () => {
-    expect(readClaims({ dsync_tenant: ['stytch:a', 'stytch:b'] }, settings)).toMatchObject({ error: expect.stringMatching(/several tenants/) });
+    expect(readClaims({ dsync_tenant: [] }, settings)).toMatchObject({ error: expect.stringMatching(/empty list/) });
+    expect(readClaims({ dsync_tenant: Array.from({ length: 101 }, (_, i) => `stytch:o${i}`) }, settings)).toMatchObject({ error: expect.stringMatching(/at most 100/) });
+    expect(readClaims({ dsync_tenant: ['stytch:a', 42] }, settings)).toMatchObject({ error: expect.stringMatching(/"dsync_tenant\[1\]" claim must be a Tenant id/) });
     for (const value of [42, '', 'okta:org', ':org', 'stytch:', { provider: 'stytch' }, { provider: 'okta', externalId: 'x' }]) {
       expect(readClaims({ dsync_tenant: value }, settings), JSON.stringify(value)).toMatchObject({ error: expect.stringMatching(/must be a Tenant id/) });
     }

@@ -1030,14 +1030,16 @@ export type Viewer = {
   /** The key's label. */
   name: Scalars['String']['output'];
   role: ViewerRole;
-  /** The tenant a tenant key is confined to; null for admin keys. */
+  /** The tenant a tenant key or token is confined to; null for admin keys, and for a token naming several tenants (see `tenants`). */
   tenant: Maybe<Tenant>;
+  /** Every tenant this viewer may read: a tenant key's one, or the several its token names; empty for admin keys, which read them all. */
+  tenants: Array<Tenant>;
 };
 
 export type ViewerRole =
   /** Sees every tenant, and deliveries. */
   | 'ADMIN'
-  /** Sees one tenant. */
+  /** Sees one tenant, or the several its token names. */
   | 'TENANT';
 
 
@@ -1560,6 +1562,7 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   role?: Resolver<ResolversTypes['ViewerRole'], ParentType, ContextType>;
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType>;
+  tenants?: Resolver<Array<ResolversTypes['Tenant']>, ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {

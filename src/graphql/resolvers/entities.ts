@@ -2,7 +2,7 @@
 // groups, its members) goes through the per-request loaders and the viewer's scope.
 import { eq, type SQL } from 'drizzle-orm';
 import type DataLoader from 'dataloader';
-import { viewerTenant } from '../../auth/viewer.js';
+import { scopeKey, viewerScope } from '../../auth/viewer.js';
 import { connections, groups, members } from '../../db/schema.js';
 import type { EntityKind, Json, Provider } from '../../directory/types.js';
 import type { GraphQLContext } from '../context.js';
@@ -36,7 +36,7 @@ function nestedList<T>(
   args: ListArgs,
   statusCountConditions?: () => SQL[],
 ): Promise<Page<T>> {
-  const scope = viewerTenant(ctx.viewer);
+  const scope = viewerScope(ctx.viewer);
   // The scope is part of the key: a subscription batch's loaders serve viewers of every tenant.
   const spec = (): ListSpec => ({
     table,
@@ -44,7 +44,7 @@ function nestedList<T>(
     conditions: [...conditions(), ...tenantScope(table, scope)],
     ...(statusCountConditions ? { statusCountConditions: [...statusCountConditions(), ...tenantScope(table, scope)] } : {}),
   });
-  return ctx.loaders.nested(`${scope ?? '*'}|${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
+  return ctx.loaders.nested(`${scopeKey(scope)}|${field}:${JSON.stringify(args)}`, rows, spec, belongs).load(parentId);
 }
 
 async function tenantOf(ctx: GraphQLContext, tenantId: string | null): Promise<TenantRow | null> {
@@ -102,11 +102,11 @@ export const entityResolvers: Resolvers = {
         () => connectionConditions(args.filter), belongsToTenant(connections), args),
     members: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.members', t.id, ctx.loaders.member, members,
-        () => memberConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(members), args,
-        () => memberConditions(withoutStatus(args.filter), viewerTenant(ctx.viewer))),
+        () => memberConditions(args.filter, viewerScope(ctx.viewer)), belongsToTenant(members), args,
+        () => memberConditions(withoutStatus(args.filter), viewerScope(ctx.viewer))),
     groups: (t, args, ctx) =>
       nestedList(ctx, 'Tenant.groups', t.id, ctx.loaders.group, groups,
-        () => groupConditions(args.filter, viewerTenant(ctx.viewer)), belongsToTenant(groups), args),
+        () => groupConditions(args.filter, viewerScope(ctx.viewer)), belongsToTenant(groups), args),
   },
 
   Connection: {
@@ -123,7 +123,7 @@ export const entityResolvers: Resolvers = {
     tenant: (m, _args, ctx) => tenantOf(ctx, m.tenantId),
     directory: (m, _args, ctx) => connectionOf(ctx, m.connectionId),
     groups: (m, args, ctx) =>
-      nestedList(ctx, 'Member.groups', m.id, ctx.loaders.group, groups, () => groupConditions(args.filter, viewerTenant(ctx.viewer)),
+      nestedList(ctx, 'Member.groups', m.id, ctx.loaders.group, groups, () => groupConditions(args.filter, viewerScope(ctx.viewer)),
         (parent) => groupOfMember(parent, args.filter?.includeDeleted), args),
   },
 
@@ -133,14 +133,14 @@ export const entityResolvers: Resolvers = {
     tenant: (g, _args, ctx) => tenantOf(ctx, g.tenantId),
     directory: (g, _args, ctx) => connectionOf(ctx, g.connectionId),
     members: (g, args, ctx) =>
-      nestedList(ctx, 'Group.members', g.id, ctx.loaders.member, members, () => memberConditions(args.filter, viewerTenant(ctx.viewer)),
+      nestedList(ctx, 'Group.members', g.id, ctx.loaders.member, members, () => memberConditions(args.filter, viewerScope(ctx.viewer)),
         (parent) => memberOfGroup(parent, args.filter?.includeDeleted), args,
-        () => memberConditions(withoutStatus(args.filter), viewerTenant(ctx.viewer))),
+        () => memberConditions(withoutStatus(args.filter), viewerScope(ctx.viewer))),
     // What `members { totalCount }` answers without a filter, batched over every group asking.
     memberCount: (g, _args, ctx) => {
-      const scope = viewerTenant(ctx.viewer);
+      const scope = viewerScope(ctx.viewer);
       return ctx.loaders
-        .counts(`${scope ?? '*'}|Group.memberCount`, members, () => [...memberConditions(undefined, scope), ...tenantScope(members, scope)],
+        .counts(`${scopeKey(scope)}|Group.memberCount`, members, () => [...memberConditions(undefined, scope), ...tenantScope(members, scope)],
           (parent) => memberOfGroup(parent))
         .load(g.id);
     },

@@ -1,7 +1,9 @@
 // The change feed and the delivery log: append-only tables read by sequence (changes, oldest
 // first) or by arrival (deliveries, newest first).
 import { and, asc, count, desc, eq, gt, lte, sql, type SQL } from 'drizzle-orm';
+import { viewerScope } from '../../auth/viewer.js';
 import type { Database } from '../../db/open.js';
+import { oneOf } from '../../db/uuid-array.js';
 import { changes, deliveries } from '../../db/schema.js';
 import type { GraphQLContext } from '../context.js';
 import { feedCursor, parseFeedCursor, parseRowCursor, rowCursor, type RowPosition } from '../cursors.js';
@@ -12,7 +14,7 @@ import type { DeliveryFilter, Resolvers } from '../generated/resolvers.js';
 import { toGlobalId } from '../ids.js';
 import { ENTITY_NODE_TYPE, loadNode } from '../nodes.js';
 import { assemblePage, pageWindow, type Page } from '../pages.js';
-import type { ChangeRow, DeliveryRow } from '../rows.js';
+import type { ChangeRow, DeliveryRow, TenantRow } from '../rows.js';
 import { canSee, listTenant, visible } from '../scope.js';
 import { textArgument } from '../filters.js';
 
@@ -25,9 +27,9 @@ export async function changesPage(
   ctx: GraphQLContext,
   args: { tenantId?: string | null; first?: number | null; after?: string | null },
 ): Promise<Page<ChangeRow>> {
-  const tenantId = await listTenant(ctx, args.tenantId);
+  const tenants = await listTenant(ctx, args.tenantId);
   const window = pageWindow({ first: args.first, after: args.after }, parseFeedCursor);
-  const scope = tenantId === null ? undefined : eq(changes.tenantId, tenantId);
+  const scope = tenants === null ? undefined : oneOf(changes.tenantId, tenants);
   const rows = await ctx.db
     .select()
     .from(changes)
@@ -97,7 +99,11 @@ export const feedResolvers: Resolvers = {
     role: (v) => (v.kind === 'admin' ? 'ADMIN' : 'TENANT'),
     name: (v) => v.name,
     tenant: async (v, _args, ctx) =>
-      v.kind === 'tenant' && canSee(ctx.viewer, v.tenantId) ? ((await ctx.loaders.tenant.load(v.tenantId)) ?? null) : null,
+      v.kind === 'tenant' && !v.tenantIds && canSee(ctx.viewer, v.tenantId) ? ((await ctx.loaders.tenant.load(v.tenantId)) ?? null) : null,
+    tenants: async (v, _args, ctx) => {
+      const ids = viewerScope(v)?.filter((id) => canSee(ctx.viewer, id)) ?? [];
+      return (await ctx.loaders.tenant.loadMany(ids)).filter((t): t is TenantRow => t !== undefined && !(t instanceof Error));
+    },
   },
   Delivery: {
     id: (d) => toGlobalId('Delivery', d.id),

@@ -1,5 +1,5 @@
 // Root query fields: every list is confined to the viewer's tenant before anything is read.
-import { viewerTenant } from '../../auth/viewer.js';
+import { viewerScope } from '../../auth/viewer.js';
 import { connections, groups, members, tenants } from '../../db/schema.js';
 import type { GraphQLContext } from '../context.js';
 import { badInput } from '../errors.js';
@@ -46,15 +46,15 @@ export const queryResolvers: Resolvers = {
       listPage(ctx.db, ctx.loaders.tenant, {
         table: tenants,
         ...listWindow(tenants, args),
-        conditions: [...tenantConditions(args.filter), ...tenantScope(tenants, viewerTenant(ctx.viewer))],
+        conditions: [...tenantConditions(args.filter), ...tenantScope(tenants, viewerScope(ctx.viewer))],
       }),
     connections: (_root, args, ctx) =>
       list(ctx, connections, ctx.loaders.connection, connectionConditions(args.filter), args),
     members: (_root, args, ctx) =>
-      list(ctx, members, ctx.loaders.member, memberConditions(args.filter, viewerTenant(ctx.viewer)), args,
-        memberConditions(withoutStatus(args.filter), viewerTenant(ctx.viewer))),
+      list(ctx, members, ctx.loaders.member, memberConditions(args.filter, viewerScope(ctx.viewer)), args,
+        memberConditions(withoutStatus(args.filter), viewerScope(ctx.viewer))),
     groups: (_root, args, ctx) =>
-      list(ctx, groups, ctx.loaders.group, groupConditions(args.filter, viewerTenant(ctx.viewer)), args),
+      list(ctx, groups, ctx.loaders.group, groupConditions(args.filter, viewerScope(ctx.viewer)), args),
     changes: (_root, args, ctx) => changesPage(ctx, args),
     deliveries: (_root, args, ctx) => deliveriesPage(ctx, args),
     viewer: (_root, _args, ctx) => ctx.viewer,

@@ -23,7 +23,9 @@ function subscription<K extends LiveKind>(kind: K) {
       }
       // Checked before joining: a bad cursor or an invisible tenant is an error, not a silent stream.
       const after = args.after === null || args.after === undefined ? undefined : parseFeedCursor(args.after, 'after');
-      const tenantId = await listTenant(ctx, args.tenantId);
+      const tenants = await listTenant(ctx, args.tenantId);
+      // One tenant: rows are matched by it alone; several (a token's) or all: by what the viewer may see.
+      const tenantId = tenants?.length === 1 ? tenants[0]! : null;
       // Refused at once when already expired. The stream checks again as it reads history,
       // waiting out an outage, so a database that is down now only defers the check to it.
       if (after !== undefined) {

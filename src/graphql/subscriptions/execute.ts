@@ -15,7 +15,7 @@ import {
   type ExecutionResult,
   type OperationDefinitionNode,
 } from 'graphql';
-import { viewerTenant } from '../../auth/viewer.js';
+import { scopeKey, viewerScope } from '../../auth/viewer.js';
 import type { Payload } from '../../live/fanout.js';
 import { HistoryPruned } from '../../live/history.js';
 import type { GraphQLContext } from '../context.js';
@@ -84,7 +84,8 @@ function effectiveVariables(args: ExecutionArgs): string {
 /** What makes two subscriptions' payloads equal for the same event. */
 export function operationKey(args: ExecutionArgs): string {
   const ctx = args.contextValue as GraphQLContext;
-  const scope = viewerTenant(ctx.viewer) ?? '*';
+  // The viewer's tenants, never just one of them: a payload is shared only within the same scope.
+  const scope = scopeKey(viewerScope(ctx.viewer));
   let text = printed.get(args.document);
   if (text === undefined) printed.set(args.document, (text = print(args.document)));
   return `${scope}\n${args.operationName ?? ''}\n${effectiveVariables(args)}\n${text}`;
