@@ -57,7 +57,7 @@ const stytchSecret = `whsec_${randomBytes(32).toString('base64')}`;
 
 /** Ingest settings passed on to the server, to compare them (docs/configuration.md). */
 const TUNING = Object.fromEntries(
-  ['INGEST_BATCH_MAX', 'INGEST_CONCURRENCY', 'DATABASE_PREPARED_STATEMENTS']
+  ['INGEST_BATCH_MAX', 'INGEST_CONCURRENCY', 'DATABASE_PREPARED_STATEMENTS', 'OTEL_EXPORTER_OTLP_ENDPOINT']
     .filter((name) => process.env[name] !== undefined)
     .map((name) => [name, process.env[name]!]),
 );

@@ -49,6 +49,14 @@ const envSchema = z.object({
     (v) => v === undefined || (v.length >= 16 && !/\s/.test(v)),
     'must be at least 16 characters with no spaces (it is sent as "Authorization: Bearer <token>")',
   ),
+  // Traces (OpenTelemetry, OTLP over HTTP): the standard variables; off unless an endpoint is set.
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString.pipe(z.url().optional()),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
+  OTEL_EXPORTER_OTLP_HEADERS: optionalString,
+  OTEL_EXPORTER_OTLP_PROTOCOL: optionalString.pipe(z.enum(['http/json']).optional()),
+  OTEL_SERVICE_NAME: optionalString,
+  OTEL_SDK_DISABLED: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  OTEL_TRACES_SAMPLER_ARG: optionalString.refine((v) => v === undefined || /^(0(\.\d+)?|1(\.0*)?|\.\d+)$/.test(v), 'must be a number from 0 to 1'),
   // Where METRICS_PORT listens: loopback unless said otherwise (metrics there take no token).
   METRICS_HOST: optionalString,
   METRICS_PORT: optionalString.refine((v) => v === undefined || (/^\d{1,5}$/.test(v) && Number(v) <= 65535), 'must be a port number (0: any free port)'),
@@ -145,6 +153,26 @@ export interface QueryLimits {
   introspection: boolean;
 }
 
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP/HTTP, JSON). */
+  url: string;
+  headers: Record<string, string>;
+  serviceName: string;
+  /** Share of traces kept (a webhook's or request's own decision, followed by what it causes). */
+  ratio: number;
+}
+
+/** OTEL_EXPORTER_OTLP_HEADERS: `k=v,k2=v2`, values percent-encoded (the OpenTelemetry spec's form). */
+function otlpHeaders(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    out[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return out;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -161,6 +189,8 @@ export interface Config {
   stytchApi: { url: string | undefined; projectId: string; secret: string } | undefined;
   /** WorkOS's API for reconciliation; undefined when not configured (no WORKOS_API_KEY). */
   workosApi: { url: string; key: string } | undefined;
+  /** OpenTelemetry traces: undefined when off (no OTLP endpoint, or OTEL_SDK_DISABLED). */
+  tracing: TracingConfig | undefined;
   /** Prometheus metrics: undefined when off (neither METRICS_TOKEN nor METRICS_PORT). */
   metrics: { token: string | undefined; port: number | undefined; host: string } | undefined;
   /** Events one delivery may carry (WEBHOOK_MAX_EVENTS); more: kept whole as rejected. */
@@ -344,6 +374,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     polisApi: e.POLIS_API_URL && e.POLIS_API_KEY ? { url: e.POLIS_API_URL, key: e.POLIS_API_KEY } : undefined,
     stytchApi: e.STYTCH_PROJECT_ID && e.STYTCH_SECRET ? { url: e.STYTCH_API_URL, projectId: e.STYTCH_PROJECT_ID, secret: e.STYTCH_SECRET } : undefined,
     workosApi: e.WORKOS_API_KEY ? { url: e.WORKOS_API_URL ?? 'https://api.workos.com', key: e.WORKOS_API_KEY } : undefined,
+    tracing:
+      e.OTEL_SDK_DISABLED !== 'true' && (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || e.OTEL_EXPORTER_OTLP_ENDPOINT)
+        ? {
+            url: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${e.OTEL_EXPORTER_OTLP_ENDPOINT!.replace(/\/$/, '')}/v1/traces`,
+            headers: otlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS),
+            serviceName: e.OTEL_SERVICE_NAME ?? 'directory-sync',
+            ratio: e.OTEL_TRACES_SAMPLER_ARG === undefined ? 1 : Number(e.OTEL_TRACES_SAMPLER_ARG),
+          }
+        : undefined,
     metrics:
       e.METRICS_TOKEN || e.METRICS_PORT
         ? { token: e.METRICS_TOKEN, port: e.METRICS_PORT === undefined ? undefined : Number(e.METRICS_PORT), host: e.METRICS_HOST ?? '127.0.0.1' }

@@ -1,6 +1,8 @@
 // Wires the pieces together: directory store -> sources -> feed follower and subscription hub
 // -> HTTP app (with WebSocket) -> listening, on a database the caller opened (main.ts waits for
 // it; tests bring their own) and still owns.
+import { randomUUID } from 'node:crypto';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 import { loadTrustedDocuments } from './graphql/trusted-documents.js';
 import { desc } from 'drizzle-orm';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -46,6 +48,8 @@ export interface RunningServer {
   unfinished: Unfinished;
   /** Recomputing tenants' app values after their settings changed (idle() to wait for it). */
   recompute: AppRecomputeService;
+  /** Exporting traces, when OTLP is configured (flush() sends what waits). */
+  telemetry: Telemetry | undefined;
   /** Stops taking deliveries and lets in-flight ones finish; the database stays open. */
   close(): Promise<void>;
 }
@@ -89,6 +93,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
         }),
       })
     : apiKeys;
+  // Traces, when an OTLP endpoint is configured: started before anything that makes spans.
+  const instance = randomUUID().slice(0, 8);
+  const telemetry = config.tracing ? startTelemetry(config.tracing, instance) : undefined;
+  if (config.tracing) logger.info({ url: config.tracing.url, ratio: config.tracing.ratio }, 'traces: exporting spans over OTLP/HTTP');
   const trustedDocuments = config.graphqlTrustedDocuments ? await loadTrustedDocuments(config.graphqlTrustedDocuments) : undefined;
   if (trustedDocuments) {
     logger.info({ path: trustedDocuments.path, operations: trustedDocuments.count }, 'trusted documents: keys and tokens other than admin keys run only these operations');
@@ -106,7 +114,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   // Webhooks first: fan-out waits while deliveries are being stored (lib/priority.ts).
   const ingestFirst = new Priority();
   const metrics = config.metrics ? createMetrics() : undefined;
-  const fanout: GraphQLFanout = new Fanout(hub, { urgent: ingestFirst, ...(metrics ? { onPushed: metrics.pushed } : {}) });
+  const fanout: GraphQLFanout = new Fanout(hub, { urgent: ingestFirst, instance, ...(metrics ? { onPushed: metrics.pushed } : {}) });
   const stopLive = async () => {
     await hub.stop();
     await follower.stop();
@@ -207,6 +215,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       metrics ? { pruned: metrics.pruned, run: metrics.retentionRun } : undefined,
     );
   } catch (error) {
+    await telemetry?.stop();
     await recompute?.stop();
     await retention?.stop();
     await unfinished?.stop();
@@ -230,6 +239,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     retention,
     unfinished,
     recompute,
+    telemetry,
     close: async () => {
       await recompute.stop();
       await retention.stop();
@@ -248,6 +258,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       await metricsServer?.close();
       await stopLive();
       await authenticate.flush();
+      await telemetry?.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
 // Opens the database: embedded PGlite by default, a real Postgres through postgres.js when a
 // URL is given. Both get the same schema and the same migrations, applied before use.
+import { spanEvent } from '../lib/tracing.js';
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -100,8 +101,18 @@ export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle
   return { ...handle, migrationsApplied };
 }
 
-const queryLogger = (onQuery: ((query: string) => void) | undefined) =>
-  onQuery ? { logger: { logQuery: (query: string) => onQuery(query) } } : {};
+/**
+ * Each statement's text goes to `onQuery` (the tests count them) and, with traces on, becomes an
+ * event of the span it runs in (its text only, never its parameters).
+ */
+const queryLogger = (onQuery: ((query: string) => void) | undefined) => ({
+  logger: {
+    logQuery: (query: string) => {
+      onQuery?.(query);
+      spanEvent('db.query', { 'db.query.text': query });
+    },
+  },
+});
 
 /** Postgres extensions the migrations create: PGlite ships them as modules to load. */
 const extensions = { pg_trgm };

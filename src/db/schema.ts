@@ -310,6 +310,8 @@ export const changes = pgTable(
      * settings changed (or a big group did, recomputed after its delivery's commit).
      */
     deliveryId: uuid('delivery_id').references(() => deliveries.id),
+    /** The W3C traceparent of the webhook that caused it, when traces are on: a push's span links to it. */
+    traceParent: text('trace_parent'),
   },
   (t) => [
     index('changes_tenant_seq').on(t.tenantId, t.seq),

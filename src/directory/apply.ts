@@ -81,6 +81,7 @@ export async function applyEvents(
   delivery: Delivery,
 ): Promise<{ result: IngestResult; record: DeliveryRecord }> {
   work.deliveryId = deliveryId;
+  work.trace = delivery.trace;
   const fedBefore = work.feed.length;
   const outcomes: Json[] = [];
   const counts: Record<ChangeOutcome, number> = { applied: 0, stale: 0, unchanged: 0 };
@@ -208,6 +209,7 @@ async function applyChange(work: Work, change: DirectoryChange): Promise<ChangeO
   if (action) {
     work.feed.push({
       deliveryId: work.deliveryId,
+      traceParent: work.trace,
       tenantId:
         change.entity === 'TENANT'
           ? row.id
@@ -266,6 +268,7 @@ async function ensureTenant(work: Work, ref: TenantRef, occurredAt: Date): Promi
     if (row && ref.implied) {
       work.feed.push({
         deliveryId: work.deliveryId,
+      traceParent: work.trace,
         tenantId: row.id,
         entity: 'TENANT',
         entityId: row.id,

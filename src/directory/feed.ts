@@ -27,6 +27,8 @@ const FEED_LOCK = 7_255_810_002;
 export interface FeedEntry {
   /** The delivery whose change this is; null for one an app settings change caused. */
   deliveryId: string | null;
+  /** The traceparent of the webhook that caused it (tracing on): pushes link back to it. */
+  traceParent?: string | undefined;
   tenantId: string | null;
   entity: EntityKind;
   entityId: string;
@@ -54,7 +56,7 @@ export async function appendToFeed(
     return undefined;
   }
   const rows = JSON.stringify(
-    entries.map((e) => [e.tenantId, e.entity, e.entityId, e.action, e.occurredAt.toISOString(), e.deliveryId]),
+    entries.map((e) => [e.tenantId, e.entity, e.entityId, e.action, e.occurredAt.toISOString(), e.deliveryId, e.traceParent ?? null]),
   );
   // The insert reads from `lock`, so the lock is held before the first seq is drawn; rows are
   // numbered in the order given (the order the transaction applied them).
@@ -63,8 +65,8 @@ export async function appendToFeed(
       with lock as (select pg_advisory_xact_lock(${FEED_LOCK}::bigint))
       ${sql.join(alongside.map((s, i) => sql`, ${sql.raw(`alongside${i}`)} as (${s})`))}
       , inserted as (
-        insert into ${changes} (tenant_id, entity, entity_id, action, occurred_at, delivery_id)
-        select (e.v ->> 0)::uuid, e.v ->> 1, (e.v ->> 2)::uuid, e.v ->> 3, (e.v ->> 4)::timestamptz, (e.v ->> 5)::uuid
+        insert into ${changes} (tenant_id, entity, entity_id, action, occurred_at, delivery_id, trace_parent)
+        select (e.v ->> 0)::uuid, e.v ->> 1, (e.v ->> 2)::uuid, e.v ->> 3, (e.v ->> 4)::timestamptz, (e.v ->> 5)::uuid, e.v ->> 6
         from lock, jsonb_array_elements(${rows}::jsonb) with ordinality as e (v, n)
         order by e.n
         returning seq

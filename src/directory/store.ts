@@ -4,6 +4,7 @@
 // batcher.ts): one commit, one turn of the feed lock and one notification for all of them, in
 // arrival order. Each delivery is all or nothing, and acknowledged only once the transaction
 // holding it has committed; one that fails is retried alone, so it never fails its batchmates.
+import { inSpan, linksTo, traceParent, tracing } from '../lib/tracing.js';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { deliveries } from '../db/schema.js';
@@ -71,27 +72,34 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   // delivery at fault fails alone, its batchmates are stored, and no error is final until it
   // has been seen without pipelining.
   const pipelined = options.pipelined ?? true;
+  const runBatch = async (batch: Delivery[]): Promise<Settled<IngestResult>[]> => {
+    const alone = (delivery: Delivery, pipelined: boolean) =>
+      ingestTogether(transactions, [delivery], pipelined).then(
+        ([value]): Settled<IngestResult> => ({ ok: true, value: value! }),
+        (error: unknown): Settled<IngestResult> => ({ ok: false, error }),
+      );
+    if (batch.length === 1) {
+      if (!pipelined) return [await alone(batch[0]!, false)];
+      const first = await alone(batch[0]!, true);
+      return [first.ok ? first : await alone(batch[0]!, false)];
+    }
+    try {
+      return (await ingestTogether(transactions, batch, pipelined)).map((value): Settled<IngestResult> => ({ ok: true, value }));
+    } catch {
+      // One after the other, in arrival order: as the batch would have applied them.
+      const settled: Settled<IngestResult>[] = [];
+      for (const delivery of batch) settled.push(await alone(delivery, false));
+      return settled;
+    }
+  };
   const batcher = createBatcher<Delivery, Settled<IngestResult>>({
-    run: async (batch) => {
-      const alone = (delivery: Delivery, pipelined: boolean) =>
-        ingestTogether(transactions, [delivery], pipelined).then(
-          ([value]): Settled<IngestResult> => ({ ok: true, value: value! }),
-          (error: unknown): Settled<IngestResult> => ({ ok: false, error }),
-        );
-      if (batch.length === 1) {
-        if (!pipelined) return [await alone(batch[0]!, false)];
-        const first = await alone(batch[0]!, true);
-        return [first.ok ? first : await alone(batch[0]!, false)];
-      }
-      try {
-        return (await ingestTogether(transactions, batch, pipelined)).map((value): Settled<IngestResult> => ({ ok: true, value }));
-      } catch {
-        // One after the other, in arrival order: as the batch would have applied them.
-        const settled: Settled<IngestResult>[] = [];
-        for (const delivery of batch) settled.push(await alone(delivery, false));
-        return settled;
-      }
-    },
+    // One span per batch, linked to the webhook of each delivery in it (a batch holds many).
+    run: (batch) =>
+      inSpan(
+        'ingest batch',
+        { root: true, links: linksTo(batch.map((d) => d.trace)), attributes: { 'dsync.deliveries': batch.length, 'dsync.instance': tracing.instance } },
+        () => runBatch(batch),
+      ),
     maxBatch: options.batchMax ?? 50,
     // One statement carries the batch's bodies: keep it to a few MiB, whatever the batch size.
     weigh: (delivery) => delivery.bytes ?? 0,
@@ -108,7 +116,9 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   const partEvents = options.partEvents ?? 100;
   const maxEvents = options.maxEvents ?? 1000;
 
-  async function ingest(delivery: Delivery): Promise<IngestResult> {
+  async function ingest(received: Delivery): Promise<IngestResult> {
+    const trace = traceParent();
+    const delivery = trace ? { ...received, trace } : received;
     const taken = delivery.events.length > maxEvents ? oversized(delivery, maxEvents) : delivery;
     // An opening already (ingestInParts' own, or a test's): stored as it says, nothing applied.
     return taken.events.length > partEvents && !taken.opensParts ? ingestInParts(taken) : submit(taken);

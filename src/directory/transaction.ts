@@ -1,6 +1,7 @@
 // An ingest transaction: retried after a deadlock or serialization failure, its learned parent
 // ids kept once it commits; and a batch of deliveries applied in one, in arrival order (group
 // commit), each delivery's keys claimed and its rows read ahead in one round trip.
+import { inSpan } from '../lib/tracing.js';
 import type { Database } from '../db/open.js';
 import { isRetryable } from '../db/errors.js';
 import { applyEvents, lockAhead } from './apply.js';
@@ -37,7 +38,9 @@ export async function inRetriedTransaction<T>(
     const started = performance.now();
     let feed: FeedEntry[] = [];
     try {
-      const result = await db.transaction((tx) => work(newWork(tx, pipelined, parentIds, learned, (feed = []))));
+      const result = await inSpan('ingest commit', { attributes: { 'dsync.attempt': attempt, 'dsync.deliveries': deliveryCount } }, () =>
+        db.transaction((tx) => work(newWork(tx, pipelined, parentIds, learned, (feed = [])))),
+      );
       for (const [k, v] of learned) parentIds.set(k, v);
       onCommitted?.({ deliveries: deliveryCount, changes: feed, seconds: (performance.now() - started) / 1000 });
       return result;

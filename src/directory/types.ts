@@ -153,6 +153,8 @@ export interface Delivery {
    */
   opensParts?: boolean;
   part?: { deliveryId: string; last: boolean; statusSoFar: DeliveryStatus | undefined };
+  /** The W3C traceparent of the webhook's span (tracing on): its batch links to it, its feed rows carry it. */
+  trace?: string | undefined;
 }
 
 export type ChangeOutcome = 'applied' | 'stale' | 'unchanged';

@@ -10,6 +10,8 @@ export interface Work {
   tx: Tx;
   /** The delivery being applied: what its feed entries name. */
   deliveryId: string;
+  /** Its webhook's traceparent, which its feed entries carry (tracing on). */
+  trace: string | undefined;
   feed: FeedEntry[];
   /** Parent ids the store knows from committed transactions (see apply.ts, knownId). */
   parents: ReadonlyMap<string, string>;
@@ -56,6 +58,7 @@ const WRITE_ORDER: EntityKind[] = ['TENANT', 'CONNECTION', 'MEMBER', 'GROUP', 'M
 export const newWork = (tx: Tx, pipelined: boolean, parents: ReadonlyMap<string, string>, learned: Map<string, string>, feed: FeedEntry[]): Work => ({
   tx,
   deliveryId: '',
+  trace: undefined,
   feed,
   parents,
   learned,

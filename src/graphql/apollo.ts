@@ -1,5 +1,6 @@
 // Apollo Server over the directory schema: who may ask (API keys), what errors may say, and
 // per-request loaders. Transport-free: src/http/graphql.ts mounts it on Fastify.
+import { spanAttributes } from '../lib/tracing.js';
 import { trustedDocumentsPlugin, type TrustedDocuments } from './trusted-documents.js';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -39,6 +40,15 @@ export interface GraphQLOptions {
   /** GRAPHQL_TRUSTED_DOCUMENTS, read: what viewers other than admin keys may run. */
   trustedDocuments?: TrustedDocuments;
 }
+
+/** Names the operation on its span (http/graphql.ts makes it); nothing without tracing. */
+const operationSpan: ApolloServerPlugin<GraphQLContext> = {
+  requestDidStart: async () => ({
+    didResolveOperation: async ({ operation, operationName }) => {
+      spanAttributes({ 'graphql.operation.type': operation?.operation ?? 'unknown', ...(operationName ? { 'graphql.operation.name': operationName } : {}) });
+    },
+  }),
+};
 
 /** Apollo would run a subscription over HTTP as if it were a query; say where they live. */
 const subscriptionsOverWebSocketOnly: ApolloServerPlugin<GraphQLContext> = {
@@ -85,6 +95,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       // field to work out the same (no field has a cache hint), a measurable share of a page's CPU.
       ApolloServerPluginCacheControlDisabled(),
       subscriptionsOverWebSocketOnly,
+      operationSpan,
       ...(options.trustedDocuments ? [trustedDocumentsPlugin(options.trustedDocuments)] : []),
       costLimit(options.limits),
       outageStatus,

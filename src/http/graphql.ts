@@ -1,9 +1,10 @@
 // GraphQL over HTTP at /graphql (GET and POST), with CORS for the configured browser origins
 // only. Registered in its own scope so its JSON body parsing and CORS never touch webhooks.
+import { inSpan, SpanKind, tracing } from '../lib/tracing.js';
 import cors from '@fastify/cors';
 import type { ApolloServer } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { AuthResult } from '../auth/api-keys.js';
 import { limitKeyOf } from '../auth/viewer.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -58,9 +59,13 @@ export const graphqlRoutes =
     });
     // The authentication the limits waited for, handed on to the request's context.
     const authenticated = new WeakMap<object, Promise<AuthResult>>();
-    const handler = fastifyApolloHandler(deps.apollo, {
+    const apolloHandler = fastifyApolloHandler(deps.apollo, {
       context: async (request) => deps.context(authenticated.get(request) ?? deps.authenticate(request.headers.authorization)),
     });
+    // Each operation's span: the statements it sent are its events (db/open.ts onQuery, tracing on).
+    const handler: typeof apolloHandler = function (this: FastifyInstance, request, reply) {
+      return inSpan('graphql', { kind: SpanKind.SERVER, attributes: { 'dsync.instance': tracing.instance } }, async () => apolloHandler.call(this, request, reply));
+    };
     const max = deps.maxConcurrentPerKey ?? Number.POSITIVE_INFINITY;
     const limiter = concurrencyLimiter(max);
     fastify.route({

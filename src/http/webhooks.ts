@@ -3,6 +3,7 @@
 // The order of checks is the contract's: 415 and 413 before anything is read, 401 before the
 // body is parsed, 400 only for a body that is not JSON, 503 when storage fails. A signed JSON
 // body is always stored: events that cannot be read are `rejected` (2xx) and kept for replay.
+import { inSpan, inSpanSync, spanAttributes, SpanKind, tracing } from '../lib/tracing.js';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES } from '../config.js';
 import { isUnavailable } from '../db/errors.js';
@@ -93,7 +94,20 @@ export const webhookRoutes =
     }
 
     for (const source of deps.sources) {
-      app.post(`/webhooks/${source.name}`, async (request, reply) => {
+      // The trace of a delivery starts here: verification, then the ingest batch it joins (linked),
+      // its commit, and the pushes it causes on every instance (linked through the feed row).
+      app.post(`/webhooks/${source.name}`, (request, reply) =>
+        inSpan(
+          `webhook ${source.name}`,
+          { kind: SpanKind.SERVER, attributes: { 'dsync.source': source.name, 'dsync.instance': tracing.instance } },
+          async (span) => {
+            const answer = await handle(request, reply);
+            span?.setAttributes({ 'http.response.status_code': reply.statusCode, 'dsync.outcome': outcomes.get(request) ?? 'refused' });
+            return answer;
+          },
+        ),
+      );
+      const handle = async (request: FastifyRequest, reply: FastifyReply) => {
         if (!isJsonContentType(request.headers['content-type'])) {
           return fail(reply, 415, 'content type must be application/json');
         }
@@ -103,7 +117,7 @@ export const webhookRoutes =
         }
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
-        const reading = readDelivery(source, { headers: request.headers, body, now: new Date() });
+        const reading = inSpanSync('verify', { 'dsync.source': source.name }, () => readDelivery(source, { headers: request.headers, body, now: new Date() }));
         if (!reading.ok) {
           if (reading.status === 401) request.log.warn({ source: source.name, reason: reading.reason }, 'webhook refused');
           return fail(reply, reading.status, reading.reason);
@@ -141,6 +155,7 @@ export const webhookRoutes =
             'webhook stored',
           );
           outcomes.set(request, result.status);
+          spanAttributes({ 'dsync.delivery_id': result.deliveryId, 'dsync.events': delivery.events.length });
           return reply.code(200).send(result);
         } catch (error) {
           if (!(error instanceof DeadlineExceeded) && !isUnavailable(error)) throw error;
@@ -160,7 +175,7 @@ export const webhookRoutes =
         } finally {
           deps.urgent?.end();
         }
-      });
+      };
     }
   };
 

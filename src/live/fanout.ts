@@ -15,6 +15,7 @@
 // GraphQL: the operation, its variables and the viewer's tenant scope; see
 // graphql/subscriptions/execute.ts). Nothing here knows what a payload is: the transport gives
 // each subscription the function that makes one for a row, and how to write it out.
+import { inSpan, linksTo, tracing } from '../lib/tracing.js';
 import { setImmediate as giveWay } from 'node:timers/promises';
 import type { Priority } from '../lib/priority.js';
 import type { FeedRow } from './follower.js';
@@ -72,8 +73,12 @@ export class Fanout<S, R> {
    * `urgent`: work fan-out gives way to (webhooks being stored). `onPushed`: told how many
    * live messages were written to subscribers' sockets (for the metrics).
    */
-  constructor(hub: LiveHub<S>, options: { urgent?: Priority; onPushed?: (messages: number) => void } = {}) {
+  /** Which instance pushes, on its spans (several run in one process in the tests). */
+  readonly instance: string;
+
+  constructor(hub: LiveHub<S>, options: { urgent?: Priority; onPushed?: (messages: number) => void; instance?: string } = {}) {
     this.hub = hub;
+    this.instance = options.instance ?? '';
     this.#urgent = options.urgent;
     this.#onPushed = options.onPushed;
   }
@@ -151,11 +156,25 @@ class PushGroup<S, R> {
   }
 
   async #deliver(batch: LiveBatch<S>): Promise<void> {
+    const rows = batch.rows.filter((row) => matches(this.#spec, row));
+    if (rows.length === 0) return;
+    // A trace of its own per push group and batch, linked to the webhooks whose changes it pushes.
+    await inSpan(
+      'push',
+      {
+        root: true,
+        links: linksTo(rows.map((r) => r.traceParent)),
+        attributes: { 'dsync.kind': this.#spec.kind, 'dsync.changes': rows.length, 'dsync.subscribers': this.#members.size, 'dsync.instance': this.#fanout.instance || tracing.instance },
+      },
+      () => this.#push(batch, rows),
+    );
+  }
+
+  async #push(batch: LiveBatch<S>, rows: readonly FeedRow[]): Promise<void> {
     await this.#fanout.giveWayIfDue();
     const frames: Frame[] = [];
-    for (const row of batch.rows) {
+    for (const row of rows) {
       if (!this.#wanted) return;
-      if (!matches(this.#spec, row)) continue;
       const result = await waitingOutOutages(() => this.#payload(row, batch.shared), () => this.#wanted);
       if (result === null || result === undefined) continue;
       frames.push({ seq: row.seq, payload: this.#render(result) });

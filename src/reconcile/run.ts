@@ -10,6 +10,7 @@
 //
 // The changes are recorded as deliveries of source `reconcile:<source>` (one per part of up to
 // PART events), so the delivery log shows what each run applied and what became of each change.
+import { inSpan, tracing } from '../lib/tracing.js';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/open.js';
 import { resultRows } from '../db/result.js';
@@ -103,6 +104,19 @@ export async function reconcileTenant(
   puller: Puller,
   tenant: TenantKey,
   options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
+  // A trace of its own: what it stores is linked from its batches like any delivery's.
+  return inSpan('reconcile', { root: true, attributes: { 'dsync.provider': tenant.provider, 'dsync.dry_run': options.dryRun === true, 'dsync.instance': tracing.instance } }, () =>
+    reconcileTenantTraced(db, store, puller, tenant, options),
+  );
+}
+
+async function reconcileTenantTraced(
+  db: Database,
+  store: DirectoryStore,
+  puller: Puller,
+  tenant: TenantKey,
+  options: ReconcileOptions,
 ): Promise<ReconcileReport> {
   const now = options.now ?? (() => new Date());
   const runId = options.runId ?? crypto.randomUUID();

@@ -18,6 +18,7 @@ const ROOMS = [
   'config',
   'log',
   'metrics',
+  'telemetry',
   'sources',
   'replay',
   'unfinished',
