@@ -27,8 +27,13 @@ export interface AppRecomputeService {
 export interface AppRecomputeOptions extends AppValuesOptions {
   /** How often to look for requests made elsewhere (default 2 s). */
   pollMs?: number;
-  /** Webhooks being stored: a step waits for them (up to 5 s) before it starts. */
+  /** Webhooks being stored: a step waits for them (up to `yieldMs`) before it starts. */
   urgent?: Priority;
+  /**
+   * How long a step waits for webhooks being stored (default 5 s). The embedded database is
+   * one connection in this process, where a step takes the webhooks' CPU too: it waits longer.
+   */
+  yieldMs?: number;
   events?: RecomputeEvents;
 }
 
@@ -54,7 +59,7 @@ export function startAppRecompute(db: Database, logger: Logger, options: AppReco
 
   const drain = async (): Promise<void> => {
     while (!stopped) {
-      await options.urgent?.clear(5000);
+      await options.urgent?.clear(options.yieldMs ?? 5000);
       // The feed first: what webhooks just changed is pushed before a long recompute goes on.
       const followed = await retried(() => followStep(db, options));
       if (followed) {

@@ -141,6 +141,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       attributeDefaults: defaultAttributeMappings,
       ...(options.inlineGroupMax !== undefined ? { inlineGroupMax: options.inlineGroupMax } : {}),
       urgent: ingestFirst,
+      yieldMs: database.kind === 'pglite' ? 30_000 : 5000,
       ...(metrics ? { events: { recomputed: metrics.appRecomputed } } : {}),
     });
     const recomputing = recompute;

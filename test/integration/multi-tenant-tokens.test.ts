@@ -2,6 +2,7 @@
 // tenants (A and C) reads exactly those two, in every root list, nested list, node(id), the
 // change feed and subscriptions, over HTTP and WebSocket; B leaks nowhere, and naming B's
 // tenantId is NOT_FOUND. A token naming a tenant this directory lacks is refused whole.
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/graphql/ids.js';
@@ -9,7 +10,7 @@ import { backend } from '../support/backend.js';
 import { query } from '../support/db.js';
 import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
 import { eventually, subscribe } from '../support/live.js';
-import { gql, startTestServer, type GraphQLReply, type TestServer } from '../support/server.js';
+import { gql, startTestServer, tenantKey, type GraphQLReply, type TestServer } from '../support/server.js';
 import { hmacSignIn } from '../support/sign.js';
 
 let server: TestServer;
@@ -104,6 +105,21 @@ describe(`a token for two of three tenants (${backend})`, () => {
     // B's rename came between A's and C's: had it been pushed, it would be here by now.
     expect(live.events.map((e) => e.memberChanged.member.email).sort()).toEqual([a.emails[0], c.emails[0]].sort());
     await Promise.all([live.close(), toB.close()]);
+  });
+
+  it("runs an automatic persisted query B's key registered as its own, with its own tenants' rows", async () => {
+    // Apollo Server's default APQ store is its bounded in-memory cache: a hash names a text, nothing more.
+    const text = '{ members(first: 50) { edges { node { email } } } }';
+    const hash = createHash('sha256').update(text).digest('hex');
+    const send = async (bearer: string, body: unknown) => {
+      const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify(body) });
+      return (await response.text()) as string;
+    };
+    const keyB = await tenantKey(server, b.tenantUuid);
+    expect(await send(keyB, { query: text, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } })).toContain(b.emails[0]!);
+    const byHash = await send(token, { extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+    expect(byHash).toContain(a.emails[0]!);
+    expectNothingOfB({ text: byHash } as GraphQLReply);
   });
 
   it('is refused whole when it names a tenant this directory lacks, or an empty list', async () => {
