@@ -141,6 +141,8 @@ async function startServer(databaseUrl: string, dataDir: string, root?: string):
     DATA_DIR: dataDir,
     // One key stands for many clients here: the per-key caps would measure themselves.
     ...BENCH_UNCAPPED,
+    // Traces on, to measure what they cost (a build without them ignores it).
+    ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { OTEL_EXPORTER_OTLP_ENDPOINT: env.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
     },
     root,
   );
