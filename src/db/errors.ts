@@ -74,6 +74,13 @@ const OPEN_HINTS: Record<string, string> = {
   '28000': 'Postgres does not let that user in from here (pg_hba.conf, or a role without LOGIN): check the user in DATABASE_URL',
   '3D000': 'that database does not exist: create it (createdb <name>) or fix its name in DATABASE_URL',
   '57P03': 'Postgres is still starting up',
+  // TLS (db/tls.ts): the server's certificate did not verify.
+  SELF_SIGNED_CERT_IN_CHAIN: "the server's certificate does not chain to the CA in sslrootcert: give the CA certificate your Postgres provider publishes (sslrootcert=<file> in DATABASE_URL)",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's certificate does not chain to the CA in sslrootcert: give the CA certificate your Postgres provider publishes (sslrootcert=<file> in DATABASE_URL)",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the server's certificate does not chain to a CA this machine knows: give your provider's CA as sslrootcert=<file> in DATABASE_URL",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the server's certificate is self-signed: give it as sslrootcert=<file> in DATABASE_URL, or use sslmode=require to encrypt without checking it",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate is for another host name (sslmode=verify-full): connect by the name on the certificate, or use sslmode=verify-ca",
+  CERT_HAS_EXPIRED: "the server's certificate has expired",
 };
 
 /**

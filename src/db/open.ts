@@ -1,5 +1,6 @@
 // Opens the database: embedded PGlite by default, a real Postgres through postgres.js when a
 // URL is given. Both get the same schema and the same migrations, applied before use.
+import { tlsFromUrl } from './tls.js';
 import { spanEvent } from '../lib/tracing.js';
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -233,12 +234,14 @@ function countedPglite(client: PGlite, pool: PoolCounter): PGlite {
 }
 
 async function openPostgres(
-  url: string,
+  given: string,
   poolSize: number,
   onQuery?: (query: string) => void,
   prepared = true,
 ): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
+  const { url, ssl } = tlsFromUrl(given);
   const common = {
+    ...(ssl !== undefined ? { ssl } : {}),
     onnotice: () => {},
     connect_timeout: 5,
     // postgres.js waits longer before each reconnect, up to 20 s, counting failures across the

@@ -3,7 +3,7 @@
 // file running in parallel). Built with the pg_ctl CI exports as TEST_PG_CTL, and initdb next to
 // it; as root (TEST_PG_AS_ROOT=1) both run as the postgres user, since Postgres refuses root.
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,7 +44,12 @@ async function pgUser(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(stdout.trim()), gid: Number(g.trim()) };
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
+export interface OwnPostgresOptions {
+  /** Serve TLS with this certificate and key (PEM), and refuse connections without it. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startOwnPostgres(own: OwnPostgresOptions = {}): Promise<OwnPostgres> {
   if (!pgCtl) throw new Error('TEST_PG_CTL is not set');
   const bin = dirname(pgCtl);
   // Under /tmp, as CI's cluster is: the postgres user must reach it (a TMPDIR under root's home
@@ -75,6 +80,17 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
 
   try {
     await asPg(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8']);
+    if (own.tls) {
+      // TLS on, and TCP connections without it refused (the socket stays for pg_ctl).
+      await writeFile(join(data, 'server.crt'), own.tls.cert);
+      await writeFile(join(data, 'server.key'), own.tls.key, { mode: 0o600 });
+      await appendFile(join(data, 'postgresql.conf'), "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+      await writeFile(join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n');
+      if (asRoot) {
+        const { uid, gid } = await pgUser();
+        for (const file of ['server.crt', 'server.key', 'postgresql.conf', 'pg_hba.conf']) await chown(join(data, file), uid, gid);
+      }
+    }
     await start();
   } catch (error) {
     await stop('immediate').catch(() => {});
