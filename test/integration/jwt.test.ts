@@ -202,9 +202,9 @@ describe(`JWT sign-in (${backend})`, () => {
     const closed = await first.closed;
     expect(closed.code).toBe(4403);
     expect(closed.reason).toMatch(/expired/);
-    // Changes while it was away.
+    // Changes while it was away, one after the other: the pushes are compared in commit order.
     ours.push(...[0, 1, 2].map((n) => `member-jwt-${tag}-missed-${n}`));
-    await sendAll(server, ours.slice(1).map((id) => member(a, id)));
+    await sendAll(server, ours.slice(1).map((id) => member(a, id)), 1);
 
     const last = first.events.at(-1)?.memberChanged.cursor ?? start;
     const fresh = await token({ key: rs, claims: { dsync_tenant: tenantGlobalId(a) } });
