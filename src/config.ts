@@ -131,6 +131,8 @@ const envSchema = z.object({
   WS_MAX_SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000_000).default(5000),
   // Named prepared statements (one round trip each); 'false' behind PgBouncer in transaction mode before 1.21.
   DATABASE_PREPARED_STATEMENTS: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  // The database itself, where DATABASE_URL is a pooler in transaction mode: LISTEN and session locks connect here.
+  DATABASE_SESSION_URL: optionalString,
   // Group commit: deliveries applied in one transaction, and such transactions at once.
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
@@ -229,6 +231,8 @@ export interface Config {
   graphqlTrustedDocuments: string | undefined;
   /** Named prepared statements on Postgres (false behind a pooler that cannot keep them). */
   databasePreparedStatements: boolean;
+  /** DATABASE_SESSION_URL: where LISTEN and session locks connect; undefined: DATABASE_URL. */
+  databaseSessionUrl: string | undefined;
   /** Most deliveries applied in one transaction (group commit). */
   ingestBatchMax: number;
   /** Most ingest transactions at work at once on one instance. */
@@ -418,6 +422,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphqlCompiledReads: e.GRAPHQL_READ_PATH !== 'resolvers',
     graphqlTrustedDocuments: e.GRAPHQL_TRUSTED_DOCUMENTS,
     databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS !== 'false',
+    databaseSessionUrl: e.DATABASE_SESSION_URL,
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestConcurrency: e.INGEST_CONCURRENCY,
     graphqlRatePerKey: e.GRAPHQL_RATE_PER_KEY,

@@ -43,6 +43,7 @@ async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHa
         databaseUrl: config.databaseUrl,
         pgliteDir: join(config.dataDir, 'pglite'),
         preparedStatements: config.databasePreparedStatements,
+        ...(config.databaseSessionUrl ? { sessionUrl: config.databaseSessionUrl } : {}),
       });
       if (attempt > 1) logger.info({ attempt }, `${where} is reachable`);
       return database;

@@ -20,13 +20,19 @@ export function databaseInUse(config: Pick<Config, 'databaseUrl' | 'dataDir'>): 
 
 export async function openForCommand(
   command: string,
-  config: Pick<Config, 'databaseUrl' | 'dataDir'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseSessionUrl' | 'databasePreparedStatements'>,
   poolSize: number,
 ): Promise<DatabaseHandle> {
   const where = databaseInUse(config);
   process.stderr.write(`${command}: using ${where}\n`);
   try {
-    return await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: join(config.dataDir, 'pglite'), poolSize });
+    return await openDatabase({
+      databaseUrl: config.databaseUrl,
+      pgliteDir: join(config.dataDir, 'pglite'),
+      poolSize,
+      preparedStatements: config.databasePreparedStatements,
+      ...(config.databaseSessionUrl ? { sessionUrl: config.databaseSessionUrl } : {}),
+    });
   } catch (error) {
     if (error instanceof PgliteLockedError) throw error;
     throw new DatabaseOpenError(describeOpenFailure(error, where.replace(/ \(.*\)$/, '')));

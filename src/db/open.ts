@@ -78,6 +78,12 @@ export interface OpenOptions {
    * of two. Off for a pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
    */
   preparedStatements?: boolean;
+  /**
+   * Where what needs a session of its own connects (LISTEN, session advisory locks, the
+   * migration lock): the database itself when `databaseUrl` is a pooler in transaction mode
+   * (PgBouncer), which gives each transaction any server connection. Default: `databaseUrl`.
+   */
+  sessionUrl?: string;
   /** Called with the text of every statement Drizzle runs (tests count queries with it). */
   onQuery?: (query: string) => void;
 }
@@ -90,7 +96,7 @@ const MIGRATION_LOCK = 7_255_810_001;
 export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle> {
   const expected = readMigrationFiles({ migrationsFolder }).length;
   const handle = options.databaseUrl
-    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true)
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true, options.sessionUrl)
     : await openPglite(options.pgliteDir ?? 'memory://', options.onQuery, options.pgliteTemplate);
 
   const migrationsApplied = async () => {
@@ -238,8 +244,10 @@ async function openPostgres(
   poolSize: number,
   onQuery?: (query: string) => void,
   prepared = true,
+  givenSession = given,
 ): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
   const { url, ssl } = tlsFromUrl(given);
+  const session = tlsFromUrl(givenSession);
   const common = {
     ...(ssl !== undefined ? { ssl } : {}),
     onnotice: () => {},
@@ -251,8 +259,10 @@ async function openPostgres(
     connection: { application_name: 'directory-sync' },
   } as const;
 
+  // The session's own TLS settings over the pool's.
+  const sessionCommon = { ...common, ...(session.ssl !== undefined ? { ssl: session.ssl } : {}) };
   // One dedicated connection holds the lock for the whole migration run.
-  const migrator = postgres(url, { ...common, max: 1 });
+  const migrator = postgres(session.url, { ...sessionCommon, max: 1 });
   try {
     await migrator`select pg_advisory_lock(${MIGRATION_LOCK})`;
     await migratePostgres(drizzlePostgres(migrator), { migrationsFolder });
@@ -261,7 +271,15 @@ async function openPostgres(
     await migrator.end({ timeout: 5 });
   }
 
-  const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
+  // Off, no statement is named: not ours (alwaysPrepared) nor postgres.js's own, which names its
+  // tagged queries, `begin` and `commit` included. Behind a pooler in transaction mode a named
+  // statement is bound on whichever server connection the pooler gives next, where that name may
+  // be another client's statement: a `commit` that runs something else leaves the transaction
+  // open, to be rolled back later, while this side believes it committed.
+  const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60, prepare: prepared });
+  // Session locks need a connection of their own for as long as they are held: through a pooler
+  // in transaction mode the pool's would be handed to others between statements.
+  const sessions = session.url === url ? client : postgres(session.url, { ...sessionCommon, max: 4, idle_timeout: 60 });
   const pool = createPoolCounter(poolSize, isUnavailable);
   const db = drizzlePostgres(countedPostgres(prepared ? alwaysPrepared(client) : client, pool), { schema, ...queryLogger(onQuery) });
   return {
@@ -273,9 +291,9 @@ async function openPostgres(
     ping: async () => {
       await client`select 1`;
     },
-    listen: (channel, onPayload, onListen, onLost) => listenPostgres(url, common, channel, onPayload, onListen, onLost),
+    listen: (channel, onPayload, onListen, onLost) => listenPostgres(session.url, sessionCommon, channel, onPayload, onListen, onLost),
     exclusive: async (name, fn) => {
-      const reserved = await client.reserve();
+      const reserved = await sessions.reserve();
       try {
         const [row] = await reserved<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok, pg_backend_pid() as pid`;
         if (!row?.ok) return { ran: false };
@@ -291,7 +309,10 @@ async function openPostgres(
         reserved.release();
       }
     },
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await client.end({ timeout: 5 });
+      if (sessions !== client) await sessions.end({ timeout: 5 });
+    },
   };
 }
 
