@@ -14,6 +14,7 @@ import { generateApiKey } from '../../src/auth/api-keys.js';
 import { query } from '../support/db.js';
 import { backend, onPostgres, openTestDatabase, type TestDatabase } from '../support/backend.js';
 import { eventually, subscribe } from '../support/live.js';
+import { freePort } from '../support/own-postgres.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { post, stytchRequest } from '../support/server.js';
 import { newStytchSecret } from '../support/sign.js';
@@ -21,17 +22,6 @@ import { newStytchSecret } from '../support/sign.js';
 const run = promisify(execFile);
 const PGBOUNCER = process.env.TEST_PGBOUNCER || '/usr/sbin/pgbouncer';
 const asRoot = process.env.TEST_PG_AS_ROOT === '1';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const available = await run(PGBOUNCER, ['--version']).then(
   () => true,
