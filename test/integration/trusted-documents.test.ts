@@ -21,8 +21,8 @@ import {
   type PersistedQueryManifest,
 } from '../oracles/apollo-client.js';
 import { backend } from '../support/backend.js';
-import { seedStytchOrg, type SeededOrg } from '../support/directory.js';
-import { subscribe } from '../support/live.js';
+import { seedStytchOrg, sendAll, stytchEvent, type SeededOrg } from '../support/directory.js';
+import { eventually, subscribe } from '../support/live.js';
 import { hmacSignIn } from '../support/sign.js';
 import { gql as post, startTestServer, tenantKey, type TestServer } from '../support/server.js';
 
@@ -124,8 +124,18 @@ describe(`trusted documents (${backend})`, () => {
     const other = subscribe(server.url, key, 'subscription { memberChanged { cursor } }');
     await other.done;
     expect(other.errors).toMatchObject([{ extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED' } }]);
-    // The two trusted ones are live: neither failed, and both are still open.
-    await new Promise((r) => setTimeout(r, 200));
+    // The two trusted ones run: each receives a push (one without `after` hears only what commits
+    // after it starts, so changes are sent until both have heard one).
+    let n = 0;
+    await eventually(
+      async () => {
+        const id = org.memberIds[0]!;
+        await sendAll(server, [stytchEvent('member', 'UPDATE', id, { member_id: id, organization_id: org.organizationId, email_address: org.emails[0], name: `Renamed ${n++}`, status: 'active' }, new Date(Date.now() + n * 1000))], 1);
+        return byText.events.length > 0 && byId.events.length > 0;
+      },
+      30_000,
+      'both trusted subscriptions to receive a push',
+    );
     expect([byText.errors, byId.errors]).toEqual([[], []]);
     await Promise.all([byText.close(), byId.close(), other.close()]);
   });
