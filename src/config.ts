@@ -71,6 +71,7 @@ const envSchema = z.object({
   DELIVERY_KEY_RETENTION_DAYS: z.coerce.number().min(1).max(36_500).default(4),
   // Rejected deliveries (kept whole for a replay once a new version reads them): this many days. 0: for ever.
   REJECTED_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(90),
+  REJECTED_MAX_PER_SENDER: z.coerce.number().int().min(0).max(100_000_000).default(1000),
   // Events one delivery may carry; a delivery with more is kept whole as rejected (replayable).
   WEBHOOK_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   CHANGES_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
@@ -195,6 +196,8 @@ export interface Config {
   tracing: TracingConfig | undefined;
   /** Prometheus metrics: undefined when off (neither METRICS_TOKEN nor METRICS_PORT). */
   metrics: { token: string | undefined; port: number | undefined; host: string } | undefined;
+  /** Rejected deliveries kept per sender and tenant (REJECTED_MAX_PER_SENDER); more are not acknowledged (429). Undefined: no bound. */
+  rejectedPerSender: number | undefined;
   /** Events one delivery may carry (WEBHOOK_MAX_EVENTS); more: kept whole as rejected. */
   webhookMaxEvents: number;
   /** Reconcile every known tenant this often; undefined: only when asked. */
@@ -393,6 +396,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     reconcileIntervalMs: e.RECONCILE_INTERVAL === undefined ? undefined : durationMs(e.RECONCILE_INTERVAL),
     webhookMaxEvents: e.WEBHOOK_MAX_EVENTS,
+    rejectedPerSender: e.REJECTED_MAX_PER_SENDER === 0 ? undefined : e.REJECTED_MAX_PER_SENDER,
     retention: {
       deliveryDays: e.DELIVERY_RETENTION_DAYS === 0 ? undefined : e.DELIVERY_RETENTION_DAYS,
       deliveryKeyDays: e.DELIVERY_KEY_RETENTION_DAYS,

@@ -17,6 +17,8 @@ export interface MetricSources {
   subscribers(): Record<string, number>;
   /** The database pool: its size, connections at work, statements waiting for one. */
   pool(): { size: number; inUse: number; waiting: number };
+  /** Rejected deliveries kept (not yet replayed or pruned), by source. */
+  rejectedKept(): Promise<Record<string, number>>;
 }
 
 export type ReadPath = 'sql' | 'sql_and_resolvers' | 'resolvers';
@@ -28,7 +30,7 @@ export interface Metrics {
   contentType: string;
   httpRequestStarted(method: string): void;
   httpRequestFinished(method: string, route: string, status: number, seconds: number): void;
-  /** A webhook delivery's outcome: applied, duplicate, ignored, stale, unchanged, rejected, or refused. */
+  /** A webhook delivery's outcome: applied, duplicate, ignored, stale, unchanged, rejected, or refused (429: its sender keeps too many rejected). */
   delivery(source: string, outcome: string, status: number): void;
   /** A GraphQL operation over HTTP: its type (query, mutation, subscription, unknown) and outcome. */
   graphqlOperation(type: string, outcome: 'success' | 'error', seconds: number): void;
@@ -167,6 +169,19 @@ export function createMetrics(): Metrics {
     collect() {
       if (!sources) return;
       for (const [kind, n] of Object.entries(sources.subscribers())) this.set({ graphql_field: FIELDS[kind] ?? kind }, n);
+    },
+  });
+  new Gauge({
+    name: 'directory_webhook_rejected_deliveries',
+    help: 'Rejected deliveries kept for replay (not yet replayed or pruned), by source; each sender and tenant may keep REJECTED_MAX_PER_SENDER.',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      if (!sources) return;
+      const kept = await sources.rejectedKept().catch(() => undefined);
+      if (!kept) return;
+      this.reset();
+      for (const [source, n] of Object.entries(kept)) this.set({ source }, n);
     },
   });
   // OpenTelemetry's db.client.connection.* metrics, as Prometheus spells them.

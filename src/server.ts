@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { startTelemetry, type Telemetry } from './telemetry.js';
 import { loadTrustedDocuments } from './graphql/trusted-documents.js';
-import { desc } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/api-keys.js';
@@ -12,7 +12,7 @@ import { createKeyCache } from './auth/key-cache.js';
 import { watchRevocations, type RevocationWatch } from './auth/revocations.js';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/open.js';
-import { changes } from './db/schema.js';
+import { changes, deliveries } from './db/schema.js';
 import { metricsRoutes } from './http/metrics.js';
 import { createMetrics } from './metrics.js';
 import { createDirectoryStore } from './directory/store.js';
@@ -132,6 +132,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       batchMax: config.ingestBatchMax,
       concurrency: config.ingestConcurrency,
       maxEvents: config.webhookMaxEvents,
+      rejectedPerSender: config.rejectedPerSender,
       ...(metrics ? { onCommitted: metrics.committed } : {}),
     });
     const sources = options.sources ?? createSources(config);
@@ -190,6 +191,14 @@ export async function startServer(config: Config, logger: Logger, options: Start
       live: () => ws.stats(),
       subscribers: () => fanout.subscribers(),
       pool: () => database.poolUse(),
+      rejectedKept: async () => {
+        const rows = await database.db
+          .select({ source: deliveries.source, n: sql<number>`count(*)::int` })
+          .from(deliveries)
+          .where(eq(deliveries.status, 'rejected'))
+          .groupBy(deliveries.source);
+        return Object.fromEntries(rows.map((r) => [r.source, r.n]));
+      },
     });
     if (metrics && config.metrics?.port !== undefined) {
       metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger });

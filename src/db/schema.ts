@@ -268,6 +268,8 @@ export const deliveries = pgTable(
     outcomes: jsonb('outcomes').$type<Json>(),
     /** When retention removed the body and outcomes (the row stays while keys or changes need it). */
     prunedAt: timestamp('pruned_at', tz),
+    /** Whose it is: the source and the tenant its body names (rejected deliveries are bounded per sender). */
+    sender: text('sender'),
   },
   (t) => [
     index('deliveries_received').on(t.receivedAt, t.id),
@@ -275,6 +277,10 @@ export const deliveries = pgTable(
     index('deliveries_unpruned')
       .on(t.receivedAt)
       .where(sql`${t.prunedAt} is null and ${t.status} <> 'rejected'`),
+    // Counting one sender's rejected deliveries reads only that sender's, however many others keep.
+    index('deliveries_rejected_by_sender')
+      .on(t.sender)
+      .where(sql`${t.status} = 'rejected'`),
   ],
 );
 

@@ -6,6 +6,7 @@ import { deliveries, deliveryKeys } from '../db/schema.js';
 import { resultRows } from '../db/result.js';
 import { uuidArray } from '../db/uuid-array.js';
 import { appendToFeed } from './feed.js';
+import type { Database } from '../db/open.js';
 import type { Tx } from './rows.js';
 import type { Delivery, DeliveryStatus, IngestResult, Json } from './types.js';
 import type { Work } from './work.js';
@@ -60,12 +61,13 @@ export async function claimAll(tx: Tx, batch: Delivery[]): Promise<(string | und
     signed_at: d.signedAt.toISOString(),
     body: d.body,
     keys: d.keys,
+    sender: d.sender ?? null,
   }));
   const claimed = resultRows<{ id: string }>(
     await tx.execute(sql`
       with d as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          as d (i int, id uuid, source text, event_types text[], signed_at timestamptz, body jsonb, keys text[])
+          as d (i int, id uuid, source text, event_types text[], signed_at timestamptz, body jsonb, keys text[], sender text)
       ), keyed as (
         insert into ${deliveryKeys} (key, delivery_id)
         select k.key, d.id from d cross join lateral unnest(d.keys) with ordinality as k (key, j)
@@ -73,9 +75,9 @@ export async function claimAll(tx: Tx, batch: Delivery[]): Promise<(string | und
         on conflict do nothing
         returning delivery_id
       )
-      insert into ${deliveries} (id, source, event_types, status, signed_at, body, outcomes)
+      insert into ${deliveries} (id, source, event_types, status, signed_at, body, outcomes, sender)
       -- A body of JSON null (kept as rejected) comes out of the record as SQL's NULL.
-      select d.id, d.source, d.event_types, 'unchanged', d.signed_at, coalesce(d.body, 'null'::jsonb), '[]'::jsonb
+      select d.id, d.source, d.event_types, 'unchanged', d.signed_at, coalesce(d.body, 'null'::jsonb), '[]'::jsonb, d.sender
       from d where d.id in (select delivery_id from keyed)
       order by d.i
       returning id`),
@@ -85,6 +87,24 @@ export async function claimAll(tx: Tx, batch: Delivery[]): Promise<(string | und
   // and keeps just its new keys; any subset of a stored delivery's keys is that delivery again.
   const stored = new Set(claimed.map((r) => r.id));
   return ids.map((id) => (stored.has(id!) ? id : undefined));
+}
+
+/**
+ * Whether a delivery with an event that cannot be read may be stored: true for a repeat of one
+ * already stored (answered as a duplicate, whatever the bound), and while its sender keeps
+ * fewer than `bound` rejected deliveries. Counted without a lock: instances storing at the
+ * same moment may pass the bound by a few, never by a sender's whole stream.
+ */
+export async function rejectedRoomFor(db: Database, delivery: Delivery, bound: number): Promise<boolean> {
+  const [row] = resultRows<{ known: number; kept: number }>(
+    await db.execute(sql`
+      select
+        (select count(*)::int from ${deliveryKeys} where key in (select jsonb_array_elements_text(${JSON.stringify(delivery.keys)}::jsonb))) as known,
+        (select count(*)::int from (
+          select 1 from ${deliveries} where status = 'rejected' and sender = ${delivery.sender ?? ''} limit ${bound}
+        ) as kept) as kept`),
+  );
+  return row!.known === delivery.keys.length || row!.kept < bound;
 }
 
 /** Counts a repeat on the delivery it repeats. */

@@ -11,7 +11,7 @@ import { deliveries } from '../db/schema.js';
 import { resultRows } from '../db/result.js';
 import { applyEvents } from './apply.js';
 import { createBatcher } from './batcher.js';
-import { finish, oversized } from './delivery-rows.js';
+import { finish, oversized, rejectedRoomFor } from './delivery-rows.js';
 import { inRetriedTransaction, ingestTogether, type CommitObserver, type Transactions } from './transaction.js';
 import { combinedStatus, type Delivery, type DeliveryStatus, type IngestResult } from './types.js';
 
@@ -25,6 +25,20 @@ export interface DirectoryStore {
    * processes too. Throws DeliveryNotFound for an unknown id.
    */
   replay(deliveryId: string, delivery: Delivery): Promise<IngestResult>;
+}
+
+/**
+ * A delivery with an event that cannot be read, from a sender that already keeps as many
+ * rejected deliveries as REJECTED_MAX_PER_SENDER allows: not stored, so not acknowledged (the
+ * sender keeps it and retries), rather than letting one sender grow storage without bound.
+ */
+export class RejectedBoundReached extends Error {
+  constructor(
+    readonly sender: string,
+    readonly bound: number,
+  ) {
+    super(`${bound} rejected deliveries are kept for this sender already (REJECTED_MAX_PER_SENDER): replay or remove them, then it is taken`);
+  }
 }
 
 export class DeliveryNotFound extends Error {
@@ -58,6 +72,8 @@ export interface StoreOptions {
   partEvents?: number;
   /** Most events one delivery may carry (WEBHOOK_MAX_EVENTS, default 1,000): more is kept whole as rejected. */
   maxEvents?: number;
+  /** Most rejected deliveries kept per sender (REJECTED_MAX_PER_SENDER); past it, RejectedBoundReached. Undefined: no bound. */
+  rejectedPerSender?: number | undefined;
 }
 
 export function createDirectoryStore(db: Database, options: StoreOptions = {}): DirectoryStore {
@@ -120,6 +136,10 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
     const trace = traceParent();
     const delivery = trace ? { ...received, trace } : received;
     const taken = delivery.events.length > maxEvents ? oversized(delivery, maxEvents) : delivery;
+    const bound = options.rejectedPerSender;
+    if (bound !== undefined && taken.sender !== undefined && taken.events.some((e) => e.rejected !== undefined)) {
+      if (!(await rejectedRoomFor(db, taken, bound))) throw new RejectedBoundReached(taken.sender, bound);
+    }
     // An opening already (ingestInParts' own, or a test's): stored as it says, nothing applied.
     return taken.events.length > partEvents && !taken.opensParts ? ingestInParts(taken) : submit(taken);
   }

@@ -144,6 +144,11 @@ export interface Delivery {
   /** The body with secrets removed. */
   body: Json;
   events: InboundEvent[];
+  /**
+   * Whose delivery this is (the source and the tenant its body names): rejected deliveries are
+   * bounded per sender. Undefined for deliveries made here (replays, reconciliation).
+   */
+  sender?: string;
   /** Size of the body as received, when known: bounds how much one transaction carries. */
   bytes?: number;
   /**

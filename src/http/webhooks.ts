@@ -10,7 +10,7 @@ import { isUnavailable } from '../db/errors.js';
 import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
 import type { Priority } from '../lib/priority.js';
 import { truncate } from '../lib/truncate.js';
-import type { DirectoryStore } from '../directory/store.js';
+import { RejectedBoundReached, type DirectoryStore } from '../directory/store.js';
 import { readDelivery } from '../sources/read-delivery.js';
 import type { SourceAdapter } from '../sources/types.js';
 
@@ -158,6 +158,11 @@ export const webhookRoutes =
           spanAttributes({ 'dsync.delivery_id': result.deliveryId, 'dsync.events': delivery.events.length });
           return reply.code(200).send(result);
         } catch (error) {
+          if (error instanceof RejectedBoundReached) {
+            request.log.warn({ source: source.name, sender: truncate(error.sender, 120), bound: error.bound }, 'webhook not taken: its sender keeps too many rejected deliveries');
+            void reply.header('retry-after', '3600');
+            return fail(reply, 429, error.message);
+          }
           if (!(error instanceof DeadlineExceeded) && !isUnavailable(error)) throw error;
           void reply.header('retry-after', '5');
           // Out of time with the database answering: the backlog is ours. Said as such, so an

@@ -37,5 +37,18 @@ export function readDelivery(source: SourceAdapter, request: InboundRequest): De
         events: [{ type: '', changes: [], rejected: `body cannot be stored as sent: ${problem} (kept with that part replaced)` }],
       }
     : source.parse(payload, verification.verified);
-  return { ok: true, delivery: { ...delivery, bytes: request.body.length } };
+  return { ok: true, delivery: { ...delivery, bytes: request.body.length, sender: senderOf(source, payload) } };
+}
+
+/** Longest sender text kept: a tenant's name is the sender's to choose. */
+const MAX_SENDER = 200;
+
+/**
+ * Whose delivery this is, for the bound on rejected deliveries: the source and the tenant its
+ * body names. A sender that keeps sending what cannot be read fills its own allowance only; a
+ * scoped secret's bodies all name its own tenants (else they are refused above).
+ */
+function senderOf(source: SourceAdapter, payload: unknown): string {
+  const tenant = source.tenantOf(payload);
+  return `${source.name}:${tenant === undefined ? '' : tenant.slice(0, MAX_SENDER)}`;
 }

@@ -47,6 +47,12 @@ export interface SourceAdapter {
    * replay, and the delivery's other events are applied.
    */
   parse(payload: unknown, verified: Verified): Delivery;
+  /**
+   * The tenant a body names, in whatever form the provider gives it, read leniently (the body
+   * may be one the adapter rejects): with the source, it says whose rejected deliveries these
+   * are, which are bounded per sender and tenant. Undefined when the body names none.
+   */
+  tenantOf(payload: unknown): string | undefined;
 }
 
 /** Reads a single header value; a repeated header is refused rather than guessed at. */

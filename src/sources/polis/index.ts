@@ -125,7 +125,7 @@ export function createPolisSource(options: PolisOptions): SourceAdapter {
     return { ...delivery, events };
   }
 
-  return { name: 'polis', provider: PROVIDER, publicRaw: polisPublicRaw, configured: secrets.length > 0, verify, parse };
+  return { name: 'polis', provider: PROVIDER, publicRaw: polisPublicRaw, configured: secrets.length > 0, verify, parse, tenantOf };
 }
 
 export type Normalised = { ok: true; event: InboundEvent } | { ok: false; error: z.ZodError };
@@ -208,6 +208,16 @@ function outsideScopes(payload: unknown, scopes: ScopedSecret[]): string | undef
  * migration that introduced scopes computes the same in SQL from `to_json(ARRAY[...])::text`).
  */
 export const polisScope = (tenant: string, product: string): string => sha256Hex(JSON.stringify([tenant, product]));
+
+/** The tenant and product the first item naming a tenant gives (a scoped secret's items all name its own). */
+function tenantOf(payload: unknown): string | undefined {
+  const items: unknown[] = Array.isArray(payload) ? payload : [payload];
+  for (const item of items) {
+    const e = (item !== null && typeof item === 'object' ? item : {}) as Record<string, unknown>;
+    if (typeof e.tenant === 'string') return `${e.tenant}/${typeof e.product === 'string' ? e.product : ''}`;
+  }
+  return undefined;
+}
 
 /** The `event` an unreadable item names, if it names one. */
 function typeOf(item: unknown): string {

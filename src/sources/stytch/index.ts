@@ -114,7 +114,18 @@ export function createStytchSource(options: StytchOptions): SourceAdapter {
     return { ...delivery, body, events: [event] };
   }
 
-  return { name: 'stytch', provider: PROVIDER, publicRaw: stytchPublicRaw, configured: webhooks.length > 0, verify, parse };
+  // The organization the event is about: on the envelope, or on the object it carries.
+  function tenantOf(payload: unknown): string | undefined {
+    const body = (payload !== null && typeof payload === 'object' ? payload : {}) as Record<string, unknown>;
+    const holders = [body, ...Object.values(STYTCH_OBJECT_KEYS).map((key) => body[key])];
+    for (const holder of holders) {
+      const id = (holder !== null && typeof holder === 'object' ? holder : {}) as Record<string, unknown>;
+      if (typeof id.organization_id === 'string') return id.organization_id;
+    }
+    return undefined;
+  }
+
+  return { name: 'stytch', provider: PROVIDER, publicRaw: stytchPublicRaw, configured: webhooks.length > 0, verify, parse, tenantOf };
 }
 
 /** Svix's event-type name, e.g. `direct.member.create`, from whatever parts the body has. */

@@ -104,7 +104,15 @@ export function createWorkosSource(options: WorkosOptions): SourceAdapter {
     return { ...delivery, body, events: [event] };
   }
 
-  return { name: 'workos', provider: PROVIDER, publicRaw: workosPublicRaw, configured: secrets.length > 0, verify, parse };
+  // An event's organization is on its data (an organization event's data is the organization).
+  function organizationNamed(payload: unknown): string | undefined {
+    const data = (payload as { data?: unknown } | null)?.data;
+    const d = (data !== null && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+    if (typeof d.organization_id === 'string') return d.organization_id;
+    return typeof d.object === 'string' && d.object === 'organization' && typeof d.id === 'string' ? d.id : undefined;
+  }
+
+  return { name: 'workos', provider: PROVIDER, publicRaw: workosPublicRaw, configured: secrets.length > 0, verify, parse, tenantOf: organizationNamed };
 }
 
 /**
