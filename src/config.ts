@@ -134,6 +134,9 @@ const envSchema = z.object({
   DATABASE_PREPARED_STATEMENTS: optionalString.pipe(z.enum(['true', 'false']).optional()),
   // The database itself, where DATABASE_URL is a pooler in transaction mode: LISTEN and session locks connect here.
   DATABASE_SESSION_URL: optionalString,
+  // Read replicas of DATABASE_URL, comma-separated: queries and live payloads read there.
+  DATABASE_READ_URLS: optionalString,
+  DATABASE_READ_MAX_LAG_SECONDS: z.coerce.number().min(0).max(86_400).default(10),
   // Group commit: deliveries applied in one transaction, and such transactions at once.
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
@@ -236,6 +239,10 @@ export interface Config {
   databasePreparedStatements: boolean;
   /** DATABASE_SESSION_URL: where LISTEN and session locks connect; undefined: DATABASE_URL. */
   databaseSessionUrl: string | undefined;
+  /** DATABASE_READ_URLS: read replicas of DATABASE_URL (empty: none). */
+  databaseReadUrls: string[];
+  /** DATABASE_READ_MAX_LAG_SECONDS: a replica further behind is left out of queries. */
+  databaseReadMaxLagSeconds: number;
   /** Most deliveries applied in one transaction (group commit). */
   ingestBatchMax: number;
   /** Most ingest transactions at work at once on one instance. */
@@ -366,6 +373,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.POLIS_API_URL === undefined) !== (e.POLIS_API_KEY === undefined)) {
     throw new ConfigError('invalid configuration: POLIS_API_URL and POLIS_API_KEY go together (reconciliation needs both)');
   }
+  const readUrls = splitList(e.DATABASE_READ_URLS, /,/);
+  if (readUrls.length > 0 && e.DATABASE_URL === undefined) {
+    throw new ConfigError('invalid configuration: DATABASE_READ_URLS names replicas of a Postgres: set DATABASE_URL (the embedded database has no replicas)');
+  }
+  const badRead = readUrls.findIndex((u) => !/^postgres(ql)?:\/\//.test(u));
+  if (badRead >= 0) {
+    throw new ConfigError(`invalid configuration: DATABASE_READ_URLS entry ${badRead + 1} must be a postgres:// or postgresql:// URL`);
+  }
   if ((e.STYTCH_PROJECT_ID === undefined) !== (e.STYTCH_SECRET === undefined)) {
     throw new ConfigError('invalid configuration: STYTCH_PROJECT_ID and STYTCH_SECRET go together (reconciliation needs both)');
   }
@@ -427,6 +442,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphqlTrustedDocuments: e.GRAPHQL_TRUSTED_DOCUMENTS,
     databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS !== 'false',
     databaseSessionUrl: e.DATABASE_SESSION_URL,
+    databaseReadUrls: readUrls,
+    databaseReadMaxLagSeconds: e.DATABASE_READ_MAX_LAG_SECONDS,
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestConcurrency: e.INGEST_CONCURRENCY,
     graphqlRatePerKey: e.GRAPHQL_RATE_PER_KEY,

@@ -44,6 +44,14 @@ async function openWithRetry(config: Config, logger: Logger): Promise<DatabaseHa
         pgliteDir: join(config.dataDir, 'pglite'),
         preparedStatements: config.databasePreparedStatements,
         ...(config.databaseSessionUrl ? { sessionUrl: config.databaseSessionUrl } : {}),
+        readUrls: config.databaseReadUrls,
+        readMaxLagSeconds: config.databaseReadMaxLagSeconds,
+        onReplicaChange: (replica, was) => {
+          if (!replica.up) logger.warn({ replica: replica.name }, 'read replica down: its reads go to the primary until it answers again');
+          else if (replica.lagSeconds !== undefined && replica.lagSeconds > config.databaseReadMaxLagSeconds)
+            logger.warn({ replica: replica.name, lagSeconds: replica.lagSeconds }, 'read replica behind DATABASE_READ_MAX_LAG_SECONDS: left out of queries until it catches up');
+          else logger.info({ replica: replica.name, was: was.up ? 'behind' : 'down' }, 'read replica serving reads');
+        },
       });
       if (attempt > 1) logger.info({ attempt }, `${where} is reachable`);
       return database;

@@ -4,6 +4,7 @@
 // operation's text: every label has a small fixed set of values, so the number of series
 // stays bounded whatever the traffic.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ReadCounts, ReplicaState } from './db/replicas.js';
 
 /** What the metrics read from the running service when scraped. */
 export interface MetricSources {
@@ -19,6 +20,8 @@ export interface MetricSources {
   pool(): { size: number; inUse: number; waiting: number };
   /** Rejected deliveries kept (not yet replayed or pruned), by source. */
   rejectedKept(): Promise<Record<string, number>>;
+  /** Read replicas' state, and where reads went (db/replicas.ts). */
+  reads(): { replicas: ReplicaState[]; counts: ReadCounts };
 }
 
 export type ReadPath = 'sql' | 'sql_and_resolvers' | 'resolvers';
@@ -182,6 +185,62 @@ export function createMetrics(): Metrics {
       if (!kept) return;
       this.reset();
       for (const [source, n] of Object.entries(kept)) this.set({ source }, n);
+    },
+  });
+  // Read replicas (DATABASE_READ_URLS): labelled by position in the list, never by URL.
+  new Gauge({
+    name: 'directory_db_replica_up',
+    help: 'Whether each read replica answered its last check as a standby (1) or is left out (0).',
+    labelNames: ['replica'],
+    registers: [registry],
+    collect() {
+      if (!sources) return;
+      for (const r of sources.reads().replicas) this.set({ replica: r.name }, r.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'directory_db_replica_lag_seconds',
+    help: 'How far each read replica\'s replay is behind the primary, in seconds (0 when it has replayed all the primary had written at its last check).',
+    labelNames: ['replica'],
+    registers: [registry],
+    collect() {
+      if (!sources) return;
+      for (const r of sources.reads().replicas) if (r.lagSeconds !== undefined) this.set({ replica: r.name }, r.lagSeconds);
+    },
+  });
+  new Gauge({
+    name: 'directory_db_replica_lag_bytes',
+    help: 'WAL each read replica has still to replay, in bytes.',
+    labelNames: ['replica'],
+    registers: [registry],
+    collect() {
+      if (!sources) return;
+      for (const r of sources.reads().replicas) if (r.lagBytes !== undefined) this.set({ replica: r.name }, r.lagBytes);
+    },
+  });
+  new Counter({
+    name: 'directory_db_reads_total',
+    help: 'Reads by what they were for (query: a GraphQL query over HTTP; changes: the payloads of a batch of live changes or history) and where they went (primary or replica).',
+    labelNames: ['read', 'target'],
+    registers: [registry],
+    collect() {
+      if (!sources) return;
+      this.reset();
+      for (const [key, n] of Object.entries(sources.reads().counts.reads)) {
+        const [read, target] = key.split(':');
+        this.inc({ read: read!, target: target! }, n);
+      }
+    },
+  });
+  new Counter({
+    name: 'directory_db_replica_fallbacks_total',
+    help: 'Reads meant for a replica that went to the primary: behind (it had not replayed the changes yet), down (no replica usable), error (a replica failed a statement; run again on the primary).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      if (!sources) return;
+      this.reset();
+      for (const [reason, n] of Object.entries(sources.reads().counts.fallbacks)) this.inc({ reason }, n);
     },
   });
   // OpenTelemetry's db.client.connection.* metrics, as Prometheus spells them.

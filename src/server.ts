@@ -108,7 +108,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const onHubError = (error: unknown) => logger.warn({ err: error }, 'subscription hub: a batch could not be preloaded or handed to a subscriber');
   const hub = createLiveHub(follower, database.db, {
     bufferLimit: config.subscriptionBuffer,
-    prepare: batchLoaders(database.db, onHubError),
+    prepare: batchLoaders(() => database.reads.forChanges(), onHubError),
     onError: onHubError,
   });
   // Webhooks first: fan-out waits while deliveries are being stored (lib/priority.ts).
@@ -164,6 +164,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         publicRaw: publicRawOf(sources),
         appSettingsChanged: () => recomputing.kick(),
         ...(trustedDocuments ? { trustedDocuments } : {}),
+        ...(database.reads.size > 0 ? { readsForQuery: () => database.reads.forQuery() } : {}),
         logger,
         production: config.env === 'production',
         limits: config.graphqlLimits,
@@ -191,6 +192,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       live: () => ws.stats(),
       subscribers: () => fanout.subscribers(),
       pool: () => database.poolUse(),
+      reads: () => ({ replicas: database.reads.replicas(), counts: database.reads.counts() }),
       rejectedKept: async () => {
         const rows = await database.db
           .select({ source: deliveries.source, n: sql<number>`count(*)::int` })

@@ -18,6 +18,7 @@ import postgres from 'postgres';
 import { isUnavailable } from './errors.js';
 import { acquirePgliteLock } from './pglite-lock.js';
 import { createPoolCounter, type PoolCounter, type PoolUse } from './pool-use.js';
+import { createReadRouter, fallingBackTo, primaryOnly, type ReadRouter, type ReplicaPool, type ReplicaState } from './replicas.js';
 import { resultRows } from './result.js';
 import * as schema from './schema.js';
 
@@ -53,6 +54,8 @@ export interface DatabaseHandle {
    * the lock go and another process may take it: `fn`'s signal aborts then, with LockLost.
    */
   exclusive<T>(name: string, fn: (signal: AbortSignal) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Where reads go: read replicas (DATABASE_READ_URLS), or the primary (see replicas.ts). */
+  reads: ReadRouter<Database>;
   /** Connections at work and statements waiting for one, now (see pool-use.ts). */
   poolUse(): PoolUse;
   /** When (performance.now()) a statement last failed because the database was unavailable. */
@@ -86,6 +89,12 @@ export interface OpenOptions {
   sessionUrl?: string;
   /** Called with the text of every statement Drizzle runs (tests count queries with it). */
   onQuery?: (query: string) => void;
+  /** Read replicas of `databaseUrl` (Postgres only): queries and payloads read there (replicas.ts). */
+  readUrls?: string[];
+  /** A replica further behind than this is left out of queries (default 10). */
+  readMaxLagSeconds?: number;
+  /** A replica went down, came back, or crossed the lag bound. */
+  onReplicaChange?: (replica: ReplicaState, was: ReplicaState) => void;
 }
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -96,7 +105,7 @@ const MIGRATION_LOCK = 7_255_810_001;
 export async function openDatabase(options: OpenOptions): Promise<DatabaseHandle> {
   const expected = readMigrationFiles({ migrationsFolder }).length;
   const handle = options.databaseUrl
-    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true, options.sessionUrl)
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onQuery, options.preparedStatements ?? true, options.sessionUrl, options)
     : await openPglite(options.pgliteDir ?? 'memory://', options.onQuery, options.pgliteTemplate);
 
   const migrationsApplied = async () => {
@@ -152,6 +161,7 @@ async function openPglite(
   const db = drizzlePglite(countedPglite(client, pool), { schema, ...queryLogger(onQuery) });
   return {
     db,
+    reads: primaryOnly(db),
     poolUse: pool.use,
     lastUnavailableAt: pool.lastUnavailableAt,
     kind: 'pglite',
@@ -245,6 +255,7 @@ async function openPostgres(
   onQuery?: (query: string) => void,
   prepared = true,
   givenSession = given,
+  replicaOptions: Pick<OpenOptions, 'readUrls' | 'readMaxLagSeconds' | 'onReplicaChange'> = {},
 ): Promise<Omit<DatabaseHandle, 'migrationsApplied'>> {
   const { url, ssl } = tlsFromUrl(given);
   const session = tlsFromUrl(givenSession);
@@ -281,9 +292,31 @@ async function openPostgres(
   // in transaction mode the pool's would be handed to others between statements.
   const sessions = session.url === url ? client : postgres(session.url, { ...sessionCommon, max: 4, idle_timeout: 60 });
   const pool = createPoolCounter(poolSize, isUnavailable);
-  const db = drizzlePostgres(countedPostgres(prepared ? alwaysPrepared(client) : client, pool), { schema, ...queryLogger(onQuery) });
+  const primaryClient = countedPostgres(prepared ? alwaysPrepared(client) : client, pool);
+  const db = drizzlePostgres(primaryClient, { schema, ...queryLogger(onQuery) });
+  const readUrls = replicaOptions.readUrls ?? [];
+  let reads: ReadRouter<Database> = primaryOnly(db);
+  if (readUrls.length > 0) {
+    // Each replica's pool as large as the primary's: queries move there.
+    const replicas = readUrls.map((given, index): ReplicaPool<Database> => {
+      const target = tlsFromUrl(given);
+      const own = postgres(target.url, { ...common, ...(target.ssl !== undefined ? { ssl: target.ssl } : {}), max: poolSize, idle_timeout: 60, prepare: prepared });
+      // Counted apart: a replica's failures say nothing of the primary's availability.
+      const counted = countedPostgres(prepared ? alwaysPrepared(own) : own, createPoolCounter(poolSize, isUnavailable));
+      const replicaDb = drizzlePostgres(fallingBackTo(counted, primaryClient, () => reads.failed(index)), { schema, ...queryLogger(onQuery) });
+      return { db: replicaDb, sql: own, close: () => own.end({ timeout: 5 }) };
+    });
+    reads = createReadRouter({
+      primary: db,
+      primarySql: client,
+      replicas,
+      maxLagSeconds: replicaOptions.readMaxLagSeconds ?? 10,
+      ...(replicaOptions.onReplicaChange ? { onChange: replicaOptions.onReplicaChange } : {}),
+    });
+  }
   return {
     db,
+    reads,
     poolUse: pool.use,
     lastUnavailableAt: pool.lastUnavailableAt,
     kind: 'postgres',
@@ -310,6 +343,7 @@ async function openPostgres(
       }
     },
     close: async () => {
+      await reads.close();
       await client.end({ timeout: 5 });
       if (sessions !== client) await sessions.end({ timeout: 5 });
     },

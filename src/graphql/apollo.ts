@@ -39,7 +39,25 @@ export interface GraphQLOptions {
   appSettingsChanged?: () => void;
   /** GRAPHQL_TRUSTED_DOCUMENTS, read: what viewers other than admin keys may run. */
   trustedDocuments?: TrustedDocuments;
+  /** Where a query reads (a read replica, or the primary): set when DATABASE_READ_URLS names replicas. */
+  readsForQuery?: () => Database;
 }
+
+/**
+ * Queries read where `forQuery` says (a replica within the lag bound); mutations stay on the
+ * primary. Decided once the operation is known, before the read path or any resolver reads.
+ */
+const queriesRead = (forQuery: () => Database): ApolloServerPlugin<GraphQLContext> => ({
+  requestDidStart: async () => ({
+    didResolveOperation: async ({ operation, contextValue }) => {
+      if (operation?.operation !== 'query') return;
+      const db = forQuery();
+      if (db === contextValue.db) return;
+      contextValue.db = db;
+      contextValue.loaders = new Loaders(db);
+    },
+  }),
+});
 
 /** Names the operation on its span (http/graphql.ts makes it); nothing without tracing. */
 const operationSpan: ApolloServerPlugin<GraphQLContext> = {
@@ -97,6 +115,7 @@ export function createApollo(options: GraphQLOptions): ApolloServer<GraphQLConte
       subscriptionsOverWebSocketOnly,
       operationSpan,
       ...(options.trustedDocuments ? [trustedDocumentsPlugin(options.trustedDocuments)] : []),
+      ...(options.readsForQuery ? [queriesRead(options.readsForQuery)] : []),
       costLimit(options.limits),
       outageStatus,
       ...(options.plugins ?? []),

@@ -17,6 +17,7 @@ const asRoot = process.env.TEST_PG_AS_ROOT === '1';
 export interface OwnPostgres {
   /** postgres:// URL of the cluster's `postgres` database. */
   url: string;
+  port: number;
   /** Stops the server (fast shutdown: connections are terminated, as on a real restart). */
   stop(): Promise<void>;
   /** Starts it again on the same port and data. */
@@ -48,6 +49,11 @@ async function pgUser(): Promise<{ uid: number; gid: number }> {
 export interface OwnPostgresOptions {
   /** Serve TLS with this certificate and key (PEM), and refuse connections without it. */
   tls?: { cert: string; key: string };
+  /**
+   * A streaming replica of this cluster instead of a new one: its data copied by pg_basebackup
+   * with -R (a standby that follows the primary over replication), started on a port of its own.
+   */
+  replicaOf?: OwnPostgres;
 }
 
 export async function startOwnPostgres(own: OwnPostgresOptions = {}): Promise<OwnPostgres> {
@@ -80,8 +86,11 @@ export async function startOwnPostgres(own: OwnPostgresOptions = {}): Promise<Ow
   };
 
   try {
-    await asPg(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8']);
-    if (own.tls) {
+    if (own.replicaOf) {
+      // initdb's pg_hba lets replication connections in from 127.0.0.1 with --auth=trust.
+      await asPg(join(bin, 'pg_basebackup'), ['-D', data, '-R', '-X', 'stream', '-c', 'fast', '-h', '127.0.0.1', '-p', String(own.replicaOf.port), '-U', 'postgres']);
+    } else await asPg(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8']);
+    if (own.tls && !own.replicaOf) {
       // TLS on, and TCP connections without it refused (the socket stays for pg_ctl).
       await writeFile(join(data, 'server.crt'), own.tls.cert);
       await writeFile(join(data, 'server.key'), own.tls.key, { mode: 0o600 });
@@ -101,6 +110,7 @@ export async function startOwnPostgres(own: OwnPostgresOptions = {}): Promise<Ow
 
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
     stop: () => stop('fast'),
     start,
     log: () => readFile(logFile, 'utf8').catch(() => ''),

@@ -23,6 +23,18 @@ describe('configuration', () => {
     });
   });
 
+  it('reads read replicas, only beside a Postgres, and names a bad entry by position', () => {
+    const primary = 'postgres://app@primary:5432/directory';
+    expect(loadConfig({ DATABASE_URL: primary, DATABASE_READ_URLS: 'postgres://app@r1/directory, postgresql://app@r2/directory' })).toMatchObject({
+      databaseReadUrls: ['postgres://app@r1/directory', 'postgresql://app@r2/directory'],
+      databaseReadMaxLagSeconds: 10,
+    });
+    expect(loadConfig({}).databaseReadUrls).toEqual([]);
+    expect(() => loadConfig({ DATABASE_READ_URLS: 'postgres://app@r1/directory' })).toThrow(/DATABASE_READ_URLS names replicas of a Postgres: set DATABASE_URL/);
+    expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_URLS: 'postgres://app@r1/d,mysql://r2' })).toThrow(/DATABASE_READ_URLS entry 2 must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_MAX_LAG_SECONDS: '-1' })).toThrow(ConfigError);
+  });
+
   it('turns introspection off in production unless GRAPHQL_INTROSPECTION says otherwise', () => {
     const introspection = (env: Record<string, string>) => loadConfig(env).graphqlLimits.introspection;
     expect(introspection({ NODE_ENV: 'production' })).toBe(false);

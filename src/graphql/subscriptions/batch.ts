@@ -25,11 +25,15 @@ async function prefetch(loaders: Loaders, rows: readonly FeedRow[]): Promise<voi
   ]);
 }
 
-/** The hub's `prepare`: loaders for a batch, its objects loaded. */
+/**
+ * The hub's `prepare`: loaders for a batch, its objects loaded. `readFrom` says where, asked once
+ * the rows have been read: a replica that has replayed as far as the primary had then written
+ * (so every payload is at least as new as its change), or the primary.
+ */
 export const batchLoaders =
-  (db: Database, onError?: (error: unknown) => void) =>
+  (readFrom: () => Promise<Database>, onError?: (error: unknown) => void) =>
   async (rows: readonly FeedRow[]): Promise<Loaders> => {
-    const loaders = new Loaders(db);
+    const loaders = new Loaders(await readFrom());
     // A failed prefetch is not fatal: each push group loads (and retries) what it needs.
     await prefetch(loaders, rows).catch((error: unknown) => onError?.(error));
     return loaders;
