@@ -11,6 +11,8 @@
 //                                                          # databases dsync_bench_<random> are
 //                                                          # created there and dropped after
 //   npm run bench:ingest -- --seconds 20 --concurrency 64 --only postgres
+//   npm run bench:ingest -- --instances 2 --only postgres  # and two instances on one database,
+//                                                          # the senders split between them
 //
 // The server runs as its own process (as in production), started by this script. The load
 // generator is kept cheap so it does not take the server's core: bodies are signed before the
@@ -40,6 +42,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '32' },
     only: { type: 'string' },
+    // On Postgres, also this many instances on one database (the senders split between them).
+    instances: { type: 'string', default: '1' },
     // Signed ahead per sender; a sender that runs out signs more as it goes (and says so).
     'events-per-sender': { type: 'string', default: '1500' },
   },
@@ -49,6 +53,8 @@ const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
 const PER_SENDER = Number(values['events-per-sender']);
 const ONLY = values.only;
+const INSTANCES = Number(values.instances);
+if (!Number.isInteger(INSTANCES) || INSTANCES < 1) throw new Error('--instances must be a whole number, 1 or more');
 const TENANTS = 50;
 const CEILING_SCRIPT = fileURLToPath(new URL('./ingest-ceiling.sql', import.meta.url));
 
@@ -84,6 +90,8 @@ interface Signed {
   path: string;
   body: Buffer;
   headers: Record<string, string | number>;
+  /** What the directory holds once this event is stored: a member's external id and name. */
+  member: { id: string; name: string };
 }
 
 /** A realistic mix: Stytch members created and updated (60%), Polis users (30%), memberships. */
@@ -141,7 +149,11 @@ function signedEvent(run: string, sender: number, n: number): Signed {
     headers = polisHeaders(polisSecret, body, new Date(now.getTime() + sender));
   }
   const bytes = Buffer.from(body);
-  return { path, body: bytes, headers: { ...headers, 'content-length': bytes.length } };
+  const member =
+    kind < 6
+      ? { id: `member-bench-${run}-${sender}-${Math.floor(n / 2)}`, name: `Member ${n}` }
+      : { id: `usr-bench-${run}-${sender}-${n}`, name: `Bench ${n}` };
+  return { path, body: bytes, headers: { ...headers, 'content-length': bytes.length }, member };
 }
 
 interface LoadResult {
@@ -150,19 +162,29 @@ interface LoadResult {
   latencies: number[];
   /** Events signed during the run because a sender used up its pre-signed ones. */
   signedLate: number;
+  /**
+   * Every member an acknowledged event (warm-up included) left, with its name: each sender
+   * sends one after the other, so a member's last acknowledged event is its last.
+   */
+  acknowledged: Map<string, string>;
   cpu?: { service: number; postgres?: number; self: number; machine: number };
 }
 
-/** Posts events from CONCURRENCY senders for WARMUP + SECONDS; measures the last SECONDS. */
-async function load(server: BenchServer, postgresPids: () => number[]): Promise<LoadResult> {
+/**
+ * Posts events from CONCURRENCY senders for WARMUP + SECONDS; measures the last SECONDS. With
+ * several servers, sender i posts to server i mod n.
+ */
+async function load(servers: BenchServer[], postgresPids: () => number[]): Promise<LoadResult> {
   const run = randomBytes(3).toString('hex');
   const presigned = Array.from({ length: CONCURRENCY }, (_, sender) =>
     Array.from({ length: PER_SENDER }, (_, n) => signedEvent(run, sender, n)),
   );
-  const url = new URL(server.url);
+  const urls = servers.map((server) => new URL(server.url));
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const post = (e: Signed) =>
+  const acknowledged = new Map<string, string>();
+  const post = (e: Signed, sender: number) =>
     new Promise<number | string>((resolve) => {
+      const url = urls[sender % urls.length]!;
       const req = request(
         { host: url.hostname, port: url.port, path: e.path, method: 'POST', headers: e.headers, agent },
         (res) => {
@@ -186,7 +208,7 @@ async function load(server: BenchServer, postgresPids: () => number[]): Promise<
   const warm = setTimeout(() => {
     const pg = postgresPids();
     pgCount = pg.length;
-    before = cpuSnapshot([server.pid, ...pg]);
+    before = cpuSnapshot([...servers.map((server) => server.pid), ...pg]);
   }, WARMUP * 1000);
   await Promise.all(
     presigned.map(async (events, sender) => {
@@ -197,8 +219,9 @@ async function load(server: BenchServer, postgresPids: () => number[]): Promise<
           signedLate++;
         }
         const t0 = performance.now();
-        const status = await post(e);
+        const status = await post(e, sender);
         const t1 = performance.now();
+        if (status === 200) acknowledged.set(e.member.id, e.member.name);
         if (t0 < measureFrom || t1 > end) continue;
         if (status === 200) {
           ok++;
@@ -211,14 +234,16 @@ async function load(server: BenchServer, postgresPids: () => number[]): Promise<
   clearTimeout(warm);
   agent.destroy();
   const use = cpuUse(before, after);
-  const pgUse = use?.process.slice(1, 1 + pgCount);
+  const n = servers.length;
+  const pgUse = use?.process.slice(n, n + pgCount);
   return {
     ok,
     errors,
     latencies: latencies.sort((a, b) => a - b),
     signedLate,
+    acknowledged,
     cpu: use && {
-      service: use.process[0] ?? NaN,
+      service: use.process.slice(0, n).reduce((a, b) => a + b, 0),
       postgres: pgCount > 0 ? pgUse!.reduce((a, b) => a + b, 0) : undefined,
       self: use.self,
       machine: use.machine,
@@ -325,6 +350,27 @@ async function ceiling(pgbench: string, url: string, name: string): Promise<Ceil
   }
 }
 
+// ---- the directory after the load ------------------------------------------------------------
+
+/**
+ * Whether the directory holds exactly what the acknowledged events make it: every member they
+ * named, with the name of its last one, and no member they did not name. Nothing acknowledged
+ * lost, nothing applied twice or out of order, whichever instance took it.
+ */
+async function directoryCheck(db: postgres.Sql, acknowledged: Map<string, string>): Promise<string> {
+  const rows = await db.unsafe<{ external_id: string; name: string }[]>(`select external_id, coalesce(name, '') as name from members`);
+  const stored = new Map(rows.map((r) => [r.external_id, r.name]));
+  const missing = [...acknowledged.keys()].filter((id) => !stored.has(id));
+  const wrong = [...acknowledged].filter(([id, name]) => stored.has(id) && stored.get(id) !== name);
+  const extra = [...stored.keys()].filter((id) => !acknowledged.has(id));
+  const ok = missing.length === 0 && wrong.length === 0;
+  const outcome = ok ? 'the directory is what the acknowledged events make it' : 'THE DIRECTORY DIFFERS';
+  return (
+    `${outcome} (${acknowledged.size} members acknowledged, ${stored.size} stored; ${missing.length} missing, ${wrong.length} with another name` +
+    `, ${extra.length} stored that no acknowledged event named${extra.length ? ': their events were answered late (503) and committed after' : ''})`
+  );
+}
+
 // ---- batch sizes ----------------------------------------------------------------------------
 
 /**
@@ -383,7 +429,7 @@ async function main() {
     try {
       const embedded = await startServer({ DATA_DIR: dataDir });
       try {
-        rows.push(serviceRow('service on embedded PGlite (on disk)', await load(embedded, () => [])));
+        rows.push(serviceRow('service on embedded PGlite (on disk)', await load([embedded], () => [])));
       } finally {
         await embedded.stop();
       }
@@ -415,18 +461,19 @@ async function main() {
     } else {
       notes.push('pgbench not found: no ceiling measured (Debian: apt-get install -y postgresql-client)');
     }
-    const onPostgres = (root?: string) => withFreshDatabase(pgUrl, async (url, name) => {
-      const server = await startServer({ DATABASE_URL: url, DATA_DIR: tmpdir() }, root);
+    const onPostgres = (root?: string, instances = 1) => withFreshDatabase(pgUrl, async (url, name) => {
+      const servers = await Promise.all(Array.from({ length: instances }, () => startServer({ DATABASE_URL: url, DATA_DIR: tmpdir() }, root)));
       let result: LoadResult;
       try {
-        result = await load(server, () => postgresProcesses(name));
+        result = await load(servers, () => postgresProcesses(name));
       } finally {
-        await server.stop();
+        await Promise.all(servers.map((server) => server.stop()));
       }
       const db = postgres(url, { max: 1, onnotice: () => {} });
       try {
         const [stats] = await db.unsafe<BatchStats[]>(BATCH_SQL);
-        notes.push(`Postgres batches: ${describeBatches(stats!)}`);
+        notes.push(`Postgres batches${instances > 1 ? ` (${instances} instances)` : ''}: ${describeBatches(stats!)}`);
+        notes.push(`${instances > 1 ? `${instances} instances` : 'one instance'}: ${await directoryCheck(db, result.acknowledged)}`);
       } finally {
         await db.end({ timeout: 5 });
       }
@@ -434,6 +481,16 @@ async function main() {
     });
     const service = await onPostgres();
     rows.push(serviceRow('service on Postgres', service));
+    if (INSTANCES > 1) {
+      const several = await onPostgres(undefined, INSTANCES);
+      rows.push(serviceRow(`${INSTANCES} instances on one Postgres`, several));
+      notes.push(
+        `${INSTANCES} instances against one, same run: events/s ${(several.ok / service.ok).toFixed(2)} ×, ` +
+          `p99 ${(percentile(several.latencies, 99) / percentile(service.latencies, 99)).toFixed(2)} ×. ` +
+          `The instances share ${cpus().length} cores with Postgres and this load generator, so another instance adds work only where a core is idle; ` +
+          `and each instance's group commit carries fewer deliveries (the batches above).`,
+      );
+    }
     if (BASELINE) {
       const baseline = await onPostgres(BASELINE);
       rows.push(serviceRow(`baseline ${BASELINE} on Postgres`, baseline));
