@@ -70,6 +70,27 @@ export default defineConfig({
             },
           ]
         : []),
+      // Behind PgBouncer in transaction mode (docs/running.md), the suites' main files: ingest
+      // (duplicates, concurrency, group commit), live (subscriptions, two processes) and isolation.
+      ...(postgres && process.env.TEST_PGBOUNCER
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'pgbouncer',
+                include: [
+                  'test/integration/duplicates.test.ts',
+                  'test/integration/concurrency.test.ts',
+                  'test/integration/group-commit.property.test.ts',
+                  'test/integration/subscriptions.test.ts',
+                  'test/integration/live-instances.test.ts',
+                  'test/integration/graphql-isolation.test.ts',
+                ],
+                env: { TEST_BACKEND: 'postgres', TEST_POOLER: '1' },
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/auth/api-keys.js';
 import { openDatabase } from '../../src/db/open.js';
-import { backend, createPostgresDatabase, onPostgres } from '../support/backend.js';
+import { backend, createPostgresDatabase, onPostgres, serviceEnvFor } from '../support/backend.js';
 import { stytchEvent } from '../support/directory.js';
 import { cursorSeq, eventually, subscribe, warmUp, type LiveSubscription } from '../support/live.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
@@ -73,7 +73,8 @@ async function send(target: Target, event: Record<string, unknown>): Promise<voi
 /** Two service processes on one database, started together as behind a load balancer. */
 function startPair(databaseUrl: string, stytchSecret: string, adminKey: string): Promise<[ServiceProcess, ServiceProcess]> {
   const env = {
-    DATABASE_URL: databaseUrl,
+    // Through PgBouncer in the pgbouncer project.
+    ...serviceEnvFor(databaseUrl),
     STYTCH_WEBHOOK_SECRET: stytchSecret,
     POLIS_WEBHOOK_SECRET: 'p'.repeat(32),
     ADMIN_API_KEY: adminKey,

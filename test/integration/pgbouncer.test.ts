@@ -3,36 +3,22 @@
 // (LISTEN, the migration lock, session advisory locks) goes to DATABASE_SESSION_URL, the database
 // itself. Through it, two instances store every webhook they acknowledge, push every change to
 // their subscribers once, and answer queries.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { generateApiKey } from '../../src/auth/api-keys.js';
 import { query } from '../support/db.js';
 import { backend, onPostgres, openTestDatabase, type TestDatabase } from '../support/backend.js';
 import { eventually, subscribe } from '../support/live.js';
-import { freePort } from '../support/own-postgres.js';
+import { PGBOUNCER, pgbouncerRuns, startPgBouncer, throughPooler, type PgBouncer } from '../support/pgbouncer.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
 import { post, stytchRequest } from '../support/server.js';
 import { newStytchSecret } from '../support/sign.js';
 
-const run = promisify(execFile);
-const PGBOUNCER = process.env.TEST_PGBOUNCER || '/usr/sbin/pgbouncer';
-const asRoot = process.env.TEST_PG_AS_ROOT === '1';
-
-const available = await run(PGBOUNCER, ['--version']).then(
-  () => true,
-  () => false,
-);
+const available = await pgbouncerRuns();
 // CI names it: there it must run, not skip.
-if (process.env.TEST_PGBOUNCER && !available) throw new Error(`TEST_PGBOUNCER=${process.env.TEST_PGBOUNCER} does not run`);
+if (process.env.TEST_PGBOUNCER && !available) throw new Error(`TEST_PGBOUNCER=${PGBOUNCER} does not run`);
 
-let dir: string;
-let bouncer: ChildProcess | undefined;
-let bouncerLog = '';
+let bouncer: PgBouncer | undefined;
 let database: TestDatabase;
 let services: ServiceProcess[] = [];
 const stytchSecret = newStytchSecret();
@@ -41,53 +27,10 @@ const adminKey = generateApiKey();
 describe.skipIf(!onPostgres || !available)(`through PgBouncer in transaction mode (${backend})`, () => {
   beforeAll(async () => {
     database = await openTestDatabase();
-    const direct = new URL(database.url!);
-    dir = await mkdtemp('/tmp/dsync-pgbouncer-');
-    const port = await freePort();
-    await writeFile(join(dir, 'userlist.txt'), `"${direct.username || 'postgres'}" ""\n`);
-    await writeFile(
-      join(dir, 'pgbouncer.ini'),
-      [
-        '[databases]',
-        `* = host=${direct.hostname} port=${direct.port || 5432}`,
-        '[pgbouncer]',
-        'listen_addr = 127.0.0.1',
-        `listen_port = ${port}`,
-        "unix_socket_dir = ''",
-        'auth_type = trust',
-        `auth_file = ${join(dir, 'userlist.txt')}`,
-        'pool_mode = transaction',
-        'max_client_conn = 500',
-        'default_pool_size = 20',
-        'ignore_startup_parameters = extra_float_digits',
-        '',
-      ].join('\n'),
-    );
-    await chmod(dir, 0o755);
-    // PgBouncer refuses to run as root.
-    if (asRoot) {
-      const { stdout: uid } = await run('id', ['-u', 'postgres']);
-      const { stdout: gid } = await run('id', ['-g', 'postgres']);
-      for (const f of ['', 'userlist.txt', 'pgbouncer.ini']) await chown(join(dir, f), Number(uid), Number(gid));
-    }
-    const args = [join(dir, 'pgbouncer.ini')];
-    bouncer = asRoot ? spawn('runuser', ['-u', 'postgres', '--', PGBOUNCER, ...args]) : spawn(PGBOUNCER, args);
-    bouncer.stdout?.on('data', (d: Buffer) => (bouncerLog += d.toString()));
-    bouncer.stderr?.on('data', (d: Buffer) => (bouncerLog += d.toString()));
-    await eventually(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const socket = net.connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-          socket.on('error', () => resolve(false));
-        }),
-      30_000,
-      'PgBouncer to listen',
-    );
-    const pooled = new URL(direct);
-    pooled.port = String(port);
+    bouncer = await startPgBouncer(database.url!);
     const env = {
-      DATABASE_URL: pooled.toString(),
-      DATABASE_SESSION_URL: direct.toString(),
+      DATABASE_URL: throughPooler(database.url!, bouncer.port),
+      DATABASE_SESSION_URL: database.url!,
       // PgBouncer 1.18 keeps no prepared statements in transaction mode (1.21 and later can).
       DATABASE_PREPARED_STATEMENTS: 'false',
       STYTCH_WEBHOOK_SECRET: stytchSecret,
@@ -98,9 +41,8 @@ describe.skipIf(!onPostgres || !available)(`through PgBouncer in transaction mod
   });
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));
-    bouncer?.kill('SIGTERM');
+    await bouncer?.stop();
     await database?.dispose();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('takes webhooks on both instances, pushes each change to every subscriber once, and answers queries', async () => {
@@ -146,7 +88,7 @@ describe.skipIf(!onPostgres || !available)(`through PgBouncer in transaction mod
     for (const s of subs) {
       await eventually(() => ids.every((id) => s.events.some((e) => e.memberChanged.member.externalId === id)), 30_000, 'every push').catch((error: Error) => {
         const missing = ids.filter((id) => !s.events.some((e) => e.memberChanged.member.externalId === id));
-        throw new Error(`${error.message}; missing ${missing.join(', ')}; PgBouncer said: ${bouncerLog.slice(-1000)}`);
+        throw new Error(`${error.message}; missing ${missing.join(', ')}; PgBouncer said: ${bouncer!.log().slice(-1000)}`);
       });
       const heard = s.events.map((e) => e.memberChanged.member.externalId).filter((id) => ids.includes(id));
       expect(heard.sort()).toEqual([...ids].sort());
@@ -159,6 +101,6 @@ describe.skipIf(!onPostgres || !available)(`through PgBouncer in transaction mod
     });
     const body = (await reply.json()) as { data: { members: { totalCount: number } } };
     expect(body.data.members.totalCount).toBeGreaterThanOrEqual(ids.length);
-    expect(bouncerLog).not.toMatch(/FATAL|ERROR/);
+    expect(bouncer!.log()).not.toMatch(/FATAL|ERROR/);
   });
 });

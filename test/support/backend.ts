@@ -4,16 +4,25 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import { openDatabase, type DatabaseHandle } from '../../src/db/open.js';
+import { throughPooler } from './pgbouncer.js';
 
 export type BackendName = 'pglite' | 'postgres';
 
 export const backend: BackendName = process.env.TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
 export const adminUrl = process.env.TEST_DATABASE_URL;
 export const onPostgres = backend === 'postgres';
+/**
+ * The `pgbouncer` project: each test database is reached through the PgBouncer global-setup.ts
+ * started (transaction mode), as docs/running.md says to run behind one: sessions direct, no
+ * named statements.
+ */
+const poolerPort = process.env.TEST_POOLER === '1' ? process.env.TEST_POOLER_PORT : undefined;
+if (process.env.TEST_POOLER === '1' && !poolerPort) throw new Error('the pgbouncer project needs the PgBouncer global-setup.ts starts (TEST_PGBOUNCER)');
+export const throughPgBouncer = poolerPort !== undefined;
 
 export interface TestDatabase {
   handle: DatabaseHandle;
-  /** postgres:// URL of this test's own database (Postgres only). */
+  /** postgres:// URL of this test's own database (Postgres only), direct. */
   url: string | undefined;
   /** Closes the handle and drops the database. */
   dispose(): Promise<void>;
@@ -38,6 +47,13 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
   };
 }
 
+/** A service process's database settings for the database `directUrl` names, as this project reaches it. */
+export function serviceEnvFor(directUrl: string): Record<string, string> {
+  return poolerPort
+    ? { DATABASE_URL: throughPooler(directUrl, Number(poolerPort)), DATABASE_SESSION_URL: directUrl, DATABASE_PREPARED_STATEMENTS: 'false' }
+    : { DATABASE_URL: directUrl };
+}
+
 let template: Promise<Blob | undefined> | undefined;
 
 /**
@@ -56,7 +72,13 @@ export async function openTestDatabase(options: { onQuery?: (query: string) => v
     return { handle, url: undefined, dispose: () => handle.close() };
   }
   const created = await createPostgresDatabase();
-  const handle = await openDatabase({ databaseUrl: created.url, poolSize: 20, onQuery: options.onQuery });
+  const serviceEnv = serviceEnvFor(created.url);
+  const handle = await openDatabase({
+    databaseUrl: serviceEnv.DATABASE_URL,
+    poolSize: 20,
+    onQuery: options.onQuery,
+    ...(poolerPort ? { sessionUrl: created.url, preparedStatements: false } : {}),
+  });
   return {
     handle,
     url: created.url,

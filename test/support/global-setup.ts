@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { openDatabase } from '../../src/db/open.js';
 import { installOracles } from './oracles.js';
+import { startPgBouncer } from './pgbouncer.js';
 import { ROOT } from './process.js';
 import { effortLine } from './effort.js';
 
@@ -67,6 +68,15 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     effortLine(),
     '',
   ];
+  // The pgbouncer project's pooler (vitest.config.ts runs it when TEST_PGBOUNCER is set).
+  const bouncer = url && process.env.TEST_PGBOUNCER ? await startPgBouncer(url) : undefined;
+  if (bouncer) {
+    process.env.TEST_POOLER_PORT = String(bouncer.port);
+    lines.splice(4, 0, `  pgbouncer RUN      the ingest, live and isolation suites' main files through PgBouncer (transaction mode) on port ${bouncer.port}`);
+  }
   console.log(lines.join('\n'));
-  return () => rm(dir, { recursive: true, force: true });
+  return async () => {
+    await bouncer?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
 }
