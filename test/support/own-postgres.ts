@@ -3,7 +3,7 @@
 // file running in parallel). Built with the pg_ctl CI exports as TEST_PG_CTL, and initdb next to
 // it; as root (TEST_PG_AS_ROOT=1) both run as the postgres user, since Postgres refuses root.
 import { execFile } from 'node:child_process';
-import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,7 +58,8 @@ export interface OwnPostgresOptions {
 
 export async function startOwnPostgres(own: OwnPostgresOptions = {}): Promise<OwnPostgres> {
   if (!pgCtl) throw new Error('TEST_PG_CTL is not set');
-  const bin = dirname(pgCtl);
+  // Where pg_ctl really is: a symlink on PATH (/usr/local/bin/pg_ctl) has no pg_basebackup beside it.
+  const bin = dirname(await realpath(pgCtl));
   // Under /tmp, as CI's cluster is: the postgres user must reach it (a TMPDIR under root's home
   // would not do), and the socket path must stay short.
   const work = await mkdtemp('/tmp/dsync-own-pg-');
