@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { generateApiKey } from '../../src/auth/api-keys.js';
 import { backend, onPostgres } from '../support/backend.js';
+import { stytchEvent } from '../support/directory.js';
 import { eventually, subscribe } from '../support/live.js';
 import { pgCtl, startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
 import { spawnService, type ServiceProcess } from '../support/process.js';
@@ -31,17 +32,10 @@ let strict: ServiceProcess;
 
 let n = 0;
 const member = (id: string, name: string) =>
-  stytchRequest(stytchSecret, {
-    action: n === 0 ? 'CREATE' : 'UPDATE',
-    event_id: `event-replica-${n++}-${tag}`,
-    id,
-    object_type: 'member',
-    project_id: 'project-test',
-    source: 'SCIM',
-    timestamp: new Date().toISOString(),
-    vertical: 'B2B',
-    member: { member_id: id, organization_id: organization, email_address: `${id}@replica.example`, name, status: 'active' },
-  });
+  stytchRequest(
+    stytchSecret,
+    stytchEvent('member', n++ === 0 ? 'CREATE' : 'UPDATE', id, { member_id: id, organization_id: organization, email_address: `${id}@replica.example`, name, status: 'active' }),
+  );
 
 async function send(service: ServiceProcess, id: string, name: string): Promise<void> {
   const sent = member(id, name);
