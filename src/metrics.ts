@@ -200,7 +200,7 @@ export function createMetrics(): Metrics {
   });
   new Gauge({
     name: 'directory_db_replica_lag_seconds',
-    help: 'How far each read replica\'s replay is behind the primary, in seconds (0 when it has replayed all the primary had written at its last check).',
+    help: 'Seconds since each read replica last held everything the primary had written (0 when it did at its last check, one a second): how stale a query there may be.',
     labelNames: ['replica'],
     registers: [registry],
     collect() {

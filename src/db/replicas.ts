@@ -21,7 +21,10 @@ export interface ReplicaState {
   name: string;
   /** Answered its last check as a standby. */
   up: boolean;
-  /** Seconds its replay is behind the primary (0 when it has replayed everything); undefined while down. */
+  /**
+   * Seconds since it last held everything the primary had committed (0 when it held it at the
+   * last check): how stale a query there may be. Undefined while down.
+   */
   lagSeconds: number | undefined;
   /** Bytes of WAL it has still to replay; undefined while down. */
   lagBytes: number | undefined;
@@ -109,6 +112,8 @@ interface Replica<D> {
   replayed: bigint;
   /** A replay check under way, shared by the reads that need it. */
   asking: Promise<bigint> | undefined;
+  /** When (performance.now) the last check began that found it had replayed all the primary had. */
+  caughtUpAt: number | undefined;
 }
 
 export function createReadRouter<D>(options: RouterOptions<D>): ReadRouter<D> {
@@ -118,6 +123,7 @@ export function createReadRouter<D>(options: RouterOptions<D>): ReadRouter<D> {
     state: { name: String(i), up: false, lagSeconds: undefined, lagBytes: undefined },
     replayed: -1n,
     asking: undefined,
+    caughtUpAt: undefined,
   }));
   let next = 0;
   let stopped = false;
@@ -133,7 +139,7 @@ export function createReadRouter<D>(options: RouterOptions<D>): ReadRouter<D> {
 
   const markDown = (r: Replica<D>) => update(r, { name: r.state.name, up: false, lagSeconds: undefined, lagBytes: undefined });
 
-  async function check(r: Replica<D>, primaryAt: bigint | undefined): Promise<void> {
+  async function check(r: Replica<D>, primaryAt: bigint | undefined, readAt: number): Promise<void> {
     try {
       const [row] = await r.pool.sql<{ standby: boolean; replayed: string | null; since: number | null }[]>`
         select pg_is_in_recovery() as standby, pg_last_wal_replay_lsn()::text as replayed,
@@ -142,8 +148,12 @@ export function createReadRouter<D>(options: RouterOptions<D>): ReadRouter<D> {
       const replayed = lsnBytes(row.replayed);
       if (replayed > r.replayed) r.replayed = replayed;
       const behind = primaryAt === undefined ? undefined : primaryAt > r.replayed ? primaryAt - r.replayed : 0n;
-      // Replayed everything the primary had: no lag, however long ago its last transaction was.
-      const lagSeconds = behind === 0n ? 0 : (row.since ?? 0);
+      // Replayed all the primary had written when this check began: it holds every commit made
+      // before then, so its lag is the time since the last check that found it so. (Not the
+      // time since its last replayed transaction: an idle primary's housekeeping records would
+      // make a replica that lacks nothing look hours behind.)
+      if (behind === 0n) r.caughtUpAt = readAt;
+      const lagSeconds = behind === 0n ? 0 : r.caughtUpAt !== undefined ? (performance.now() - r.caughtUpAt) / 1000 : (row.since ?? 0);
       update(r, { name: r.state.name, up: true, lagSeconds: Math.max(0, lagSeconds), lagBytes: behind === undefined ? undefined : Number(behind) });
     } catch {
       markDown(r);
@@ -152,8 +162,9 @@ export function createReadRouter<D>(options: RouterOptions<D>): ReadRouter<D> {
 
   async function checkAll(): Promise<void> {
     // The primary's position first: a replica read after it that has replayed as far is not behind.
+    const readAt = performance.now();
     const primaryAt = await primaryPosition('current').catch(() => undefined);
-    await Promise.all(replicas.map((r) => check(r, primaryAt)));
+    await Promise.all(replicas.map((r) => check(r, primaryAt, readAt)));
   }
 
   /** The primary's WAL position: `insert` for a read that must see what is committed now. */

@@ -16,7 +16,11 @@ import { inRetriedTransaction, ingestTogether, type CommitObserver, type Transac
 import { combinedStatus, type Delivery, type DeliveryStatus, type IngestResult } from './types.js';
 
 export interface DirectoryStore {
-  ingest(delivery: Delivery): Promise<IngestResult>;
+  /**
+   * `onStored`: told when a delivery applied in parts has been stored whole (committed, from
+   * then on never lost) and its parts begin, so a caller out of time may answer for it.
+   */
+  ingest(delivery: Delivery, options?: { onStored?: (opened: IngestResult) => void }): Promise<IngestResult>;
   /**
    * Applies a stored delivery's events again, as read by today's adapters, in place: the same
    * delivery row gets the new status and outcomes, and only what actually changes reaches the
@@ -132,7 +136,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
   const partEvents = options.partEvents ?? 100;
   const maxEvents = options.maxEvents ?? 1000;
 
-  async function ingest(received: Delivery): Promise<IngestResult> {
+  async function ingest(received: Delivery, ingestOptions: { onStored?: (opened: IngestResult) => void } = {}): Promise<IngestResult> {
     const trace = traceParent();
     const delivery = trace ? { ...received, trace } : received;
     const taken = delivery.events.length > maxEvents ? oversized(delivery, maxEvents) : delivery;
@@ -141,7 +145,7 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
       if (!(await rejectedRoomFor(db, taken, bound))) throw new RejectedBoundReached(taken.sender, bound);
     }
     // An opening already (ingestInParts' own, or a test's): stored as it says, nothing applied.
-    return taken.events.length > partEvents && !taken.opensParts ? ingestInParts(taken) : submit(taken);
+    return taken.events.length > partEvents && !taken.opensParts ? ingestInParts(taken, ingestOptions.onStored) : submit(taken);
   }
 
   /**
@@ -154,9 +158,10 @@ export function createDirectoryStore(db: Database, options: StoreOptions = {}): 
    * `applying`; it is applied again whole later (src/unfinished.ts), which the ordering guard makes
    * safe to repeat.
    */
-  async function ingestInParts(delivery: Delivery): Promise<IngestResult> {
+  async function ingestInParts(delivery: Delivery, onStored?: (opened: IngestResult) => void): Promise<IngestResult> {
     const opened = await submit({ ...delivery, opensParts: true });
     if (opened.status === 'duplicate') return opened;
+    onStored?.(opened);
     let status: DeliveryStatus | undefined;
     let applied = 0;
     let rejected = 0;

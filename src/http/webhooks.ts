@@ -11,6 +11,7 @@ import { DeadlineExceeded, withDeadline } from '../lib/deadline.js';
 import type { Priority } from '../lib/priority.js';
 import { truncate } from '../lib/truncate.js';
 import { RejectedBoundReached, type DirectoryStore } from '../directory/store.js';
+import type { IngestResult } from '../directory/types.js';
 import { readDelivery } from '../sources/read-delivery.js';
 import type { SourceAdapter } from '../sources/types.js';
 
@@ -125,15 +126,24 @@ export const webhookRoutes =
         const { delivery } = reading;
 
         const waitingSince = performance.now();
+        // A big batch is stored whole first, then applied in parts: once stored it is the
+        // sender's no longer, and an answer due before its last part says so (200 "applying").
+        let stored: IngestResult | undefined;
         deps.urgent?.begin();
         try {
-          const result = await withDeadline(deps.store.ingest(delivery), deps.storeTimeoutMs, (late) =>
+          const result = await withDeadline(deps.store.ingest(delivery, { onStored: (opened) => (stored = opened) }), deps.storeTimeoutMs, (late) => {
+            if (stored) {
+              // Answered "applying": a part that failed leaves the row so, for unfinished.ts to finish.
+              if (late.error) request.log.warn({ source: source.name, deliveryId: stored.deliveryId, err: late.error }, 'a stored batch could not be applied to its end; it is finished later');
+              else request.log.info({ source: source.name, deliveryId: stored.deliveryId, status: late.value?.status }, 'a stored batch answered "applying" is applied');
+              return;
+            }
             // Answered 503 already; if it committed after all, the sender's retry is a duplicate.
             request.log.warn(
               { source: source.name, deliveryId: late.value?.deliveryId, err: late.error },
               late.error ? 'late delivery failed' : 'late delivery was stored after all',
-            ),
-          );
+            );
+          });
           // Bounded whatever the delivery carries: a few of its events, and how many in all. The
           // stored delivery (GraphQL `deliveries`) has every event and outcome.
           if (result.rejected > 0) {
@@ -162,6 +172,14 @@ export const webhookRoutes =
             request.log.warn({ source: source.name, sender: truncate(error.sender, 120), bound: error.bound }, 'webhook not taken: its sender keeps too many rejected deliveries');
             void reply.header('retry-after', '3600');
             return fail(reply, 429, error.message);
+          }
+          if (error instanceof DeadlineExceeded && stored) {
+            request.log.info(
+              { source: source.name, deliveryId: stored.deliveryId, events: delivery.events.length },
+              'webhook stored whole; its events are still being applied',
+            );
+            outcomes.set(request, 'applying');
+            return reply.code(200).send({ ...stored, status: 'applying' });
           }
           if (!(error instanceof DeadlineExceeded) && !isUnavailable(error)) throw error;
           void reply.header('retry-after', '5');
