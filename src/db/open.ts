@@ -300,7 +300,8 @@ async function openPostgres(
     // Each replica's pool as large as the primary's: queries move there.
     const replicas = readUrls.map((given, index): ReplicaPool<Database> => {
       const target = tlsFromUrl(given);
-      const own = postgres(target.url, { ...common, ...(target.ssl !== undefined ? { ssl: target.ssl } : {}), max: poolSize, idle_timeout: 60, prepare: prepared });
+      // Each URL its own TLS, as libpq reads them: a replica does not inherit the primary's (its CA or host check).
+      const own = postgres(target.url, { ...common, ssl: target.ssl ?? false, max: poolSize, idle_timeout: 60, prepare: prepared });
       // Counted apart: a replica's failures say nothing of the primary's availability.
       const counted = countedPostgres(prepared ? alwaysPrepared(own) : own, createPoolCounter(poolSize, isUnavailable));
       const replicaDb = drizzlePostgres(fallingBackTo(counted, primaryClient, () => reads.failed(index)), { schema, ...queryLogger(onQuery) });
