@@ -199,7 +199,7 @@ export interface Config {
   tracing: TracingConfig | undefined;
   /** Prometheus metrics: undefined when off (neither METRICS_TOKEN nor METRICS_PORT). */
   metrics: { token: string | undefined; port: number | undefined; host: string } | undefined;
-  /** Rejected deliveries kept per sender and tenant (REJECTED_MAX_PER_SENDER); more are not acknowledged (429). Undefined: no bound. */
+  /** Rejected deliveries kept per sender and tenant (REJECTED_MAX_PER_SENDER); more are not acknowledged (503, retried by the sender). Undefined: no bound. */
   rejectedPerSender: number | undefined;
   /** Events one delivery may carry (WEBHOOK_MAX_EVENTS); more: kept whole as rejected. */
   webhookMaxEvents: number;

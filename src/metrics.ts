@@ -33,7 +33,7 @@ export interface Metrics {
   contentType: string;
   httpRequestStarted(method: string): void;
   httpRequestFinished(method: string, route: string, status: number, seconds: number): void;
-  /** A webhook delivery's outcome: applied, duplicate, ignored, stale, unchanged, rejected, or refused (429: its sender keeps too many rejected). */
+  /** A webhook delivery's outcome: applied, duplicate, ignored, stale, unchanged, rejected, or refused (4xx/5xx; 503 also when its sender keeps too many rejected). */
   delivery(source: string, outcome: string, status: number): void;
   /** A GraphQL operation over HTTP: its type (query, mutation, subscription, unknown) and outcome. */
   graphqlOperation(type: string, outcome: 'success' | 'error', seconds: number): void;

@@ -171,7 +171,8 @@ export const webhookRoutes =
           if (error instanceof RejectedBoundReached) {
             request.log.warn({ source: source.name, sender: truncate(error.sender, 120), bound: error.bound }, 'webhook not taken: its sender keeps too many rejected deliveries');
             void reply.header('retry-after', '3600');
-            return fail(reply, 429, error.message);
+            // Not a 4xx: nothing about the delivery is wrong, and the sender is to keep it and retry.
+            return fail(reply, 503, error.message);
           }
           if (error instanceof DeadlineExceeded && stored) {
             request.log.info(

@@ -1,6 +1,6 @@
 // One sender cannot grow storage without bound by sending what cannot be read: each sender and
 // tenant keeps at most REJECTED_MAX_PER_SENDER rejected deliveries. Past it, a delivery with an
-// unreadable event is not acknowledged (429, nothing stored, so the sender still holds it),
+// unreadable event is not acknowledged (503, nothing stored, so the sender still holds it and retries),
 // while a repeat of a stored one is still a duplicate, readable deliveries of the same tenant
 // are taken, and other tenants and senders keep their own allowance.
 import { randomBytes } from 'node:crypto';
@@ -66,7 +66,7 @@ describe(`rejected deliveries bounded per sender and tenant (${backend})`, () =>
     for (const payload of [unreadable(tenantA, 99), [readable(tenantA, good), ...unreadable(tenantA, 100)]]) {
       const signed = polisRequest(server.polisSecret, payload);
       const response = await fetch(`${server.url}/webhooks/polis`, { method: 'POST', headers: signed.headers, body: signed.body });
-      expect(response.status).toBe(429);
+      expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('3600');
       expect(((await response.json()) as { error: string }).error).toMatch(/3 rejected deliveries are kept for this sender already \(REJECTED_MAX_PER_SENDER\)/);
     }
