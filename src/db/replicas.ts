@@ -128,13 +128,13 @@ export function createReadRouter<D>(options: RouterOptions<D>): ReadRouter<D> {
   let next = 0;
   let stopped = false;
 
-  const usable = (r: Replica<D>) => r.state.up && r.state.lagSeconds !== undefined && r.state.lagSeconds <= options.maxLagSeconds;
+  const serving = (s: ReplicaState) => s.up && s.lagSeconds !== undefined && s.lagSeconds <= options.maxLagSeconds;
+  const usable = (r: Replica<D>) => serving(r.state);
 
   const update = (r: Replica<D>, state: ReplicaState) => {
     const was = r.state;
     r.state = state;
-    const wasUsable = was.up && was.lagSeconds !== undefined && was.lagSeconds <= options.maxLagSeconds;
-    if (was.up !== state.up || wasUsable !== usable(r)) options.onChange?.(state, was);
+    if (was.up !== state.up || serving(was) !== serving(state)) options.onChange?.(state, was);
   };
 
   const markDown = (r: Replica<D>) => update(r, { name: r.state.name, up: false, lagSeconds: undefined, lagBytes: undefined });

@@ -41,7 +41,7 @@ export class RejectedBoundReached extends Error {
     readonly sender: string,
     readonly bound: number,
   ) {
-    super(`${bound} rejected deliveries are kept for this sender already (REJECTED_MAX_PER_SENDER): replay or remove them, then it is taken`);
+    super(`${bound} rejected deliveries are kept for this sender already (REJECTED_MAX_PER_SENDER): not stored; retry later, it is taken once some are replayed (npm run replay) or pruned (REJECTED_RETENTION_DAYS)`);
   }
 }
 
